@@ -1,0 +1,127 @@
+/* lla: JIT-compiled, autotuned log-linear attention. The C API.
+ *
+ * Style of the cuDNN/cuBLAS family: an opaque context, plain structs in, a status out, the
+ * caller's stream, no hidden synchronisation, no exceptions across the boundary. Every failing
+ * call leaves a message naming the offending field or cause, read with lla_last_error().
+ *
+ * Tensors are device pointers in the time-first layout of spec/loglinear.md:
+ *   q, k    [B, T, G, K]   dtype of the problem
+ *   v, o    [B, T, H, V]   dtype of the problem
+ *   g       [B, T, H]      float32, per-token log decay (<= 0)
+ *   beta    [B, T, H]      dtype of the problem (Gated DeltaNet only)
+ *   lambda  [B, T, H, L]   dtype of the problem
+ *   state   [B, H, L, K, V] float32 (a Fenwick state)
+ * Head h reads q/k group h / (H / G). All tensors are dense (row-major, no strides).
+ */
+#ifndef LLA_LLA_H
+#define LLA_LLA_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLA_VERSION_MAJOR 0
+#define LLA_VERSION_MINOR 1
+#define LLA_VERSION_PATCH 0
+
+typedef enum lla_status {
+  LLA_SUCCESS = 0,
+  LLA_ERR_INVALID_ARGUMENT = 1, /* a field of an argument is wrong; the message names it */
+  LLA_ERR_NOT_SUPPORTED = 2,    /* valid, but not (yet) supported by lla (e.g. a K too large) */
+  LLA_ERR_NO_DEVICE = 3,        /* no CUDA driver or no device */
+  LLA_ERR_CUDA = 4,             /* a CUDA driver call failed */
+  LLA_ERR_COMPILE = 5,          /* NVRTC rejected generated source (an lla bug) */
+  LLA_ERR_CACHE = 6,            /* the cache could not be opened or written */
+  LLA_ERR_OUT_OF_MEMORY = 7,    /* host or device allocation failed */
+  LLA_ERR_INTERNAL = 8          /* an invariant of lla broke (an lla bug) */
+} lla_status;
+
+typedef enum lla_variant {
+  LLA_VARIANT_MAMBA2 = 0,        /* log-linear Mamba-2 */
+  LLA_VARIANT_GATED_DELTANET = 1 /* log-linear Gated DeltaNet */
+} lla_variant;
+
+typedef enum lla_dtype { LLA_DTYPE_F32 = 0, LLA_DTYPE_F16 = 1, LLA_DTYPE_BF16 = 2 } lla_dtype;
+
+typedef enum lla_tune_policy {
+  LLA_TUNE_FROM_ENV = 0, /* LLA_TUNE, else on-miss */
+  LLA_TUNE_OFF = 1,      /* the documented heuristic configuration; never times anything */
+  LLA_TUNE_ON_MISS = 2,  /* tune the first time a problem bucket is seen on this device */
+  LLA_TUNE_FORCE = 3     /* tune again even when a result is cached */
+} lla_tune_policy;
+
+typedef enum lla_log_level {
+  LLA_LOG_FROM_ENV = 0, /* LLA_LOG, else warn */
+  LLA_LOG_ERROR = 1,
+  LLA_LOG_WARN = 2,
+  LLA_LOG_INFO = 3,
+  LLA_LOG_DEBUG = 4
+} lla_log_level;
+
+typedef struct lla_options {
+  int device;               /* CUDA device ordinal */
+  const char *cache_dir;    /* NULL: LLA_CACHE_DIR, else $XDG_CACHE_HOME/lla, else ~/.cache/lla */
+  lla_tune_policy tune;
+  lla_log_level log_level;  /* messages go to stderr */
+} lla_options;
+
+/* Fills *opts with the defaults: device 0, everything else from the environment. */
+void lla_options_init(lla_options *opts);
+
+typedef struct lla_context lla_context;
+
+/* opts may be NULL (defaults). On failure *ctx is NULL and lla_last_error(NULL) says why. */
+lla_status lla_create(const lla_options *opts, lla_context **ctx);
+void lla_destroy(lla_context *ctx);
+
+/* A static name for a status, e.g. "LLA_ERR_INVALID_ARGUMENT". */
+const char *lla_status_string(lla_status s);
+
+/* The message of the last failing call made on this thread (with ctx, or lla_create when ctx
+ * is NULL); "" when it succeeded. Valid until the next call on this thread. */
+const char *lla_last_error(const lla_context *ctx);
+
+typedef struct lla_problem {
+  lla_variant variant;
+  lla_dtype dtype;   /* of q, k, v, lambda, beta and o */
+  int batch;         /* B >= 1 */
+  int seq_len;       /* T >= 1 */
+  int heads;         /* H >= 1 */
+  int groups;        /* G >= 1 q/k groups, H % G == 0 */
+  int key_dim;       /* K: multiple of 16, at most 256 */
+  int value_dim;     /* V: multiple of 16, at most 512 */
+  int levels;        /* L >= num_levels(T) = ceil(log2 T) + 1 */
+  int chunk;         /* C: power of two from 16 to 128, or 0 to let lla choose */
+  float scale;       /* q is multiplied by it (after l2norm when qk_l2norm); 0 means 1 */
+  int qk_l2norm;     /* nonzero: q and k divided by sqrt(sum of squares + 1e-6) in-kernel */
+} lla_problem;
+
+/* Fills *p with a log-linear Mamba-2 problem of the given sizes, levels = num_levels(T),
+ * chunk 0, scale 1, no l2norm. */
+void lla_problem_init(lla_problem *p, lla_variant variant, lla_dtype dtype, int batch,
+                      int seq_len, int heads, int groups, int key_dim, int value_dim);
+
+/* Levels a sequence of length T needs: ceil(log2 T) + 1 (1 for T = 1); 0 for T < 1. */
+int lla_num_levels(long long seq_len);
+
+typedef struct lla_forward_args {
+  const void *q;       /* 16-byte aligned */
+  const void *k;       /* 16-byte aligned */
+  const void *v;       /* 16-byte aligned */
+  const float *g;      /* 4-byte aligned */
+  const void *beta;    /* Gated DeltaNet only; NULL for Mamba-2 */
+  const void *lambda;  /* 16-byte aligned */
+  void *o;             /* 16-byte aligned; may not overlap the inputs */
+} lla_forward_args;
+
+/* o = log-linear attention of the inputs, launched on `stream` (a CUstream; NULL for the
+ * default stream). Returns once the work is queued. The first call for a new kernel compiles
+ * it (or loads it from the cache); later calls reuse it with no compile or database work. */
+lla_status lla_forward(lla_context *ctx, const lla_problem *p, const lla_forward_args *a,
+                       void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLA_LLA_H */

@@ -1,0 +1,24 @@
+#pragma once
+// The CUDA templates of templates/*.cuh, embedded at build time.
+
+#include <string_view>
+#include <vector>
+
+namespace lla::templates {
+
+struct Template {
+  std::string_view name;  // file name, e.g. "mamba2_forward.cuh"
+  std::string_view text;
+};
+
+// Every embedded template, in file-name order.
+const std::vector<Template>& all();
+
+// The text of the template called `name`; empty when there is none.
+inline std::string_view find(std::string_view name) {
+  for (const Template& t : all())
+    if (t.name == name) return t.text;
+  return {};
+}
+
+}  // namespace lla::templates

@@ -1,0 +1,16 @@
+#pragma once
+// The subcommands of `lla`. Each takes the arguments after its name and returns the exit
+// status: 0 success, 1 a check failed, 2 bad usage or bad input.
+
+#include <string>
+#include <vector>
+
+namespace lla::tools {
+
+using Args = std::vector<std::string>;
+
+int check_command(const Args& args);    // lla check [--backend reference|cuda] CASE.json...
+int inspect_command(const Args& args);  // lla inspect --variant ... --emit source|ptx|sass|resources
+int run_command(const Args& args);      // lla run: the main job
+
+}  // namespace lla::tools

@@ -1,0 +1,51 @@
+// lla: the command-line program. `lla help` lists the commands.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const lla::tools::Args&);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"run", lla::tools::run_command,
+     "JIT-compile the default problem, run it on the GPU and verify it against the reference"},
+    {"check", lla::tools::check_command,
+     "run golden cases (lla-case-v1 JSON) through a backend: lla check [--backend reference|cuda] "
+     "[--tolerance X] CASE.json..."},
+    {"inspect", lla::tools::inspect_command,
+     "show what lla generates for a kernel spec: source, PTX, SASS, resources"},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: lla <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-8s %s\n", c.name, c.summary);
+  std::fprintf(out, "\n`lla <command> --help` describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help")) {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(lla::tools::Args(argv + 2, argv + argc));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "lla %s: %s\n", c.name, e.what());
+      return 2;
+    }
+  }
+  std::fprintf(stderr, "lla: unknown command '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return 2;
+}
