@@ -1,7 +1,8 @@
 # Writes OUTPUT, a C++ file holding every file of INPUTS as a raw string literal, keyed by
-# its file name. Run as `cmake -DOUTPUT=... -DINPUTS=a;b -P embed_templates.cmake`.
+# its file name. Run as `cmake -DOUTPUT=... -DINPUTS=a|b -P embed_templates.cmake`.
+string(REPLACE "|" ";" inputs "${INPUTS}")
 set(body "")
-foreach(path ${INPUTS})
+foreach(path ${inputs})
   get_filename_component(name ${path} NAME)
   file(READ ${path} text)
   string(FIND "${text}" ")lla_template\"" clash)

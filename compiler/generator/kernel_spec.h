@@ -40,6 +40,10 @@ struct KernelSpec {
 // Used in generated source headers, logs and the in-process kernel table.
 std::string describe(const KernelSpec& s);
 
+// The numeric SM of a supported NVRTC target: 90 for "sm_90a", 80 for "sm_80".
+// Throws std::invalid_argument naming `arch` when lla does not support it.
+int arch_sm_number(const std::string& arch);
+
 // Throws std::invalid_argument naming the field when the spec cannot be generated
 // (K or V not a multiple of 16 or too large, chunk not a power of two in [16, 128], a tile that
 // does not divide its dimension, unknown arch, ...).

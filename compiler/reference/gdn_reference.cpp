@@ -1,20 +1,332 @@
-// Gated DeltaNet reference (spec/loglinear.md sections 4, 5, 7): being written.
-#include <stdexcept>
+// Log-linear Gated DeltaNet (spec/loglinear.md sections 4, 5, 7), one (batch, head) at a time:
+//   o_t = sum_{s<=t} lambda_t^{level(t,s)} beta_s q_t^T (A_t ... A_{s+1}) k_s v_s,
+//   A_r = exp(g_r) (I - beta_r k_r k_r^T).
+// The state S is K x V: S <- A S + beta k v^T, o = S^T q.
+// Positions are absolute: a call continuing from a state after P tokens holds tokens P..P+T-1,
+// and every level and chunk index below is taken on those absolute positions.
 
-#include "reference/reference.h"
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "levels/fenwick_levels.h"
+#include "reference/chunk_grid.h"
+#include "reference/fenwick_merge.h"
+#include "reference/per_head.h"
+#include "reference/variant_forwards.h"
+#include "reference/vector_ops.h"
 
 namespace lla::reference {
+namespace {
 
-Result gdn_forward_materialized(const Problem&, const Inputs&) {
-  throw std::logic_error("gdn_forward_materialized: not written yet");
+using levels::bit_length;
+
+// S <- exp(g) (I - beta k k^T) S for a row-major [K, columns] matrix S.
+void apply_transition(double g, double beta, const double* k, double* S, int K, int columns) {
+  std::vector<double> k_dot_S(columns, 0.0);
+  for (int a = 0; a < K; ++a) add_scaled(k[a], S + a * columns, k_dot_S.data(), columns);
+  for (int a = 0; a < K; ++a) add_scaled(-beta * k[a], k_dot_S.data(), S + a * columns, columns);
+  scale_in_place(std::exp(g), S, K * columns);
 }
 
-Result gdn_forward_chunkwise(const Problem&, const Inputs&, int, const FenwickState*) {
-  throw std::logic_error("gdn_forward_chunkwise: not written yet");
+// Spec 4.1: each source's key beta_s k_s is carried forward through A_{s+1}, A_{s+2}, ...;
+// c_ts is q_t against the carried key.
+void materialized_head(const HeadSlice& head, double* o) {
+  const int T = head.seq_len, K = head.key_dim, V = head.value_dim;
+  std::vector<double> carried(K);
+  for (int s = 0; s < T; ++s) {
+    std::fill(carried.begin(), carried.end(), 0.0);
+    add_scaled(head.beta[s], head.k_row(s), carried.data(), K);
+    for (int t = s; t < T; ++t) {
+      if (t > s) apply_transition(head.g[t], head.beta[t], head.k_row(t), carried.data(), K, 1);
+      const double weight =
+          head.lambda_at(t, levels::level(t, s)) * dot(head.q_row(t), carried.data(), K);
+      add_scaled(weight, head.v_row(s), o + static_cast<size_t>(t) * V, V);
+    }
+  }
 }
 
-Result gdn_forward_recurrent(const Problem&, const Inputs&, const FenwickState*) {
-  throw std::logic_error("gdn_forward_recurrent: not written yet");
+// Spec 5: merge by ctz, transition every level, write, read out; token by token.
+void recurrent_head(const HeadSlice& head, const HeadPrefix* prefix, double* o,
+                    double* final_levels) {
+  const int T = head.seq_len, K = head.key_dim, V = head.value_dim, L = head.levels;
+  const size_t level_size = static_cast<size_t>(K) * V;
+  std::vector<double> state(L * level_size, 0.0);
+  const int64_t start = prefix ? prefix->position : 0;
+  if (prefix) std::copy(prefix->levels, prefix->levels + state.size(), state.begin());
+  const auto level_data = [&](int ell) { return &state[ell * level_size]; };
+  for (int t = 0; t < T; ++t) {
+    const int64_t position = start + t;
+    if (position >= 1) merge_before_token(position, state.data(), K * V);
+    for (int ell = 0; ell < L; ++ell) {
+      apply_transition(head.g[t], head.beta[t], head.k_row(t), level_data(ell), K, V);
+    }
+    std::fill(level_data(0), level_data(1), 0.0);
+    add_outer(head.beta[t], head.k_row(t), head.v_row(t), level_data(0), K, V);
+    for (int ell = 0; ell < L; ++ell) {
+      add_transposed_product(head.lambda_at(t, ell), level_data(ell), head.q_row(t),
+                             o + static_cast<size_t>(t) * V, K, V);
+    }
+  }
+  if (final_levels) std::copy(state.begin(), state.end(), final_levels);
+}
+
+// (I + N)^-1 for a strictly lower triangular row-major n x n matrix N, by forward substitution.
+std::vector<double> unit_lower_inverse(const std::vector<double>& N, int n) {
+  std::vector<double> inverse(static_cast<size_t>(n) * n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      double x = i == j ? 1.0 : 0.0;
+      for (int m = j; m < i; ++m) x -= N[i * n + m] * inverse[m * n + j];
+      inverse[i * n + j] = x;
+    }
+  }
+  return inverse;
+}
+
+// Spec 4.2 steps 1-3 for the tokens [begin, end) of one chunk; local indices i, j run over them
+// and Gc is the chunk-local inclusive cumsum of g.
+struct DeltaChunk {
+  int begin = 0, end = 0;
+  double decay = 0.0;         // Gc at the last token: the chunk's transitions scale by exp(decay)
+  std::vector<double> score;  // [n,n] X_ij Gamma_ij beta_j lambda_i^{level(i,j)}, lower
+  std::vector<double> q_new;  // [n,K] q_i^T times the transitions from the chunk start to i
+  std::vector<double> k_new;  // [n,K] exp(Glast - Gc_i) k_i
+  std::vector<double> w_new;  // [n,K] exp(Gc_i) w_i, w = Aw (beta k)
+  std::vector<double> u;      // [n,V] Au (beta v)
+  std::vector<double> end_keys;  // [n,K] Au^T k_new: k_j carried through the transitions after j
+
+  int size() const { return end - begin; }
+};
+
+DeltaChunk prepare_chunk(const HeadSlice& head, const ChunkGrid& grid, int64_t c) {
+  const int K = head.key_dim, V = head.value_dim;
+  DeltaChunk chunk;
+  chunk.begin = grid.begin(c);
+  chunk.end = grid.end(c);
+  const int n = chunk.size();
+  const auto token = [&](int i) { return chunk.begin + i; };
+  const auto at = [n](auto& m, int i, int j) -> auto& { return m[i * n + j]; };
+  const auto row = [](std::vector<double>& m, int i, int width) { return &m[i * width]; };
+
+  std::vector<double> Gc(n);
+  double running = 0.0;
+  for (int i = 0; i < n; ++i) Gc[i] = running += head.g[token(i)];
+  chunk.decay = Gc[n - 1];
+  std::vector<double> gamma(n * n, 0.0), A_raw(n * n, 0.0), A_gated(n * n, 0.0), qk(n * n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      at(gamma, i, j) = std::exp(Gc[i] - Gc[j]);
+      at(qk, i, j) = dot(head.q_row(token(i)), head.k_row(token(j)), K);
+      if (j == i) continue;
+      at(A_raw, i, j) = head.beta[token(i)] * dot(head.k_row(token(i)), head.k_row(token(j)), K);
+      at(A_gated, i, j) = at(A_raw, i, j) * at(gamma, i, j);
+    }
+  }
+  const std::vector<double> A_w = unit_lower_inverse(A_raw, n);
+  const std::vector<double> A_u = unit_lower_inverse(A_gated, n);
+
+  std::vector<double> w(n * K, 0.0);
+  chunk.u.assign(n * V, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      const double beta_j = head.beta[token(j)];
+      add_scaled(at(A_w, i, j) * beta_j, head.k_row(token(j)), row(w, i, K), K);
+      add_scaled(at(A_u, i, j) * beta_j, head.v_row(token(j)), row(chunk.u, i, V), V);
+    }
+  }
+
+  // Intra (step 2): X = tril(q k^T) Aw holds sum_{m=j..i} (q_i . k_m) Aw_mj.
+  chunk.score.assign(n * n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      double x = 0.0;
+      for (int m = j; m <= i; ++m) x += at(qk, i, m) * at(A_w, m, j);
+      const int ell = levels::level(grid.start + token(i), grid.start + token(j));
+      at(chunk.score, i, j) =
+          x * at(gamma, i, j) * head.beta[token(j)] * head.lambda_at(token(i), ell);
+    }
+  }
+
+  // Inter-level inputs (step 3).
+  chunk.k_new.assign(n * K, 0.0);
+  chunk.w_new.assign(n * K, 0.0);
+  chunk.q_new.assign(n * K, 0.0);
+  for (int i = 0; i < n; ++i) {
+    add_scaled(std::exp(chunk.decay - Gc[i]), head.k_row(token(i)), row(chunk.k_new, i, K), K);
+    add_scaled(std::exp(Gc[i]), row(w, i, K), row(chunk.w_new, i, K), K);
+  }
+  for (int i = 0; i < n; ++i) {
+    add_scaled(std::exp(Gc[i]), head.q_row(token(i)), row(chunk.q_new, i, K), K);
+    for (int j = 0; j <= i; ++j) {
+      add_scaled(-at(qk, i, j) * at(gamma, i, j), row(chunk.w_new, j, K), row(chunk.q_new, i, K),
+                 K);
+    }
+  }
+  // The chunk's end state from its own tokens is k_new^T u = sum_j (Au^T k_new)_j beta_j v_j^T.
+  chunk.end_keys.assign(n * K, 0.0);
+  for (int j = 0; j < n; ++j) {
+    for (int i = j; i < n; ++i) {
+      add_scaled(at(A_u, i, j), row(chunk.k_new, i, K), row(chunk.end_keys, j, K), K);
+    }
+  }
+  return chunk;
+}
+
+// h <- (A_last ... A_first) h over the chunk's tokens, in WY form:
+// exp(decay) h - k_new^T (w_new h).
+void carry_through(const DeltaChunk& chunk, double* h, int K, int V) {
+  const int n = chunk.size();
+  std::vector<double> w_h(static_cast<size_t>(n) * V, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int a = 0; a < K; ++a) add_scaled(chunk.w_new[i * K + a], h + a * V, &w_h[i * V], V);
+  }
+  scale_in_place(std::exp(chunk.decay), h, K * V);
+  for (int i = 0; i < n; ++i) add_outer(-1.0, &chunk.k_new[i * K], &w_h[i * V], h, K, V);
+}
+
+// o_i += weight(i) h^T q_new_i for the chunk's tokens; weight takes the call's token index.
+template <typename Weight>
+void read_state(const DeltaChunk& chunk, const double* h, int K, int V, Weight weight, double* o) {
+  for (int i = 0; i < chunk.size(); ++i) {
+    const int t = chunk.begin + i;
+    add_transposed_product(weight(t), h, &chunk.q_new[i * K], o + static_cast<size_t>(t) * V, K, V);
+  }
+}
+
+// Step 4 for one chunk level: a read chunk reads the state entering it, the first half of its
+// aligned group of 2^(ell+1) chunks carried through every chunk since. The last chunk's reset
+// is skipped: when it reads, the state carried through it is bucket m of the last token (spec 7,
+// prefill step 1), the final state's level m.
+void inter_chunk_level(const HeadSlice& head, const ChunkGrid& grid,
+                       const std::vector<DeltaChunk>& chunks, int chunk_level, double* o,
+                       double* final_levels) {
+  const int K = head.key_dim, V = head.value_dim;
+  const int token_level = grid.log2_chunk + 1 + chunk_level;
+  const int64_t group_mask = (int64_t{2} << chunk_level) - 1;
+  std::vector<double> state(static_cast<size_t>(K) * V, 0.0);
+  for (int64_t c = grid.first(); c <= grid.last(); ++c) {
+    const DeltaChunk& chunk = chunks[c - grid.first()];
+    const bool read = ((c >> chunk_level) & 1) != 0;
+    const bool reset = (c & group_mask) == group_mask && c != grid.last();
+    if (read) {
+      read_state(
+          chunk, state.data(), K, V, [&](int t) { return head.lambda_at(t, token_level); }, o);
+    }
+    if (reset) {
+      std::fill(state.begin(), state.end(), 0.0);
+      continue;
+    }
+    carry_through(chunk, state.data(), K, V);
+    if (!read) {
+      for (int i = 0; i < chunk.size(); ++i) {
+        add_outer(1.0, &chunk.k_new[i * K], &chunk.u[i * V], state.data(), K, V);
+      }
+    }
+  }
+  const bool last_reads = ((grid.last() >> chunk_level) & 1) != 0;
+  if (final_levels && last_reads) {
+    add_scaled(1.0, state.data(), final_levels + token_level * state.size(),
+               static_cast<int>(state.size()));
+  }
+}
+
+// Spec 7: a source in level ell of the state after P tokens has level max(ell, j_t) relative to
+// a later target t, with j_t = bit_length(t XOR (P-1)); its state level is carried through
+// every transition of the call, and a target reads it through q_new (the within-chunk part).
+void prefix_contribution(const HeadSlice& head, const ChunkGrid& grid,
+                         const std::vector<DeltaChunk>& chunks, const HeadPrefix& prefix, double* o,
+                         double* final_levels) {
+  const int T = head.seq_len, K = head.key_dim, V = head.value_dim, L = head.levels;
+  const size_t level_size = static_cast<size_t>(K) * V;
+  const int64_t last_prefix_token = prefix.position - 1;
+  const auto joint_level = [&](int t) {
+    return bit_length(static_cast<uint64_t>((grid.start + t) ^ last_prefix_token));
+  };
+  std::vector<double> carried(level_size);
+  for (int ell = 0; ell < L; ++ell) {
+    if (!levels::level_occupied(last_prefix_token, ell)) continue;
+    std::copy(prefix.levels + ell * level_size, prefix.levels + (ell + 1) * level_size,
+              carried.begin());
+    for (const DeltaChunk& chunk : chunks) {
+      read_state(
+          chunk, carried.data(), K, V,
+          [&](int t) { return head.lambda_at(t, std::max(ell, joint_level(t))); }, o);
+      carry_through(chunk, carried.data(), K, V);
+    }
+    if (final_levels) {
+      add_scaled(1.0, carried.data(), final_levels + std::max(ell, joint_level(T - 1)) * level_size,
+                 static_cast<int>(level_size));
+    }
+  }
+}
+
+// The final state's levels 0..log2 C hold the last chunk's own tokens (spec 7, prefill step 2),
+// each at its level relative to the last token.
+void last_chunk_levels(const HeadSlice& head, const ChunkGrid& grid, const DeltaChunk& chunk,
+                       double* final_levels) {
+  const int K = head.key_dim, V = head.value_dim;
+  const int64_t last = grid.start + chunk.end - 1;
+  for (int j = 0; j < chunk.size(); ++j) {
+    const int t = chunk.begin + j;
+    const int ell = levels::level(last, grid.start + t);
+    add_outer(head.beta[t], &chunk.end_keys[j * K], head.v_row(t),
+              final_levels + static_cast<size_t>(ell) * K * V, K, V);
+  }
+}
+
+// Spec 4.2 step 2's output: o_i += sum_j score_ij v_j within the chunk.
+void add_intra_chunk_output(const HeadSlice& head, const DeltaChunk& chunk, double* o) {
+  const int n = chunk.size(), V = head.value_dim;
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      add_scaled(chunk.score[i * n + j], head.v_row(chunk.begin + j),
+                 o + static_cast<size_t>(chunk.begin + i) * V, V);
+    }
+  }
+}
+
+// The final state is assembled as a prefill leaves it (spec 7): levels above log2 C from the
+// scans, the initial state's levels carried through the call, levels 0..log2 C from the last
+// chunk's own tokens.
+void chunkwise_head(const HeadSlice& head, int chunk_size, const HeadPrefix* prefix, double* o,
+                    double* final_levels) {
+  const ChunkGrid grid{prefix ? prefix->position : 0,
+                       __builtin_ctz(static_cast<unsigned>(chunk_size)), head.seq_len};
+  std::vector<DeltaChunk> chunks;
+  for (int64_t c = grid.first(); c <= grid.last(); ++c) {
+    chunks.push_back(prepare_chunk(head, grid, c));
+    add_intra_chunk_output(head, chunks.back(), o);
+  }
+  const int chunk_levels = bit_length(static_cast<uint64_t>(grid.first() ^ grid.last()));
+  for (int ell = 0; ell < chunk_levels; ++ell) {
+    inter_chunk_level(head, grid, chunks, ell, o, final_levels);
+  }
+  if (prefix) prefix_contribution(head, grid, chunks, *prefix, o, final_levels);
+  if (final_levels) last_chunk_levels(head, grid, chunks.back(), final_levels);
+}
+
+}  // namespace
+
+Result gdn_forward_materialized(const Problem& p, const Inputs& in) {
+  return forward_each_head(p, in, nullptr, false,
+                           [](const HeadSlice& head, const HeadPrefix*, double* o, double*) {
+                             materialized_head(head, o);
+                           });
+}
+
+Result gdn_forward_chunkwise(const Problem& p, const Inputs& in, int chunk,
+                             const FenwickState* initial) {
+  return forward_each_head(
+      p, in, initial, true,
+      [chunk](const HeadSlice& head, const HeadPrefix* prefix, double* o, double* final_levels) {
+        chunkwise_head(head, chunk, prefix, o, final_levels);
+      });
+}
+
+Result gdn_forward_recurrent(const Problem& p, const Inputs& in, const FenwickState* initial) {
+  return forward_each_head(p, in, initial, true, recurrent_head);
 }
 
 }  // namespace lla::reference

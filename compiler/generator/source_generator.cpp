@@ -1,0 +1,95 @@
+#include "generator/source_generator.h"
+
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include "embedded_templates.h"
+
+namespace lla::compiler {
+
+namespace {
+
+struct FamilyTemplate {
+  Family family;
+  const char* template_file;
+  std::vector<std::string> entry_points;
+};
+
+const FamilyTemplate& family_template(Family f) {
+  static const std::vector<FamilyTemplate> table = {
+      {Family::mamba2_forward,
+       "mamba2_forward.cuh",
+       {"lla_mamba2_chunk_states", "lla_mamba2_merge_states", "lla_mamba2_output"}},
+  };
+  for (const FamilyTemplate& t : table)
+    if (t.family == f) return t;
+  throw std::logic_error(std::string("no template is registered for family ") + family_name(f));
+}
+
+std::string_view template_text(const char* file) {
+  std::string_view text = templates::find(file);
+  if (text.empty())
+    throw std::logic_error(std::string("template ") + file +
+                           " is not embedded in this build (templates/" + file + ")");
+  return text;
+}
+
+const char* element_type(Dtype d) {
+  switch (d) {
+    case Dtype::f32: return "float";
+    case Dtype::f16: return "lla_f16";
+    case Dtype::bf16: return "lla_bf16";
+  }
+  throw std::invalid_argument("dtype: unknown value " + std::to_string(static_cast<int>(d)));
+}
+
+int log2_exact(int power_of_two) {
+  int log = 0;
+  while ((1 << log) < power_of_two) ++log;
+  return log;
+}
+
+std::string source_name(const KernelSpec& s) {
+  return std::string(family_name(s.family)) + "_" + dtype_name(s.dtype) + "_k" +
+         std::to_string(s.key_dim) + "_v" + std::to_string(s.value_dim) + "_c" +
+         std::to_string(s.chunk) + "_l" + std::to_string(s.levels) + "_bk" +
+         std::to_string(s.tile.block_k) + "_bv" + std::to_string(s.tile.block_v) + "_w" +
+         std::to_string(s.tile.warps) + "_" + s.arch;
+}
+
+std::string constant(const char* name, int value) {
+  return std::string("constexpr int ") + name + " = " + std::to_string(value) + ";\n";
+}
+
+}  // namespace
+
+GeneratedSource generate(const KernelSpec& spec) {
+  validate(spec);
+  const FamilyTemplate& family = family_template(spec.family);
+  std::string_view common = template_text("common.cuh");
+  std::string_view body = template_text(family.template_file);
+
+  std::string src;
+  src += "// lla generated source: " + describe(spec) + "\n";
+  src += std::string("// generator version ") + kGeneratorVersion + "\n";
+  src += "#define LLA_TARGET_SM " + std::to_string(arch_sm_number(spec.arch)) + "\n";
+  src += common;
+  if (!common.empty() && common.back() != '\n') src += '\n';
+  src += "namespace lla_config {\n";
+  src += constant("kKeyDim", spec.key_dim);
+  src += constant("kValueDim", spec.value_dim);
+  src += constant("kChunk", spec.chunk);
+  src += constant("kLog2Chunk", log2_exact(spec.chunk));
+  src += constant("kLevels", spec.levels);
+  src += constant("kBlockK", spec.tile.block_k);
+  src += constant("kBlockV", spec.tile.block_v);
+  src += constant("kWarps", spec.tile.warps);
+  src += constant("kThreads", 32 * spec.tile.warps);
+  src += std::string("using Element = ") + element_type(spec.dtype) + ";\n";
+  src += "}  // namespace lla_config\n";
+  src += body;
+  return {source_name(spec), std::move(src), family.entry_points};
+}
+
+}  // namespace lla::compiler

@@ -1,0 +1,29 @@
+#pragma once
+// Kernel spec -> one self-contained CUDA source: a header naming the spec, the spec's
+// compile-time constants, then the family's template text. NVRTC gets no headers, so the
+// source includes nothing.
+
+#include <string>
+#include <vector>
+
+#include "generator/kernel_spec.h"
+
+namespace lla::compiler {
+
+// Part of every binary cache key: bump it whenever the generated text changes for an
+// unchanged spec and unchanged templates.
+inline constexpr const char* kGeneratorVersion = "1";
+
+struct GeneratedSource {
+  std::string name;    // file-name-safe, unique per spec, e.g.
+                       // "mamba2_forward_bf16_k128_v128_c64_l15_bk32_bv32_w4_sm_90a"
+  std::string source;  // the complete CUDA translation unit
+  std::vector<std::string> entry_points;  // extern "C" kernels the module defines
+};
+
+// Validates `spec` (std::invalid_argument naming the field) and generates its source,
+// byte-identical for equal specs. Throws std::logic_error naming a template missing from
+// this build.
+GeneratedSource generate(const KernelSpec& spec);
+
+}  // namespace lla::compiler

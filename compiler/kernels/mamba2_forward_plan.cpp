@@ -1,0 +1,111 @@
+#include "kernels/mamba2_forward_plan.h"
+
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "levels/fenwick_levels.h"
+
+namespace lla::compiler::mamba2 {
+
+namespace {
+
+constexpr size_t kWorkspaceAlignment = 256;
+constexpr int64_t kMaxGridYZ = 65535;
+
+size_t align_up(size_t bytes) {
+  return (bytes + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+unsigned to_grid(int64_t n) { return static_cast<unsigned>(n); }
+
+}  // namespace
+
+int chunk_levels(int64_t num_chunks) {
+  return num_chunks <= 1 ? 0 : levels::bit_length(static_cast<uint64_t>(num_chunks - 1));
+}
+
+int64_t tree_nodes(int64_t num_chunks) {
+  int64_t nodes = 0;
+  for (int e = 0; e < chunk_levels(num_chunks); ++e) nodes += num_chunks >> e;
+  return nodes;
+}
+
+int output_shared_bytes(const KernelSpec& spec) {
+  const int c = spec.chunk, bk = spec.tile.block_k, bv = spec.tile.block_v;
+  const int floats = 2 * c + c * (c + 1) + 2 * c * (bk + 1) + c * (bv + 1) + bk * (bv + 1);
+  return floats * 4;
+}
+
+LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape) {
+  require(shape.batch >= 1, "batch must be at least 1");
+  require(shape.seq_len >= 1, "seq_len must be at least 1");
+  require(shape.heads >= 1 && shape.groups >= 1 && shape.heads % shape.groups == 0,
+          "heads must be a positive multiple of groups");
+  require(spec.levels >= levels::num_levels(shape.seq_len),
+          "levels=" + std::to_string(spec.levels) + " is below num_levels(seq_len)=" +
+              std::to_string(levels::num_levels(shape.seq_len)));
+
+  const int64_t batch_heads = int64_t{shape.batch} * shape.heads;
+  const int64_t num_chunks = (shape.seq_len + spec.chunk - 1) / spec.chunk;
+  const int64_t nodes = tree_nodes(num_chunks);
+  require(batch_heads <= kMaxGridYZ, "batch * heads must be at most 65535");
+  require(num_chunks <= kMaxGridYZ, "seq_len / chunk must be at most 65535");
+  require(nodes <= std::numeric_limits<int32_t>::max(), "seq_len too large for the state tree");
+
+  const int threads = 32 * spec.tile.warps;
+  const int64_t state_elements = int64_t{spec.key_dim} * spec.value_dim;
+  const size_t decay_bytes = align_up(static_cast<size_t>(batch_heads * nodes) * sizeof(float));
+  const size_t state_bytes = static_cast<size_t>(batch_heads * nodes * state_elements) * sizeof(float);
+
+  LaunchPlan plan;
+  plan.workspace_bytes = nodes > 0 ? decay_bytes + state_bytes : 0;
+  const BufferArg decays{Buffer::workspace, 0};
+  const BufferArg states{Buffer::workspace, decay_bytes};
+  const auto seq_len = int32_t{shape.seq_len}, heads = int32_t{shape.heads},
+             groups = int32_t{shape.groups};
+  const auto chunks = static_cast<int32_t>(num_chunks), tree = static_cast<int32_t>(nodes);
+
+  if (nodes > 0) {
+    Launch states_launch;
+    states_launch.kernel = "lla_mamba2_chunk_states";
+    states_launch.grid[0] = to_grid(num_chunks);
+    states_launch.grid[1] = to_grid(batch_heads);
+    states_launch.grid[2] = to_grid(int64_t{spec.key_dim / spec.tile.block_k} *
+                                    (spec.value_dim / spec.tile.block_v));
+    states_launch.block[0] = threads;
+    states_launch.args = {BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g},
+                          decays, states, seq_len, heads, groups, chunks, tree};
+    plan.launches.push_back(states_launch);
+
+    for (int level = 0; level + 1 < chunk_levels(num_chunks); ++level) {
+      Launch merge;
+      merge.kernel = "lla_mamba2_merge_states";
+      merge.grid[0] = to_grid((state_elements + threads - 1) / threads);
+      merge.grid[1] = to_grid(num_chunks >> (level + 1));
+      merge.grid[2] = to_grid(batch_heads);
+      merge.block[0] = threads;
+      merge.args = {decays, states, int32_t{level}, chunks, tree};
+      plan.launches.push_back(merge);
+    }
+  }
+
+  Launch output;
+  output.kernel = "lla_mamba2_output";
+  output.grid[0] = to_grid(spec.value_dim / spec.tile.block_v);
+  output.grid[1] = to_grid(num_chunks);
+  output.grid[2] = to_grid(batch_heads);
+  output.block[0] = threads;
+  output.shared_bytes = static_cast<unsigned>(output_shared_bytes(spec));
+  output.args = {BufferArg{Buffer::q}, BufferArg{Buffer::k}, BufferArg{Buffer::v},
+                 BufferArg{Buffer::g}, BufferArg{Buffer::lambda}, BufferArg{Buffer::o},
+                 decays, states, seq_len, heads, groups, chunks, tree, shape.scale};
+  plan.launches.push_back(output);
+  return plan;
+}
+
+}  // namespace lla::compiler::mamba2

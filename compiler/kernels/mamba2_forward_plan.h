@@ -1,0 +1,23 @@
+#pragma once
+// Launch plan of the log-linear Mamba-2 forward (templates/mamba2_forward.cuh): chunk states,
+// one merge per tree level, one output pass.
+
+#include "generator/kernel_spec.h"
+#include "kernels/launch_plan.h"
+
+namespace lla::compiler::mamba2 {
+
+// Chunk levels a sequence of `num_chunks` chunks has: bit_length(num_chunks - 1), 0 for one chunk.
+int chunk_levels(int64_t num_chunks);
+
+// Nodes per (batch, head) of the chunk-state tree: sum over levels e < chunk_levels of
+// num_chunks >> e.
+int64_t tree_nodes(int64_t num_chunks);
+
+// Dynamic shared memory of the output kernel; the generator compiles it into the source,
+// where the kernel checks it against its own layout.
+int output_shared_bytes(const KernelSpec& spec);
+
+LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
+
+}  // namespace lla::compiler::mamba2

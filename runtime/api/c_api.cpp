@@ -1,0 +1,73 @@
+// The C entry points that take or make a context. No exception crosses this boundary: each
+// becomes a status, and its message the calling thread's lla_last_error().
+#include <new>
+#include <string>
+
+#include "api/context.h"
+#include "api/status_error.h"
+#include "lla/lla.h"
+
+namespace {
+
+thread_local std::string t_last_error;
+
+void set_last_error(const char* message, const char* detail = "") noexcept {
+  try {
+    t_last_error = message;
+    t_last_error += detail;
+  } catch (...) {
+    t_last_error.clear();  // no memory even for the message; the status still says what failed
+  }
+}
+
+// Runs `body` with the calling thread's last error cleared, turning what it throws into a status.
+template <class Body>
+lla_status guarded(Body&& body) noexcept {
+  t_last_error.clear();
+  try {
+    body();
+    return LLA_SUCCESS;
+  } catch (const lla::runtime::StatusError& e) {
+    set_last_error(e.what());
+    return e.status();
+  } catch (const std::bad_alloc&) {
+    set_last_error("out of host memory");
+    return LLA_ERR_OUT_OF_MEMORY;
+  } catch (const std::exception& e) {
+    set_last_error("internal error (an lla bug): ", e.what());
+    return LLA_ERR_INTERNAL;
+  } catch (...) {
+    set_last_error("internal error (an lla bug): an exception of unknown type");
+    return LLA_ERR_INTERNAL;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+lla_status lla_create(const lla_options* opts, lla_context** ctx) {
+  return guarded([&] {
+    if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx (the output) is NULL");
+    *ctx = nullptr;
+    const lla::runtime::ResolvedOptions options = lla::runtime::resolve_options(opts);
+    *ctx = new lla_context(options);
+  });
+}
+
+void lla_destroy(lla_context* ctx) {
+  t_last_error.clear();
+  delete ctx;
+}
+
+const char* lla_last_error(const lla_context*) { return t_last_error.c_str(); }
+
+lla_status lla_forward(lla_context* ctx, const lla_problem* p, const lla_forward_args* a,
+                       void* stream) {
+  return guarded([&] {
+    if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    ctx->forward(p, a, static_cast<CUstream>(stream));
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,59 @@
+#pragma once
+// The opaque lla_context of the C API: one device, its retained primary context, the binary
+// cache, the loaded kernels, and the settings resolved from lla_options and the environment.
+
+#include <cuda.h>
+
+#include <memory>
+#include <string>
+
+#include "api/logger.h"
+#include "binary_cache.h"
+#include "dispatch/forward_dispatcher.h"
+#include "driver/cuda_driver.h"
+#include "heuristic_config.h"
+#include "lla/lla.h"
+#include "tune_policy.h"
+
+namespace lla::runtime {
+
+// lla_options with every "from the environment" resolved. The cache folder is the caller's
+// when explicit_cache_dir, else the environment's or the XDG default.
+struct ResolvedOptions {
+  int device = 0;
+  std::string cache_dir;
+  bool explicit_cache_dir = false;
+  tuner::TunePolicy tune = tuner::TunePolicy::on_miss;
+  lla_log_level log_level = LLA_LOG_WARN;
+};
+
+// NULL means the defaults. Needs no device. Throws StatusError(LLA_ERR_INVALID_ARGUMENT) naming
+// the field (lla_options.tune, ...) or the variable (LLA_TUNE, LLA_LOG) that is wrong.
+ResolvedOptions resolve_options(const lla_options* options);
+
+}  // namespace lla::runtime
+
+struct lla_context {
+  // Opens the device and the cache. Throws StatusError: LLA_ERR_NO_DEVICE without a driver or
+  // device, LLA_ERR_INVALID_ARGUMENT for a device ordinal the driver does not have,
+  // LLA_ERR_CACHE when an explicit lla_options.cache_dir cannot be opened.
+  explicit lla_context(const lla::runtime::ResolvedOptions& options);
+  // Waits for work queued on the device (the modules it may run are unloaded here).
+  ~lla_context();
+  lla_context(const lla_context&) = delete;
+  lla_context& operator=(const lla_context&) = delete;
+
+  // Validates, dispatches and launches on `stream`; records the dispatch for
+  // last_forward_dispatch(). Throws StatusError.
+  void forward(const lla_problem* p, const lla_forward_args* a, CUstream stream);
+
+  const lla::runtime::driver::CudaDriver& driver;
+  const int device_ordinal;
+  const CUdevice device;
+  const lla::runtime::driver::RetainedPrimaryContext primary_context;
+  const lla::tuner::DeviceInfo device_info;
+  const lla::runtime::Logger logger;
+  const lla::tuner::TunePolicy tune_policy;  // stored for the tuner; dispatch uses the heuristic
+  std::unique_ptr<lla::cache::BinaryCache> binary_cache;  // null: running uncached
+  std::unique_ptr<lla::runtime::dispatch::ForwardDispatcher> dispatcher;
+};

@@ -1,0 +1,47 @@
+#pragma once
+// One lla_forward on the device from reference inputs, read back as float64: what `lla run`,
+// `lla check --backend cuda` and the GPU tests check against the reference, and what they time
+// (perf.md protocol: events, warm-up, median with min and max, L2 flushed between runs).
+
+#include <cstddef>
+#include <vector>
+
+#include "dispatch/forward_dispatcher.h"
+#include "lla/lla.h"
+#include "reference/reference.h"
+
+namespace lla::runtime {
+
+struct DeviceForwardOptions {
+  lla_dtype dtype = LLA_DTYPE_BF16;
+  int chunk = 0;        // 0: lla chooses
+  int warmup = 0;       // untimed runs after the checked one
+  int repetitions = 0;  // timed runs after the warm-up
+};
+
+struct TimingSummary {
+  double median_ms = 0;
+  double min_ms = 0;
+  double max_ms = 0;
+  int repetitions = 0;
+};
+
+struct DeviceForwardRun {
+  std::vector<double> o;  // the output of the first (checked) run
+  size_t unwritten = 0;   // output elements that still hold the NaN poison written before it
+  dispatch::ForwardDispatchInfo first_call;  // what the first lla_forward ran, and from where
+  double first_call_host_ms = 0;  // host time of the first lla_forward (until it was queued)
+  TimingSummary timing;
+};
+
+// The lla_problem of a reference problem.
+lla_problem to_lla_problem(const reference::Problem& p, lla_dtype dtype, int chunk);
+
+// Runs on `device` (the ordinal ctx was created for) with inputs already rounded to the dtype
+// (reference::round_inputs), so the reference can be given exactly what the kernel read.
+// Throws std::runtime_error with the status and lla_last_error when a call fails.
+DeviceForwardRun run_forward_on_device(lla_context* ctx, int device, const reference::Problem& p,
+                                       const reference::Inputs& in,
+                                       const DeviceForwardOptions& options);
+
+}  // namespace lla::runtime

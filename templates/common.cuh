@@ -1,0 +1,44 @@
+// Shared device helpers of every lla kernel: storage types, conversions, level arithmetic.
+// Header-free on purpose: NVRTC compile time is dominated by headers.
+
+// 16-bit storage types. Arithmetic is always fp32; these only load and store.
+struct lla_bf16 {
+  unsigned short bits;
+};
+struct lla_f16 {
+  unsigned short bits;
+};
+
+__device__ __forceinline__ float lla_to_float(float x) { return x; }
+__device__ __forceinline__ float lla_to_float(lla_bf16 x) {
+  return __uint_as_float(static_cast<unsigned>(x.bits) << 16);
+}
+__device__ __forceinline__ float lla_to_float(lla_f16 x) {
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
+  return f;
+}
+
+// Round-to-nearest-even stores, once, from the fp32 accumulators.
+__device__ __forceinline__ void lla_store(float* p, float x) { *p = x; }
+__device__ __forceinline__ void lla_store(lla_bf16* p, float x) {
+  unsigned short b;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(x));
+  p->bits = b;
+}
+__device__ __forceinline__ void lla_store(lla_f16* p, float x) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
+  p->bits = h;
+}
+
+// level(t, s) = bit_length(t XOR s): 0 on the diagonal (spec/loglinear.md 2.1).
+__device__ __forceinline__ int lla_level(int t, int s) { return 32 - __clz(t ^ s); }
+
+// The Fenwick state tree over chunks keeps, per (batch, head), level e blocks of 2^e chunks:
+// nt >> e of them, levels stored one after another. Offset of level e's first block.
+__device__ __forceinline__ int lla_tree_level_offset(int level, int num_chunks) {
+  int offset = 0;
+  for (int e = 0; e < level; ++e) offset += num_chunks >> e;
+  return offset;
+}

@@ -1,0 +1,272 @@
+// Log-linear Mamba-2 forward (spec/loglinear.md section 3), for any T >= 1.
+//
+//   o_t = sum_{s<=t} lambda_t^{level(t,s)} exp(G_t - G_s) (q_t . k_s) v_s
+//
+// Levels 0..log2(C) lie inside a chunk and are computed densely with a per-pair lambda.
+// Levels above lie across chunks: for chunk c and chunk level e with bit e of c set, the
+// sources are the aligned block of 2^e chunks just before c's own aligned block of 2^e chunks
+// (spec 3.2). So every chunk's state is computed once (kernel 1) and merged as a tree of
+// aligned blocks (kernel 2, once per tree level); the output pass (kernel 3) reads one tree
+// node per live level. Nothing is repeated per level and o is written once, rounded once.
+//
+// Workspace per (batch, head): decays[tree] then states[tree][K][V] (fp32), where tree node
+// (e, j) is block j of 2^e chunks, stored at lla_tree_level_offset(e) + j. A node holds
+// sum over its tokens s of exp(G_end - G_s) k_s v_s^T, G_end the block's last token, and its
+// decay the block's total log decay.
+
+namespace lla_mamba2 {
+
+using lla_config::Element;
+using lla_config::kBlockK;
+using lla_config::kBlockV;
+using lla_config::kChunk;
+using lla_config::kKeyDim;
+using lla_config::kLevels;
+using lla_config::kLog2Chunk;
+using lla_config::kThreads;
+using lla_config::kValueDim;
+
+constexpr int kStateElements = kKeyDim * kValueDim;
+constexpr int kTilesV = kValueDim / kBlockV;
+// Rows of a chunk that the state kernel stages in shared memory at once.
+constexpr int kStateRows = kChunk < 32 ? kChunk : 32;
+
+static_assert(kKeyDim % kBlockK == 0, "block_k must divide K");
+static_assert(kValueDim % kBlockV == 0, "block_v must divide V");
+static_assert((kChunk * kBlockV) % kThreads == 0, "threads must divide a chunk x block_v tile");
+static_assert((kBlockK * kBlockV) % kThreads == 0, "threads must divide a block_k x block_v tile");
+
+// Chunk-local inclusive cumulative sum of g (spec 3.2 step 0) into gc[0, kChunk); positions
+// past the sequence add nothing.
+__device__ void load_chunk_cumsum(const float* __restrict__ g, int b, int h, int heads,
+                                  int seq_len, int start, int n, float* gc) {
+  for (int i = threadIdx.x; i < kChunk; i += kThreads)
+    gc[i] = i < n ? g[(static_cast<size_t>(b) * seq_len + start + i) * heads + h] : 0.0f;
+  __syncthreads();
+  if (threadIdx.x == 0)
+    for (int i = 1; i < kChunk; ++i) gc[i] += gc[i - 1];
+  __syncthreads();
+}
+
+// Rows [row0, row0 + kRows) x columns [col0, col0 + kCols) of a [B, T, X, D] tensor at (b, x),
+// as fp32 into dst with row stride kCols + 1 (the pad keeps column walks off one bank).
+// Rows at or past `valid_rows` read as zero.
+template <int kRows, int kCols, int kDim>
+__device__ void load_rows(const Element* __restrict__ src, int b, int x, int x_count, int seq_len,
+                          int row0, int valid_rows, int col0, float* dst) {
+  const size_t pitch = static_cast<size_t>(x_count) * kDim;
+  const size_t base = (static_cast<size_t>(b) * seq_len + row0) * pitch +
+                      static_cast<size_t>(x) * kDim + col0;
+  for (int idx = threadIdx.x; idx < kRows * kCols; idx += kThreads) {
+    const int r = idx / kCols, c = idx % kCols;
+    dst[r * (kCols + 1) + c] = r < valid_rows ? lla_to_float(src[base + r * pitch + c]) : 0.0f;
+  }
+}
+
+// Kernel 1. grid (chunks, B*H, (K/block_k)*(V/block_v)): the (block_k x block_v) tile of
+// chunk c's state S_c = sum_j exp(Glast - G_j) k_j v_j^T and, from tile 0, its log decay.
+extern "C" __global__ void __launch_bounds__(kThreads)
+    lla_mamba2_chunk_states(const Element* __restrict__ k, const Element* __restrict__ v,
+                            const float* __restrict__ g, float* __restrict__ decays,
+                            float* __restrict__ states, int seq_len, int heads, int groups,
+                            int num_chunks, int tree_nodes) {
+  __shared__ float gc[kChunk];
+  __shared__ float k_tile[kStateRows * (kBlockK + 1)];
+  __shared__ float v_tile[kStateRows * (kBlockV + 1)];
+
+  const int c = blockIdx.x, bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int group = h / (heads / groups);
+  const int k0 = (blockIdx.z / kTilesV) * kBlockK, v0 = (blockIdx.z % kTilesV) * kBlockV;
+  const int start = c * kChunk, n = min(kChunk, seq_len - start);
+
+  load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
+  const float g_last = gc[n - 1];
+
+  constexpr int kPerThread = kBlockK * kBlockV / kThreads;
+  float acc[kPerThread];
+#pragma unroll
+  for (int r = 0; r < kPerThread; ++r) acc[r] = 0.0f;
+
+  for (int row0 = 0; row0 < n; row0 += kStateRows) {
+    const int rows = min(kStateRows, n - row0);
+    load_rows<kStateRows, kBlockK, kKeyDim>(k, b, group, groups, seq_len, start + row0, rows, k0,
+                                            k_tile);
+    load_rows<kStateRows, kBlockV, kValueDim>(v, b, h, heads, seq_len, start + row0, rows, v0,
+                                              v_tile);
+    __syncthreads();
+    // Fold the decay to the chunk end into v once per row.
+    for (int idx = threadIdx.x; idx < rows * kBlockV; idx += kThreads) {
+      const int r = idx / kBlockV;
+      v_tile[r * (kBlockV + 1) + idx % kBlockV] *= __expf(g_last - gc[row0 + r]);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int r = 0; r < kPerThread; ++r) {
+      const int idx = threadIdx.x + r * kThreads, kk = idx / kBlockV, vv = idx % kBlockV;
+      float sum = acc[r];
+      for (int j = 0; j < rows; ++j)
+        sum += k_tile[j * (kBlockK + 1) + kk] * v_tile[j * (kBlockV + 1) + vv];
+      acc[r] = sum;
+    }
+    __syncthreads();
+  }
+
+  float* state = states + (static_cast<size_t>(bh) * tree_nodes + c) * kStateElements;
+#pragma unroll
+  for (int r = 0; r < kPerThread; ++r) {
+    const int idx = threadIdx.x + r * kThreads, kk = idx / kBlockV, vv = idx % kBlockV;
+    state[(k0 + kk) * kValueDim + v0 + vv] = acc[r];
+  }
+  if (blockIdx.z == 0 && threadIdx.x == 0)
+    decays[static_cast<size_t>(bh) * tree_nodes + c] = g_last;
+}
+
+// Kernel 2. grid (ceil(K*V / threads), num_chunks >> (level+1), B*H): tree node (level+1, j)
+// from its two children (level, 2j) and (level, 2j+1): the left one decays across the right.
+extern "C" __global__ void __launch_bounds__(kThreads)
+    lla_mamba2_merge_states(float* __restrict__ decays, float* __restrict__ states, int level,
+                            int num_chunks, int tree_nodes) {
+  const int j = blockIdx.y, bh = blockIdx.z;
+  const int child_level = lla_tree_level_offset(level, num_chunks);
+  const int parent = lla_tree_level_offset(level + 1, num_chunks) + j;
+  const size_t node0 = static_cast<size_t>(bh) * tree_nodes;
+  const size_t left = node0 + child_level + 2 * j, right = left + 1;
+  const float right_decay = decays[right];
+  const int e = blockIdx.x * kThreads + threadIdx.x;
+  if (e < kStateElements) {
+    states[(node0 + parent) * kStateElements + e] =
+        __expf(right_decay) * states[left * kStateElements + e] +
+        states[right * kStateElements + e];
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) decays[node0 + parent] = decays[left] + right_decay;
+}
+
+// Shared memory of the output kernel, in floats (the host plan passes the same size).
+constexpr int kOutputSharedFloats = 2 * kChunk                      // gc, row factors
+                                    + kChunk * (kChunk + 1)         // scores
+                                    + 2 * kChunk * (kBlockK + 1)    // q and k tiles
+                                    + kChunk * (kBlockV + 1)        // v tile
+                                    + kBlockK * (kBlockV + 1);      // state tile
+
+// Kernel 3. grid (V/block_v, chunks, B*H): rows of chunk c, columns [v0, v0 + block_v) of o.
+extern "C" __global__ void __launch_bounds__(kThreads)
+    lla_mamba2_output(const Element* __restrict__ q, const Element* __restrict__ k,
+                      const Element* __restrict__ v, const float* __restrict__ g,
+                      const Element* __restrict__ lambda, Element* __restrict__ o,
+                      const float* __restrict__ decays, const float* __restrict__ states,
+                      int seq_len, int heads, int groups, int num_chunks, int tree_nodes,
+                      float scale) {
+  extern __shared__ float smem[];
+  float* gc = smem;
+  float* row_factor = gc + kChunk;
+  float* scores = row_factor + kChunk;
+  float* q_tile = scores + kChunk * (kChunk + 1);
+  float* k_tile = q_tile + kChunk * (kBlockK + 1);
+  float* v_tile = k_tile + kChunk * (kBlockK + 1);
+  float* s_tile = v_tile + kChunk * (kBlockV + 1);
+
+  const int c = blockIdx.y, bh = blockIdx.z, b = bh / heads, h = bh % heads;
+  const int group = h / (heads / groups);
+  const int v0 = blockIdx.x * kBlockV;
+  const int start = c * kChunk, n = min(kChunk, seq_len - start);
+  const size_t lambda_row0 = (static_cast<size_t>(b) * seq_len + start) * heads + h;
+
+  load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
+
+  // Intra-chunk scores: (q_i . k_j) for j <= i, accumulated over K in block_k slices.
+  for (int idx = threadIdx.x; idx < kChunk * (kChunk + 1); idx += kThreads) scores[idx] = 0.0f;
+  for (int k0 = 0; k0 < kKeyDim; k0 += kBlockK) {
+    load_rows<kChunk, kBlockK, kKeyDim>(q, b, group, groups, seq_len, start, n, k0, q_tile);
+    load_rows<kChunk, kBlockK, kKeyDim>(k, b, group, groups, seq_len, start, n, k0, k_tile);
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < kChunk * kChunk; idx += kThreads) {
+      const int i = idx / kChunk, j = idx % kChunk;
+      if (j > i || i >= n) continue;
+      float dot = 0.0f;
+#pragma unroll 8
+      for (int kk = 0; kk < kBlockK; ++kk)
+        dot += q_tile[i * (kBlockK + 1) + kk] * k_tile[j * (kBlockK + 1) + kk];
+      scores[i * (kChunk + 1) + j] += dot;
+    }
+    __syncthreads();
+  }
+  // Decay and per-pair lambda: levels 0..log2(C) all live inside the chunk.
+  for (int idx = threadIdx.x; idx < kChunk * kChunk; idx += kThreads) {
+    const int i = idx / kChunk, j = idx % kChunk;
+    if (j > i || i >= n) continue;
+    const float weight =
+        lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
+                            lla_level(i, j)]);
+    scores[i * (kChunk + 1) + j] *= scale * weight * __expf(gc[i] - gc[j]);
+  }
+  load_rows<kChunk, kBlockV, kValueDim>(v, b, h, heads, seq_len, start, n, v0, v_tile);
+  __syncthreads();
+
+  constexpr int kPerThread = kChunk * kBlockV / kThreads;
+  float acc[kPerThread];
+#pragma unroll
+  for (int r = 0; r < kPerThread; ++r) {
+    const int idx = threadIdx.x + r * kThreads, i = idx / kBlockV, vv = idx % kBlockV;
+    float sum = 0.0f;
+    for (int j = 0; j <= i; ++j) sum += scores[i * (kChunk + 1) + j] * v_tile[j * (kBlockV + 1) + vv];
+    acc[r] = sum;
+  }
+
+  // Inter-chunk levels: chunk level e is live when bit e of c is set; its sources are tree
+  // node (e, (c >> e) - 1), decayed from that block's end to the start of chunk c across the
+  // blocks given by the lower set bits of c.
+  const size_t node0 = static_cast<size_t>(bh) * tree_nodes;
+  for (int e = 0; (c >> e) != 0; ++e) {
+    if (((c >> e) & 1) == 0) continue;
+    float gap = 0.0f;
+    for (int lower = 0; lower < e; ++lower)
+      if ((c >> lower) & 1)
+        gap += decays[node0 + lla_tree_level_offset(lower, num_chunks) + (c >> lower) - 1];
+    const size_t node = node0 + lla_tree_level_offset(e, num_chunks) + (c >> e) - 1;
+    for (int i = threadIdx.x; i < kChunk; i += kThreads) {
+      row_factor[i] =
+          i < n ? scale * __expf(gc[i] + gap) *
+                      lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
+                                          kLog2Chunk + 1 + e])
+                : 0.0f;
+    }
+    float part[kPerThread];
+#pragma unroll
+    for (int r = 0; r < kPerThread; ++r) part[r] = 0.0f;
+    for (int k0 = 0; k0 < kKeyDim; k0 += kBlockK) {
+      __syncthreads();
+      load_rows<kChunk, kBlockK, kKeyDim>(q, b, group, groups, seq_len, start, n, k0, q_tile);
+      for (int idx = threadIdx.x; idx < kBlockK * kBlockV; idx += kThreads) {
+        const int kk = idx / kBlockV, vv = idx % kBlockV;
+        s_tile[kk * (kBlockV + 1) + vv] =
+            states[node * kStateElements + (k0 + kk) * kValueDim + v0 + vv];
+      }
+      __syncthreads();
+#pragma unroll
+      for (int r = 0; r < kPerThread; ++r) {
+        const int idx = threadIdx.x + r * kThreads, i = idx / kBlockV, vv = idx % kBlockV;
+        float sum = part[r];
+#pragma unroll 8
+        for (int kk = 0; kk < kBlockK; ++kk)
+          sum += q_tile[i * (kBlockK + 1) + kk] * s_tile[kk * (kBlockV + 1) + vv];
+        part[r] = sum;
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kPerThread; ++r) {
+      const int i = (threadIdx.x + r * kThreads) / kBlockV;
+      acc[r] += row_factor[i] * part[r];
+    }
+    __syncthreads();
+  }
+
+#pragma unroll
+  for (int r = 0; r < kPerThread; ++r) {
+    const int idx = threadIdx.x + r * kThreads, i = idx / kBlockV, vv = idx % kBlockV;
+    if (i < n)
+      lla_store(&o[((static_cast<size_t>(b) * seq_len + start + i) * heads + h) * kValueDim + v0 + vv],
+                acc[r]);
+  }
+}
+
+}  // namespace lla_mamba2

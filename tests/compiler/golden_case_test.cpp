@@ -1,0 +1,237 @@
+// The golden-case loader (every malformed case refused with the file and field named) and every
+// bundled golden case through every form of the reference.
+
+#include "reference/golden_case.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "reference/reference.h"
+#include "scratch_files.h"
+
+namespace lla::reference {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+const std::string kCasesDir = LLA_TEST_CASES_DIR;
+
+std::vector<std::string> bundled_case_files() {
+  std::vector<std::string> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(kCasesDir)) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// load_golden_case(path) throws CaseFormatError whose message holds every fragment.
+void expect_format_error(const std::string& path, const std::vector<std::string>& fragments) {
+  try {
+    load_golden_case(path);
+    ADD_FAILURE() << path << " loaded without error";
+  } catch (const CaseFormatError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(path), std::string::npos) << message;
+    for (const std::string& fragment : fragments) {
+      EXPECT_NE(message.find(fragment), std::string::npos)
+          << "'" << fragment << "' not in: " << message;
+    }
+  }
+}
+
+// A bundled case edited by `edit`, written to a scratch file: the loader must refuse it.
+void expect_edit_refused(const std::string& case_file, const std::function<void(json&)>& edit,
+                         const std::vector<std::string>& fragments) {
+  json document = test::bundled_case_json(case_file);
+  edit(document);
+  expect_format_error(test::write_scratch("case.json", document.dump()), fragments);
+}
+
+TEST(GoldenCaseLoader, ReadsEveryField) {
+  const GoldenCase c = load_golden_case(kCasesDir + "/gdn_grad_T12_K4_V3.json");
+  EXPECT_EQ(c.name, "gdn_grad_T12_K4_V3");
+  EXPECT_EQ(c.path, kCasesDir + "/gdn_grad_T12_K4_V3.json");
+  EXPECT_EQ(c.problem.variant, Variant::gated_deltanet);
+  EXPECT_EQ(c.problem.batch, 1);
+  EXPECT_EQ(c.problem.seq_len, 12);
+  EXPECT_EQ(c.problem.heads, 1);
+  EXPECT_EQ(c.problem.groups, 1);
+  EXPECT_EQ(c.problem.key_dim, 4);
+  EXPECT_EQ(c.problem.value_dim, 3);
+  EXPECT_EQ(c.problem.levels, 5);
+  EXPECT_EQ(c.problem.scale, 1.0);
+  EXPECT_FALSE(c.problem.qk_l2norm);
+  EXPECT_EQ(c.inputs.q.size(), 48u);
+  EXPECT_EQ(c.inputs.beta.size(), 12u);
+  EXPECT_EQ(c.expected.o.size(), 36u);
+  EXPECT_EQ(c.expected.final_state.levels.size(), 60u);
+  EXPECT_EQ(c.expected.final_state.position, 12);
+  const json raw = test::bundled_case_json("gdn_grad_T12_K4_V3.json");
+  EXPECT_EQ(c.inputs.k[5], raw["inputs"]["k"][5].get<double>());
+  EXPECT_EQ(c.expected.o[35], raw["outputs"]["o"][35].get<double>());
+  ASSERT_TRUE(c.grads.has_value());
+  EXPECT_EQ(c.grads->d_o.size(), 36u);
+  EXPECT_EQ(c.grads->dq.size(), 48u);
+  EXPECT_EQ(c.grads->dlambda.size(), 60u);
+  EXPECT_EQ(c.grads->dbeta.size(), 12u);
+  EXPECT_EQ(c.grads->dg[3], raw["grads"]["dg"][3].get<double>());
+}
+
+TEST(GoldenCaseLoader, Mamba2CaseHasNoBetaAndGradientsOnlyWhenGiven) {
+  const GoldenCase plain = load_golden_case(kCasesDir + "/mamba2_T9_K4_V3_H2.json");
+  EXPECT_EQ(plain.problem.variant, Variant::mamba2);
+  EXPECT_TRUE(plain.inputs.beta.empty());
+  EXPECT_FALSE(plain.grads.has_value());
+  const GoldenCase with_grads = load_golden_case(kCasesDir + "/mamba2_grad_T20_K4_V3_H2_G1.json");
+  ASSERT_TRUE(with_grads.grads.has_value());
+  EXPECT_TRUE(with_grads.grads->dbeta.empty());
+  EXPECT_EQ(with_grads.grads->dq.size(), 20u * 4);  // summed over the group's two heads
+}
+
+TEST(GoldenCaseLoader, MissingFile) {
+  expect_format_error(std::string(LLA_TEST_BINARY_DIR) + "/no_such_case.json", {"no such file"});
+}
+
+TEST(GoldenCaseLoader, InvalidJsonNamesThePosition) {
+  expect_format_error(
+      test::write_scratch("case.json", "{\"format\": \"lla-case-v1\",\n \"name\": }"),
+      {"is not valid JSON", "line 2, column 10"});
+}
+
+TEST(GoldenCaseLoader, DocumentThatIsNotAnObject) {
+  expect_format_error(test::write_scratch("case.json", "[1, 2, 3]"), {"is not a JSON object"});
+}
+
+TEST(GoldenCaseLoader, WrongFormat) {
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["format"] = "lla-case-v0"; },
+                      {"field 'format' is \"lla-case-v0\", expected \"lla-case-v1\""});
+}
+
+TEST(GoldenCaseLoader, UnknownVariant) {
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["variant"] = "rwkv"; },
+                      {"field 'variant' is \"rwkv\", expected \"mamba2\" or \"gdn\""});
+}
+
+TEST(GoldenCaseLoader, MissingFields) {
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d.erase("K"); }, {"field 'K' is missing"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["inputs"].erase("v"); },
+                      {"field 'inputs.v' is missing"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["layout"].erase("lambda"); },
+                      {"field 'layout.lambda' is missing"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d.erase("outputs"); },
+                      {"field 'outputs' is missing"});
+}
+
+TEST(GoldenCaseLoader, BetaMissingForGdn) {
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["inputs"].erase("beta"); },
+                      {"field 'inputs.beta' is missing"});
+}
+
+TEST(GoldenCaseLoader, BetaGivenForMamba2) {
+  expect_edit_refused("mamba2_T9_K4_V3_H2.json",
+                      [](json& d) { d["inputs"]["beta"] = std::vector<double>(18, 0.5); },
+                      {"field 'inputs.beta' is given, but variant mamba2 has no beta"});
+}
+
+TEST(GoldenCaseLoader, NonNumericEntries) {
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["inputs"]["g"][2] = "x"; },
+                      {"field 'inputs.g' entry 2 is a string, expected a number"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["outputs"]["o"] = "zeros"; },
+                      {"field 'outputs.o' is a string, expected an array of numbers"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["scale"] = nullptr; },
+                      {"field 'scale' is null, expected a number"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["qk_l2norm"] = 1; },
+                      {"field 'qk_l2norm' is a number, expected true or false"});
+}
+
+TEST(GoldenCaseLoader, DimensionsMustBePositiveIntegers) {
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["B"] = 0; },
+                      {"field 'B' is 0, expected a positive integer"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["V"] = 2.5; },
+                      {"field 'V' is 2.5, expected a positive integer"});
+}
+
+TEST(GoldenCaseLoader, InconsistentShape) {
+  expect_edit_refused("mamba2_T9_K4_V3_H2.json", [](json& d) { d["G"] = 3; },
+                      {"field 'G' is 3, which does not divide H = 2"});
+  expect_edit_refused("mamba2_T9_K4_V3_H2.json", [](json& d) { d["L"] = 4; },
+                      {"field 'L' is 4, T = 9 needs at least 5"});
+  expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["layout"]["q"] = "B,G,T,K"; },
+                      {"field 'layout.q' is \"B,G,T,K\", expected \"B,T,G,K\""});
+}
+
+// Every array of a case is checked against the shape: one value short of each is refused.
+class GoldenCaseArrayLength : public testing::TestWithParam<std::pair<std::string, std::string>> {};
+
+TEST_P(GoldenCaseArrayLength, OneValueShortIsRefused) {
+  const auto& [section, key] = GetParam();
+  json document = test::bundled_case_json("gdn_grad_T12_K4_V3.json");
+  json& array = document[section][key];
+  const size_t expected = array.size();
+  array.erase(array.size() - 1);
+  // A gradient has the shape of its tensor: "dq" that of "q", "do" that of "o".
+  const std::string tensor = section == "grads" ? key.substr(1) : key;
+  std::string product = document["layout"][tensor].get<std::string>();
+  std::replace(product.begin(), product.end(), ',', '*');
+  expect_format_error(test::write_scratch("case.json", document.dump()),
+                      {"field '" + section + "." + key + "' has " + std::to_string(expected - 1) +
+                       " values, expected " + std::to_string(expected) + " = " + product});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryArray, GoldenCaseArrayLength,
+    testing::Values(std::pair<std::string, std::string>{"inputs", "q"}, std::pair{"inputs", "k"},
+                    std::pair{"inputs", "v"}, std::pair{"inputs", "g"},
+                    std::pair{"inputs", "lambda"}, std::pair{"inputs", "beta"},
+                    std::pair{"outputs", "o"}, std::pair{"outputs", "final_state"},
+                    std::pair{"grads", "do"}, std::pair{"grads", "dq"}, std::pair{"grads", "dk"},
+                    std::pair{"grads", "dv"}, std::pair{"grads", "dg"},
+                    std::pair{"grads", "dlambda"}, std::pair{"grads", "dbeta"}),
+    [](const auto& info) { return info.param.first + "_" + info.param.second; });
+
+TEST(GoldenCases, AreBundled) { EXPECT_EQ(bundled_case_files().size(), 12u); }
+
+// Every bundled case through every form of the reference, to 1e-9 relative.
+constexpr double kGoldenTolerance = 1e-9;
+
+class GoldenCaseThroughReference : public testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenCaseThroughReference, MaterializedOutputs) {
+  const GoldenCase c = load_golden_case(GetParam());
+  EXPECT_LT(max_relative_error(forward_materialized(c.problem, c.inputs).o, c.expected.o),
+            kGoldenTolerance);
+}
+
+TEST_P(GoldenCaseThroughReference, RecurrentOutputsAndFinalState) {
+  const GoldenCase c = load_golden_case(GetParam());
+  const Result r = forward_recurrent(c.problem, c.inputs);
+  EXPECT_LT(max_relative_error(r.o, c.expected.o), kGoldenTolerance);
+  EXPECT_LT(max_relative_error(r.final_state.levels, c.expected.final_state.levels),
+            kGoldenTolerance);
+}
+
+TEST_P(GoldenCaseThroughReference, ChunkwiseOutputsAndFinalState) {
+  const GoldenCase c = load_golden_case(GetParam());
+  for (int chunk : {1, 2, 4, 16, 64}) {
+    const Result r = forward_chunkwise(c.problem, c.inputs, chunk);
+    EXPECT_LT(max_relative_error(r.o, c.expected.o), kGoldenTolerance) << "chunk " << chunk;
+    EXPECT_LT(max_relative_error(r.final_state.levels, c.expected.final_state.levels),
+              kGoldenTolerance)
+        << "chunk " << chunk;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, GoldenCaseThroughReference,
+                         testing::ValuesIn(bundled_case_files()),
+                         [](const auto& info) { return fs::path(info.param).stem().string(); });
+
+}  // namespace
+}  // namespace lla::reference

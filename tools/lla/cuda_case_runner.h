@@ -1,0 +1,36 @@
+#pragma once
+// Golden cases through the CUDA kernels (lla check --backend cuda). Cases with head dims that
+// are not multiples of 16 are zero-padded to the kernels' granularity: zero key columns add
+// nothing to q.k, and the padded value columns are dropped from o.
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "lla/lla.h"
+#include "reference/golden_case.h"
+
+namespace lla::tools {
+
+// A case this backend does not cover (yet); lla check reports it as SKIP, never as PASS.
+struct CaseSkipped : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class CudaCaseRunner {
+ public:
+  // Throws std::runtime_error saying why when no CUDA device is usable.
+  CudaCaseRunner();
+  ~CudaCaseRunner();
+  CudaCaseRunner(const CudaCaseRunner&) = delete;
+  CudaCaseRunner& operator=(const CudaCaseRunner&) = delete;
+
+  // o of the case in fp32 (the final state is not produced by the forward kernel yet, so it
+  // comes back empty). Throws CaseSkipped for Gated DeltaNet cases.
+  reference::Result run(const reference::GoldenCase& c, int chunk) const;
+
+ private:
+  lla_context* ctx_ = nullptr;
+};
+
+}  // namespace lla::tools

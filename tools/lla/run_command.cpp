@@ -1,0 +1,247 @@
+// lla run: the main job. JIT-compile a problem's kernel (or find it in the cache), run it on
+// the GPU, check it against the float64 reference and time it. Without a GPU it compiles for
+// a named architecture, says that nothing ran and why, and succeeds.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "api/context_internal.h"
+#include "api/logger.h"
+#include "binary_cache.h"
+#include "cache_location.h"
+#include "commands.h"
+#include "dispatch/binary_provider.h"
+#include "driver/cuda_driver.h"
+#include "forward_cost.h"
+#include "heuristic_config.h"
+#include "reference/dtype_codec.h"
+#include "reference/reference.h"
+#include "verification/device_forward.h"
+
+namespace lla::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kReferenceChunk = 64;
+
+struct RunOptions {
+  reference::Problem problem;
+  lla_dtype dtype = LLA_DTYPE_BF16;
+  int chunk = 0;
+  std::string arch = "sm_90a";  // without a GPU only
+  int warmup = 5;
+  int repetitions = 20;
+  uint64_t seed = 1;
+  bool help = false;
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out,
+               "usage: lla run [options]\n\n"
+               "JIT-compiles the log-linear Mamba-2 forward for a problem (or finds it in the\n"
+               "cache), runs it on GPU 0, checks it against the float64 reference on the same\n"
+               "random inputs, and times it (median of the repetitions, L2 flushed between).\n"
+               "Without a GPU it compiles for --arch, says that nothing ran and why, and exits 0.\n\n"
+               "  --dtype bf16|f16|f32   (bf16)     --batch B (2)     --seq-len T (2048)\n"
+               "  --heads H (8)          --groups G (8)               --dk K (128)   --dv V (128)\n"
+               "  --chunk C (0: lla chooses)        --arch ARCH (sm_90a; without a GPU only)\n"
+               "  --warmup N (5)         --repetitions N (20)         --seed S (1)\n\n"
+               "Exit status: 0 checked (or compiled without a GPU); 1 the check failed;\n"
+               "2 bad usage or a failure to compile or run.\n");
+}
+
+int parse_int(const std::string& option, const std::string& text) {
+  try {
+    size_t used = 0;
+    const int value = std::stoi(text, &used);
+    if (used == text.size()) return value;
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(option + " wants an integer, got '" + text + "'");
+}
+
+RunOptions parse_options(const Args& args) {
+  RunOptions o;
+  reference::Problem& p = o.problem;
+  p.variant = reference::Variant::mamba2;
+  p.batch = 2;
+  p.seq_len = 2048;
+  p.heads = 8;
+  p.groups = 8;
+  p.key_dim = 128;
+  p.value_dim = 128;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      o.help = true;
+      continue;
+    }
+    if (i + 1 >= args.size()) throw std::invalid_argument("unknown option or missing value: " + arg);
+    const std::string& value = args[++i];
+    if (arg == "--dtype") {
+      if (value == "bf16") o.dtype = LLA_DTYPE_BF16;
+      else if (value == "f16") o.dtype = LLA_DTYPE_F16;
+      else if (value == "f32") o.dtype = LLA_DTYPE_F32;
+      else throw std::invalid_argument("--dtype wants bf16, f16 or f32, got '" + value + "'");
+    } else if (arg == "--batch") p.batch = parse_int(arg, value);
+    else if (arg == "--seq-len") p.seq_len = parse_int(arg, value);
+    else if (arg == "--heads") p.heads = parse_int(arg, value);
+    else if (arg == "--groups") p.groups = parse_int(arg, value);
+    else if (arg == "--dk") p.key_dim = parse_int(arg, value);
+    else if (arg == "--dv") p.value_dim = parse_int(arg, value);
+    else if (arg == "--chunk") o.chunk = parse_int(arg, value);
+    else if (arg == "--arch") o.arch = value;
+    else if (arg == "--warmup") o.warmup = parse_int(arg, value);
+    else if (arg == "--repetitions") o.repetitions = parse_int(arg, value);
+    else if (arg == "--seed") o.seed = static_cast<uint64_t>(parse_int(arg, value));
+    else throw std::invalid_argument("unknown option " + arg);
+  }
+  if (p.seq_len < 1) throw std::invalid_argument("--seq-len must be at least 1");
+  if (o.warmup < 0 || o.repetitions < 1)
+    throw std::invalid_argument("--warmup must be >= 0 and --repetitions >= 1");
+  p.levels = lla_num_levels(p.seq_len);
+  return o;
+}
+
+compiler::Dtype to_compiler(lla_dtype d) {
+  return d == LLA_DTYPE_F32 ? compiler::Dtype::f32
+                            : d == LLA_DTYPE_F16 ? compiler::Dtype::f16 : compiler::Dtype::bf16;
+}
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+void print_problem(const RunOptions& o) {
+  const reference::Problem& p = o.problem;
+  std::printf("problem   log-linear Mamba-2 %s B=%d T=%d H=%d G=%d K=%d V=%d L=%d chunk=%s\n",
+              compiler::dtype_name(to_compiler(o.dtype)), p.batch, p.seq_len, p.heads, p.groups,
+              p.key_dim, p.value_dim, p.levels,
+              o.chunk ? std::to_string(o.chunk).c_str() : "auto");
+}
+
+// No GPU: generate and compile (or find in the cache) what a GPU of `arch` would run.
+int compile_only(const RunOptions& o, const std::string& why) {
+  const runtime::Logger logger(runtime::log_level_from_env());
+  tuner::DeviceInfo device;
+  device.arch = o.arch;
+  tuner::ForwardRequest request;
+  request.dtype = to_compiler(o.dtype);
+  request.key_dim = o.problem.key_dim;
+  request.value_dim = o.problem.value_dim;
+  request.levels = o.problem.levels;
+  request.chunk = o.chunk;
+  const compiler::KernelSpec spec = tuner::heuristic_forward_spec(request, device);
+
+  std::unique_ptr<cache::BinaryCache> cache;
+  try {
+    cache = std::make_unique<cache::BinaryCache>(
+        cache::default_cache_dir(), [&](const std::string& m) { logger.warn(m); });
+  } catch (const cache::CacheError& e) {
+    logger.warn(std::string("running without a binary cache: ") + e.what());
+  }
+  const Clock::time_point start = Clock::now();
+  const runtime::dispatch::ObtainedBinary binary = runtime::dispatch::obtain_binary(spec, cache.get(), logger);
+  const double obtain_ms = ms_since(start);
+
+  print_problem(o);
+  std::printf("kernel    %s\n", compiler::describe(spec).c_str());
+  std::printf("cache     %s\n", cache ? cache->path().c_str() : "(none)");
+  if (binary.source == runtime::dispatch::KernelSource::cache)
+    std::printf("binary    cache hit (%zu bytes, %.1f ms)\n", binary.image.size(), obtain_ms);
+  else
+    std::printf("binary    compiled with NVRTC in %.1f ms (%zu bytes, %.1f ms in all)\n",
+                binary.compile_ms, binary.image.size(), obtain_ms);
+  std::printf("no GPU    nothing ran: %s\n", why.c_str());
+  return 0;
+}
+
+int run_on_gpu(const RunOptions& o) {
+  const reference::Problem& p = o.problem;
+  const Clock::time_point create_start = Clock::now();
+  lla_options options;
+  lla_options_init(&options);
+  lla_context* ctx = nullptr;
+  if (lla_create(&options, &ctx) != LLA_SUCCESS) {
+    std::fprintf(stderr, "lla run: lla_create: %s\n", lla_last_error(nullptr));
+    return 2;
+  }
+  const double create_ms = ms_since(create_start);
+  std::unique_ptr<lla_context, void (*)(lla_context*)> owned(ctx, lla_destroy);
+  const tuner::DeviceInfo& device = runtime::context_device_info(*ctx);
+  const std::string cache_path = runtime::context_cache_path(*ctx);
+
+  const reference::Inputs inputs =
+      reference::round_inputs(reference::random_inputs(p, o.seed), to_compiler(o.dtype));
+  runtime::DeviceForwardOptions run_options;
+  run_options.dtype = o.dtype;
+  run_options.chunk = o.chunk;
+  run_options.warmup = o.warmup;
+  run_options.repetitions = o.repetitions;
+  const runtime::DeviceForwardRun run = runtime::run_forward_on_device(ctx, 0, p, inputs, run_options);
+
+  const Clock::time_point reference_start = Clock::now();
+  const reference::Result want = reference::forward_chunkwise(p, inputs, kReferenceChunk);
+  const double reference_ms = ms_since(reference_start);
+  const double error = reference::relative_frobenius_error(run.o, want.o);
+  const double tolerance = o.dtype == LLA_DTYPE_F32 ? 1e-4 : 1e-2;
+  const bool passed = run.unwritten == 0 && error < tolerance;
+
+  const auto& info = run.first_call;
+  const ForwardCost cost =
+      mamba2_forward_cost(p, info.spec.chunk, compiler::dtype_bytes(to_compiler(o.dtype)));
+  const double seconds = run.timing.median_ms * 1e-3;
+
+  print_problem(o);
+  std::printf("device    %s (%s, %d SMs)\n", device.name.c_str(), device.arch.c_str(), device.sm_count);
+  std::printf("kernel    %s\n", info.kernel.c_str());
+  std::printf("cache     %s\n", cache_path.empty() ? "(none)" : cache_path.c_str());
+  std::printf("binary    %s", runtime::dispatch::kernel_source_name(info.source));
+  if (info.source == runtime::dispatch::KernelSource::compile)
+    std::printf(" (NVRTC %.1f ms)", info.compile_ms);
+  std::printf(", module ready in %.1f ms\n", info.build_ms);
+  std::printf("launch    lla_create %.1f ms + first lla_forward %.1f ms = %.1f ms to a queued "
+              "kernel (%zu launches, %.1f MiB workspace)\n",
+              create_ms, run.first_call_host_ms, create_ms + run.first_call_host_ms, info.launches,
+              info.workspace_bytes / 1048576.0);
+  std::printf("check     %s rel_frobenius_err=%.3g (tolerance %.0e) unwritten=%zu "
+              "(reference %.0f ms)\n",
+              passed ? "PASS" : "FAIL", error, tolerance, run.unwritten, reference_ms);
+  std::printf("time      median %.4f ms (min %.4f, max %.4f, %d runs)\n", run.timing.median_ms,
+              run.timing.min_ms, run.timing.max_ms, run.timing.repetitions);
+  std::printf("rate      %.1f TFLOP/s of %.1f GFLOP floor work, %.0f GB/s of %.1f MB floor traffic\n",
+              cost.flops / seconds * 1e-12, cost.flops * 1e-9, cost.bytes / seconds * 1e-9,
+              cost.bytes * 1e-6);
+  return passed ? 0 : 1;
+}
+
+}  // namespace
+
+int run_command(const Args& args) {
+  RunOptions options;
+  try {
+    options = parse_options(args);
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "lla run: %s\n\n", e.what());
+    print_usage(stderr);
+    return 2;
+  }
+  if (options.help) {
+    print_usage(stdout);
+    return 0;
+  }
+  try {
+    const auto& loaded = runtime::driver::load_cuda_driver();
+    return loaded.driver ? run_on_gpu(options) : compile_only(options, loaded.unavailable_reason);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lla run: %s\n", e.what());
+    return 2;
+  }
+}
+
+}  // namespace lla::tools
