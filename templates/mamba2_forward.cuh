@@ -33,8 +33,22 @@ constexpr int kStateRows = kChunk < 32 ? kChunk : 32;
 
 static_assert(kKeyDim % kBlockK == 0, "block_k must divide K");
 static_assert(kValueDim % kBlockV == 0, "block_v must divide V");
-static_assert((kChunk * kBlockV) % kThreads == 0, "threads must divide a chunk x block_v tile");
-static_assert((kBlockK * kBlockV) % kThreads == 0, "threads must divide a block_k x block_v tile");
+
+// A thread's share of a kRows x kCols tile held in registers: kTileRows rows, kRowStride
+// apart, each with kTileCols consecutive columns. Threads of a warp take consecutive rows, so
+// row-indexed shared-memory reads hit distinct banks and column reads are broadcasts.
+template <int kRows, int kCols>
+struct ThreadTile {
+  static constexpr int kPerThread = kRows * kCols / kThreads;
+  static constexpr int kTileCols = kPerThread < kCols ? kPerThread : kCols;
+  static constexpr int kTileRows = kPerThread / kTileCols;
+  static constexpr int kColGroups = kCols / kTileCols;
+  static constexpr int kRowStride = kThreads / kColGroups;
+  static_assert(kRows * kCols % kThreads == 0 && kTileRows * kRowStride == kRows,
+                "the threads must split the tile evenly");
+  __device__ static int row(int m) { return threadIdx.x / kColGroups + m * kRowStride; }
+  __device__ static int col0() { return (threadIdx.x % kColGroups) * kTileCols; }
+};
 
 // Chunk-local inclusive cumulative sum of g (spec 3.2 step 0) into gc[0, kChunk); positions
 // past the sequence add nothing.
@@ -82,10 +96,8 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
   const float g_last = gc[n - 1];
 
-  constexpr int kPerThread = kBlockK * kBlockV / kThreads;
-  float acc[kPerThread];
-#pragma unroll
-  for (int r = 0; r < kPerThread; ++r) acc[r] = 0.0f;
+  using Tile = ThreadTile<kBlockK, kBlockV>;
+  float acc[Tile::kTileRows][Tile::kTileCols] = {};
 
   for (int row0 = 0; row0 < n; row0 += kStateRows) {
     const int rows = min(kStateRows, n - row0);
@@ -97,26 +109,27 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     // Fold the decay to the chunk end into v once per row.
     for (int idx = threadIdx.x; idx < rows * kBlockV; idx += kThreads) {
       const int r = idx / kBlockV;
-      v_tile[r * (kBlockV + 1) + idx % kBlockV] *= __expf(g_last - gc[row0 + r]);
+      v_tile[r * (kBlockV + 1) + idx % kBlockV] *= expf(g_last - gc[row0 + r]);
     }
     __syncthreads();
+    for (int j = 0; j < rows; ++j) {
 #pragma unroll
-    for (int r = 0; r < kPerThread; ++r) {
-      const int idx = threadIdx.x + r * kThreads, kk = idx / kBlockV, vv = idx % kBlockV;
-      float sum = acc[r];
-      for (int j = 0; j < rows; ++j)
-        sum += k_tile[j * (kBlockK + 1) + kk] * v_tile[j * (kBlockV + 1) + vv];
-      acc[r] = sum;
+      for (int m = 0; m < Tile::kTileRows; ++m) {
+        const float key = k_tile[j * (kBlockK + 1) + Tile::row(m)];
+#pragma unroll
+        for (int r = 0; r < Tile::kTileCols; ++r)
+          acc[m][r] += key * v_tile[j * (kBlockV + 1) + Tile::col0() + r];
+      }
     }
     __syncthreads();
   }
 
   float* state = states + (static_cast<size_t>(bh) * tree_nodes + c) * kStateElements;
 #pragma unroll
-  for (int r = 0; r < kPerThread; ++r) {
-    const int idx = threadIdx.x + r * kThreads, kk = idx / kBlockV, vv = idx % kBlockV;
-    state[(k0 + kk) * kValueDim + v0 + vv] = acc[r];
-  }
+  for (int m = 0; m < Tile::kTileRows; ++m)
+#pragma unroll
+    for (int r = 0; r < Tile::kTileCols; ++r)
+      state[(k0 + Tile::row(m)) * kValueDim + v0 + Tile::col0() + r] = acc[m][r];
   if (blockIdx.z == 0 && threadIdx.x == 0)
     decays[static_cast<size_t>(bh) * tree_nodes + c] = g_last;
 }
@@ -135,7 +148,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   const int e = blockIdx.x * kThreads + threadIdx.x;
   if (e < kStateElements) {
     states[(node0 + parent) * kStateElements + e] =
-        __expf(right_decay) * states[left * kStateElements + e] +
+        expf(right_decay) * states[left * kStateElements + e] +
         states[right * kStateElements + e];
   }
   if (blockIdx.x == 0 && threadIdx.x == 0) decays[node0 + parent] = decays[left] + right_decay;
@@ -147,6 +160,8 @@ constexpr int kOutputSharedFloats = 2 * kChunk                      // gc, row f
                                     + 2 * kChunk * (kBlockK + 1)    // q and k tiles
                                     + kChunk * (kBlockV + 1)        // v tile
                                     + kBlockK * (kBlockV + 1);      // state tile
+static_assert(kOutputSharedFloats * 4 == lla_config::kOutputSharedBytes,
+              "the host plan's shared memory size disagrees with the kernel's layout");
 
 // Kernel 3. grid (V/block_v, chunks, B*H): rows of chunk c, columns [v0, v0 + block_v) of o.
 extern "C" __global__ void __launch_bounds__(kThreads)
@@ -197,19 +212,22 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     const float weight =
         lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
                             lla_level(i, j)]);
-    scores[i * (kChunk + 1) + j] *= scale * weight * __expf(gc[i] - gc[j]);
+    scores[i * (kChunk + 1) + j] *= scale * weight * expf(gc[i] - gc[j]);
   }
   load_rows<kChunk, kBlockV, kValueDim>(v, b, h, heads, seq_len, start, n, v0, v_tile);
   __syncthreads();
 
-  constexpr int kPerThread = kChunk * kBlockV / kThreads;
-  float acc[kPerThread];
+  using Tile = ThreadTile<kChunk, kBlockV>;
+  float acc[Tile::kTileRows][Tile::kTileCols] = {};
 #pragma unroll
-  for (int r = 0; r < kPerThread; ++r) {
-    const int idx = threadIdx.x + r * kThreads, i = idx / kBlockV, vv = idx % kBlockV;
-    float sum = 0.0f;
-    for (int j = 0; j <= i; ++j) sum += scores[i * (kChunk + 1) + j] * v_tile[j * (kBlockV + 1) + vv];
-    acc[r] = sum;
+  for (int m = 0; m < Tile::kTileRows; ++m) {
+    const int i = Tile::row(m);
+    for (int j = 0; j <= i; ++j) {
+      const float score = scores[i * (kChunk + 1) + j];
+#pragma unroll
+      for (int r = 0; r < Tile::kTileCols; ++r)
+        acc[m][r] += score * v_tile[j * (kBlockV + 1) + Tile::col0() + r];
+    }
   }
 
   // Inter-chunk levels: chunk level e is live when bit e of c is set; its sources are tree
@@ -225,14 +243,12 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     const size_t node = node0 + lla_tree_level_offset(e, num_chunks) + (c >> e) - 1;
     for (int i = threadIdx.x; i < kChunk; i += kThreads) {
       row_factor[i] =
-          i < n ? scale * __expf(gc[i] + gap) *
+          i < n ? scale * expf(gc[i] + gap) *
                       lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
                                           kLog2Chunk + 1 + e])
                 : 0.0f;
     }
-    float part[kPerThread];
-#pragma unroll
-    for (int r = 0; r < kPerThread; ++r) part[r] = 0.0f;
+    float part[Tile::kTileRows][Tile::kTileCols] = {};
     for (int k0 = 0; k0 < kKeyDim; k0 += kBlockK) {
       __syncthreads();
       load_rows<kChunk, kBlockK, kKeyDim>(q, b, group, groups, seq_len, start, n, k0, q_tile);
@@ -242,30 +258,31 @@ extern "C" __global__ void __launch_bounds__(kThreads)
             states[node * kStateElements + (k0 + kk) * kValueDim + v0 + vv];
       }
       __syncthreads();
+      for (int kk = 0; kk < kBlockK; ++kk) {
 #pragma unroll
-      for (int r = 0; r < kPerThread; ++r) {
-        const int idx = threadIdx.x + r * kThreads, i = idx / kBlockV, vv = idx % kBlockV;
-        float sum = part[r];
-#pragma unroll 8
-        for (int kk = 0; kk < kBlockK; ++kk)
-          sum += q_tile[i * (kBlockK + 1) + kk] * s_tile[kk * (kBlockV + 1) + vv];
-        part[r] = sum;
+        for (int m = 0; m < Tile::kTileRows; ++m) {
+          const float query = q_tile[Tile::row(m) * (kBlockK + 1) + kk];
+#pragma unroll
+          for (int r = 0; r < Tile::kTileCols; ++r)
+            part[m][r] += query * s_tile[kk * (kBlockV + 1) + Tile::col0() + r];
+        }
       }
     }
 #pragma unroll
-    for (int r = 0; r < kPerThread; ++r) {
-      const int i = (threadIdx.x + r * kThreads) / kBlockV;
-      acc[r] += row_factor[i] * part[r];
-    }
+    for (int m = 0; m < Tile::kTileRows; ++m)
+#pragma unroll
+      for (int r = 0; r < Tile::kTileCols; ++r) acc[m][r] += row_factor[Tile::row(m)] * part[m][r];
     __syncthreads();
   }
 
 #pragma unroll
-  for (int r = 0; r < kPerThread; ++r) {
-    const int idx = threadIdx.x + r * kThreads, i = idx / kBlockV, vv = idx % kBlockV;
-    if (i < n)
-      lla_store(&o[((static_cast<size_t>(b) * seq_len + start + i) * heads + h) * kValueDim + v0 + vv],
-                acc[r]);
+  for (int m = 0; m < Tile::kTileRows; ++m) {
+    const int i = Tile::row(m);
+    if (i >= n) continue;
+    Element* row = o + ((static_cast<size_t>(b) * seq_len + start + i) * heads + h) * kValueDim +
+                   v0 + Tile::col0();
+#pragma unroll
+    for (int r = 0; r < Tile::kTileCols; ++r) lla_store(row + r, acc[m][r]);
   }
 }
 

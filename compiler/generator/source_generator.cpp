@@ -5,22 +5,35 @@
 #include <utility>
 
 #include "embedded_templates.h"
+#include "kernels/mamba2_forward_plan.h"
 
 namespace lla::compiler {
 
 namespace {
 
+std::string constant(const char* name, int value) {
+  return std::string("constexpr int ") + name + " = " + std::to_string(value) + ";\n";
+}
+
+// What the host plan decides that the kernel must agree with (e.g. dynamic shared memory):
+// compiled in, so the template can static_assert it against its own layout.
+std::string mamba2_forward_plan_constants(const KernelSpec& spec) {
+  return constant("kOutputSharedBytes", mamba2::output_shared_bytes(spec));
+}
+
 struct FamilyTemplate {
   Family family;
   const char* template_file;
   std::vector<std::string> entry_points;
+  std::string (*plan_constants)(const KernelSpec&);
 };
 
 const FamilyTemplate& family_template(Family f) {
   static const std::vector<FamilyTemplate> table = {
       {Family::mamba2_forward,
        "mamba2_forward.cuh",
-       {"lla_mamba2_chunk_states", "lla_mamba2_merge_states", "lla_mamba2_output"}},
+       {"lla_mamba2_chunk_states", "lla_mamba2_merge_states", "lla_mamba2_output"},
+       mamba2_forward_plan_constants},
   };
   for (const FamilyTemplate& t : table)
     if (t.family == f) return t;
@@ -58,10 +71,6 @@ std::string source_name(const KernelSpec& s) {
          std::to_string(s.tile.warps) + "_" + s.arch;
 }
 
-std::string constant(const char* name, int value) {
-  return std::string("constexpr int ") + name + " = " + std::to_string(value) + ";\n";
-}
-
 }  // namespace
 
 GeneratedSource generate(const KernelSpec& spec) {
@@ -87,6 +96,7 @@ GeneratedSource generate(const KernelSpec& spec) {
   src += constant("kWarps", spec.tile.warps);
   src += constant("kThreads", 32 * spec.tile.warps);
   src += std::string("using Element = ") + element_type(spec.dtype) + ";\n";
+  src += family.plan_constants(spec);
   src += "}  // namespace lla_config\n";
   src += body;
   return {source_name(spec), std::move(src), family.entry_points};

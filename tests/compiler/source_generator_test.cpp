@@ -165,6 +165,7 @@ TEST(SourceGenerator, FollowsTheTemplateContract) {
                                "constexpr int kWarps = 4;\n"
                                "constexpr int kThreads = 128;\n"
                                "using Element = lla_bf16;\n"
+                               "constexpr int kOutputSharedBytes = 46720;\n"
                                "}  // namespace lla_config\n" +
                                family;
   EXPECT_EQ(g.source, expected);

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# On a GPU machine, over a build made on another machine of the same architecture
+# (LLA_BUILD_DIR, default build/): the GPU tests, compute-sanitizer memcheck and racecheck,
+# the golden cases through the kernel, and `lla run` cold and then cached in a fresh process.
+# Full logs go to $OUT (default gpu-logs/); a summary is printed last.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${LLA_BUILD_DIR:-$root/build}
+out=${OUT:-$root/gpu-logs}
+mkdir -p "$out"
+
+# CMake and the tests carry the absolute source path of the machine that built them.
+built_root=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
+if [ "$built_root" != "$root" ] && [ ! -e "$built_root" ]; then
+  mkdir -p "$(dirname "$built_root")" && ln -s "$root" "$built_root"
+fi
+export PATH=$PATH:/usr/local/cuda/bin
+export LLA_CACHE_DIR=${LLA_CACHE_DIR:-/tmp/lla-gpu-check-cache}
+rm -rf "$LLA_CACHE_DIR"
+
+{ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem --format=csv
+  nvcc --version | tail -1; } >"$out/device.txt" 2>&1
+
+status=0
+step() {  # step NAME COMMAND...: runs COMMAND with its output in $out/NAME.log
+  local name=$1; shift
+  local start=$SECONDS
+  if "$@" >"$out/$name.log" 2>&1; then echo "ok    $name ($((SECONDS - start)) s)";
+  else echo "FAIL  $name ($((SECONDS - start)) s): see $name.log"; status=1; fi
+}
+
+step ctest bash -c "cd '$build' && ctest -LE filecheck --output-on-failure -j 4"
+sanitize() {
+  compute-sanitizer --tool "$1" --error-exitcode 1 \
+    "$build/tests/mamba2_forward_gpu_test" --gtest_filter='*SanitizerShapes*'
+}
+step memcheck sanitize memcheck
+step racecheck sanitize racecheck
+step check-cuda "$build/tools/lla" check --backend cuda "$root"/tests/data/cases/*.json
+step run-cold "$build/tools/lla" run
+step run-cached "$build/tools/lla" run
+
+echo "--- device"; cat "$out/device.txt"
+echo "--- ctest"; tail -n 25 "$out/ctest.log"
+for f in memcheck racecheck; do echo "--- $f"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED" "$out/$f.log"; done
+echo "--- check-cuda"; cat "$out/check-cuda.log"
+for f in run-cold run-cached; do echo "--- $f"; cat "$out/$f.log"; done
+exit $status
