@@ -26,6 +26,8 @@ using lla_config::kLog2Chunk;
 using lla_config::kThreads;
 using lla_config::kValueDim;
 
+static_assert(kThreads == 32 * lla_config::kWarps, "a block is kWarps whole warps");
+
 constexpr int kStateElements = kKeyDim * kValueDim;
 constexpr int kTilesV = kValueDim / kBlockV;
 // Rows of a chunk that the state kernel stages in shared memory at once.

@@ -26,7 +26,7 @@ std::string arch_for_compute_capability(int major, int minor) {
 
 // Rule: chunk 64 (the models' chunk and the best balance of intra-chunk work against state
 // work at K = V = 128); 32-wide K and V tiles where they divide, 16 otherwise; four warps.
-// A chunk of 128 on a device with little shared memory falls back to narrower V tiles.
+// A chunk of 128 on a device with little shared memory falls back to narrower V, then K tiles.
 compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const DeviceInfo& device) {
   compiler::KernelSpec spec;
   spec.family = request.family;
@@ -40,9 +40,10 @@ compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const
   spec.tile.block_v = widest_dividing_tile(request.value_dim, {32, 16});
   spec.tile.warps = 4;
   while (device.max_shared_per_block_optin > 0 &&
-         compiler::mamba2::output_shared_bytes(spec) > device.max_shared_per_block_optin &&
-         spec.tile.block_v > 16) {
-    spec.tile.block_v /= 2;
+         compiler::mamba2::output_shared_bytes(spec) > device.max_shared_per_block_optin) {
+    if (spec.tile.block_v > 16) spec.tile.block_v /= 2;
+    else if (spec.tile.block_k > 16) spec.tile.block_k /= 2;
+    else break;  // the chunk alone is too large: the launch reports it
   }
   return spec;
 }

@@ -22,7 +22,11 @@ struct BufferArg {
   size_t offset_bytes = 0;  // the pointer passed is base(buffer) + offset_bytes
 };
 
-using KernelArg = std::variant<BufferArg, int32_t, int64_t, float>;
+// A null pointer, for a pointer parameter the kernel does not read at this shape (for example
+// the state tree of a sequence that fits in one chunk).
+struct NullPointer {};
+
+using KernelArg = std::variant<BufferArg, NullPointer, int32_t, int64_t, float>;
 
 struct Launch {
   std::string kernel;  // entry point name in the module (extern "C")

@@ -64,8 +64,10 @@ LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape) {
 
   LaunchPlan plan;
   plan.workspace_bytes = nodes > 0 ? decay_bytes + state_bytes : 0;
-  const BufferArg decays{Buffer::workspace, 0};
-  const BufferArg states{Buffer::workspace, decay_bytes};
+  // One chunk has no inter-chunk levels: the output kernel then reads no tree.
+  const KernelArg decays = nodes > 0 ? KernelArg{BufferArg{Buffer::workspace, 0}} : NullPointer{};
+  const KernelArg states =
+      nodes > 0 ? KernelArg{BufferArg{Buffer::workspace, decay_bytes}} : NullPointer{};
   const auto seq_len = int32_t{shape.seq_len}, heads = int32_t{shape.heads},
              groups = int32_t{shape.groups};
   const auto chunks = static_cast<int32_t>(num_chunks), tree = static_cast<int32_t>(nodes);

@@ -139,6 +139,7 @@ struct ParamWriter {
   void operator()(const compiler::BufferArg& a) const { out.pointer = buffers.resolve(a, kernel); }
   void operator()(int32_t x) const { out.i32 = x; }
   void operator()(int64_t x) const { out.i64 = x; }
+  void operator()(compiler::NullPointer) const { out.pointer = 0; }
   void operator()(float x) const { out.f32 = x; }
 };
 

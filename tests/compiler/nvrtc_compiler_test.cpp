@@ -46,7 +46,7 @@ TEST(NvrtcOptions, TargetTheArchWithoutFastMath) {
   const std::string joined = join_options(options);
   EXPECT_EQ(joined,
             "--gpu-architecture=sm_90a -std=c++17 -default-device --ptxas-options=-v -lineinfo "
-            "--no-cache");
+            "--no-cache --split-compile=0");
   EXPECT_THAT(joined, Not(HasSubstr("fast")));
   EXPECT_EQ(join_options({}), "");
 }

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "driver/cuda_driver.h"
@@ -24,7 +24,7 @@ class GpuContext {
  public:
   explicit GpuContext(const std::string& cache_name) {
     cache_dir_ = std::string(LLA_TEST_BINARY_DIR) + "/gpu-cache-" + cache_name;
-    std::system(("rm -rf '" + cache_dir_ + "'").c_str());
+    std::filesystem::remove_all(cache_dir_);
     lla_options options;
     lla_options_init(&options);
     options.cache_dir = cache_dir_.c_str();

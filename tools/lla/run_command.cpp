@@ -161,8 +161,18 @@ int compile_only(const RunOptions& o, const std::string& why) {
   return 0;
 }
 
-int run_on_gpu(const RunOptions& o) {
+// `cuda_start_ms`: loading the driver (cuInit) in this process, before anything of lla's.
+int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   const reference::Problem& p = o.problem;
+  // The primary context, as a host application that uses CUDA already holds it: its creation
+  // is CUDA's start-up cost, reported apart from lla's own.
+  const runtime::driver::CudaDriver& driver = runtime::driver::cuda_driver();
+  const Clock::time_point context_start = Clock::now();
+  CUdevice cu_device = 0;
+  runtime::driver::check_cuda(driver, driver.cuDeviceGet(&cu_device, 0), "cuDeviceGet");
+  const runtime::driver::RetainedPrimaryContext primary(driver, cu_device);
+  const double context_ms = ms_since(context_start);
+
   const Clock::time_point create_start = Clock::now();
   lla_options options;
   lla_options_init(&options);
@@ -205,6 +215,9 @@ int run_on_gpu(const RunOptions& o) {
   if (info.source == runtime::dispatch::KernelSource::compile)
     std::printf(" (NVRTC %.1f ms)", info.compile_ms);
   std::printf(", module ready in %.1f ms\n", info.build_ms);
+  std::printf("startup   CUDA itself: cuInit %.1f ms + primary context %.1f ms (paid once by any "
+              "CUDA process)\n",
+              cuda_start_ms, context_ms);
   std::printf("launch    lla_create %.1f ms + first lla_forward %.1f ms = %.1f ms to a queued "
               "kernel (%zu launches, %.1f MiB workspace)\n",
               create_ms, run.first_call_host_ms, create_ms + run.first_call_host_ms, info.launches,
@@ -236,8 +249,10 @@ int run_command(const Args& args) {
     return 0;
   }
   try {
+    const Clock::time_point cuda_start = Clock::now();
     const auto& loaded = runtime::driver::load_cuda_driver();
-    return loaded.driver ? run_on_gpu(options) : compile_only(options, loaded.unavailable_reason);
+    return loaded.driver ? run_on_gpu(options, ms_since(cuda_start))
+                         : compile_only(options, loaded.unavailable_reason);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lla run: %s\n", e.what());
     return 2;

@@ -29,6 +29,7 @@ step() {  # step NAME COMMAND...: runs COMMAND with its output in $out/NAME.log
   else echo "FAIL  $name ($((SECONDS - start)) s): see $name.log"; status=1; fi
 }
 
+step gpu-tests "$build/tests/mamba2_forward_gpu_test"
 step ctest bash -c "cd '$build' && ctest -LE filecheck --output-on-failure -j 4"
 sanitize() {
   compute-sanitizer --tool "$1" --error-exitcode 1 \
@@ -36,13 +37,21 @@ sanitize() {
 }
 step memcheck sanitize memcheck
 step racecheck sanitize racecheck
+sanitize_run() {  # the same kernels through `lla run`, outside GoogleTest
+  LLA_LOG=debug compute-sanitizer --tool "$1" --error-exitcode 1 "$build/tools/lla" run \
+    --batch 1 --seq-len 300 --heads 2 --groups 1 --dk 64 --dv 32 --warmup 0 --repetitions 1
+}
+step memcheck-run sanitize_run memcheck
+step racecheck-run sanitize_run racecheck
 step check-cuda "$build/tools/lla" check --backend cuda "$root"/tests/data/cases/*.json
 step run-cold "$build/tools/lla" run
 step run-cached "$build/tools/lla" run
 
 echo "--- device"; cat "$out/device.txt"
 echo "--- ctest"; tail -n 25 "$out/ctest.log"
-for f in memcheck racecheck; do echo "--- $f"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED" "$out/$f.log"; done
+for f in memcheck racecheck memcheck-run racecheck-run; do
+  echo "--- $f"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED|check  " "$out/$f.log"
+done
 echo "--- check-cuda"; cat "$out/check-cuda.log"
 for f in run-cold run-cached; do echo "--- $f"; cat "$out/$f.log"; done
 exit $status

@@ -1,0 +1,100 @@
+#include "kernels/mamba2_forward_plan.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <variant>
+
+#include "kernels/forward_plan.h"
+
+namespace lla::compiler {
+namespace {
+
+ForwardShape shape(int batch, int seq_len, int heads, int groups) {
+  ForwardShape s;
+  s.batch = batch;
+  s.seq_len = seq_len;
+  s.heads = heads;
+  s.groups = groups;
+  return s;
+}
+
+KernelSpec spec_for(int seq_len) {
+  KernelSpec s;
+  s.levels = std::max(1, 64 - __builtin_clzll(static_cast<unsigned long long>(seq_len - 1)) + 1);
+  return s;
+}
+
+TEST(Mamba2ForwardPlan, ChunkLevelsAndTreeNodes) {
+  EXPECT_EQ(mamba2::chunk_levels(1), 0);
+  EXPECT_EQ(mamba2::chunk_levels(2), 1);
+  EXPECT_EQ(mamba2::chunk_levels(3), 2);
+  EXPECT_EQ(mamba2::chunk_levels(256), 8);
+  EXPECT_EQ(mamba2::chunk_levels(257), 9);
+  EXPECT_EQ(mamba2::tree_nodes(1), 0);
+  EXPECT_EQ(mamba2::tree_nodes(2), 2);
+  EXPECT_EQ(mamba2::tree_nodes(6), 6 + 3 + 1);
+  EXPECT_EQ(mamba2::tree_nodes(256), 510);
+}
+
+TEST(Mamba2ForwardPlan, OneChunkReadsNoTree) {
+  const LaunchPlan plan = plan_forward(spec_for(64), shape(2, 64, 4, 2));
+  ASSERT_EQ(plan.launches.size(), 1u);
+  EXPECT_EQ(plan.workspace_bytes, 0u);
+  const Launch& output = plan.launches[0];
+  EXPECT_EQ(output.kernel, "lla_mamba2_output");
+  EXPECT_TRUE(std::holds_alternative<NullPointer>(output.args[6]));  // decays
+  EXPECT_TRUE(std::holds_alternative<NullPointer>(output.args[7]));  // states
+}
+
+TEST(Mamba2ForwardPlan, StatesThenOneMergePerTreeLevelThenOutput) {
+  const KernelSpec spec = spec_for(16384);
+  const LaunchPlan plan = plan_forward(spec, shape(2, 16384, 16, 16));
+  // 256 chunks: 8 chunk levels, so states + 7 merges + output.
+  ASSERT_EQ(plan.launches.size(), 9u);
+  EXPECT_EQ(plan.launches.front().kernel, "lla_mamba2_chunk_states");
+  EXPECT_EQ(plan.launches.front().grid[0], 256u);
+  EXPECT_EQ(plan.launches.front().grid[1], 32u);
+  EXPECT_EQ(plan.launches.front().grid[2], (128u / 32) * (128 / 32));
+  for (int level = 0; level < 7; ++level) {
+    const Launch& merge = plan.launches[1 + level];
+    EXPECT_EQ(merge.kernel, "lla_mamba2_merge_states");
+    EXPECT_EQ(merge.grid[1], 256u >> (level + 1));
+    EXPECT_EQ(std::get<int32_t>(merge.args[2]), level);
+  }
+  const Launch& output = plan.launches.back();
+  EXPECT_EQ(output.kernel, "lla_mamba2_output");
+  EXPECT_EQ(output.grid[0], 128u / 32);
+  EXPECT_EQ(output.grid[1], 256u);
+  EXPECT_EQ(output.shared_bytes, static_cast<unsigned>(mamba2::output_shared_bytes(spec)));
+  const size_t decay_bytes = (2 * 16 * 510 * 4 + 255) / 256 * 256;
+  EXPECT_EQ(plan.workspace_bytes, decay_bytes + size_t{2} * 16 * 510 * 128 * 128 * 4);
+  EXPECT_EQ(std::get<BufferArg>(output.args[7]).offset_bytes, decay_bytes);
+}
+
+TEST(Mamba2ForwardPlan, PartialLastChunkCounts) {
+  const LaunchPlan plan = plan_forward(spec_for(65), shape(1, 65, 1, 1));
+  ASSERT_EQ(plan.launches.size(), 2u);  // 2 chunks, one chunk level: no merge
+  EXPECT_EQ(plan.launches.back().grid[1], 2u);
+}
+
+TEST(Mamba2ForwardPlan, RejectsShapesTheSpecCannotServe) {
+  EXPECT_THROW(plan_forward(spec_for(64), shape(1, 65, 1, 1)), std::invalid_argument);  // levels
+  EXPECT_THROW(plan_forward(spec_for(64), shape(1, 64, 3, 2)), std::invalid_argument);  // groups
+  EXPECT_THROW(plan_forward(spec_for(64), shape(0, 64, 1, 1)), std::invalid_argument);  // batch
+  EXPECT_THROW(plan_forward(spec_for(64), shape(65536, 64, 1, 1)), std::invalid_argument);
+}
+
+TEST(Mamba2ForwardPlan, SharedMemoryFollowsTheLayout) {
+  KernelSpec s;
+  s.chunk = 64;
+  s.tile = {32, 32, 4};
+  EXPECT_EQ(mamba2::output_shared_bytes(s), 46720);
+  s.chunk = 128;
+  s.tile = {64, 64, 4};
+  EXPECT_EQ(mamba2::output_shared_bytes(s),
+            4 * (2 * 128 + 128 * 129 + 2 * 128 * 65 + 128 * 65 + 64 * 65));
+}
+
+}  // namespace
+}  // namespace lla::compiler

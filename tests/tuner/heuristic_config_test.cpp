@@ -1,0 +1,64 @@
+#include "heuristic_config.h"
+
+#include <gtest/gtest.h>
+
+#include "kernels/mamba2_forward_plan.h"
+
+namespace lla::tuner {
+namespace {
+
+DeviceInfo h100() {
+  DeviceInfo d;
+  d.name = "NVIDIA H100 80GB HBM3";
+  d.cc_major = 9;
+  d.cc_minor = 0;
+  d.sm_count = 132;
+  d.max_shared_per_block_optin = 227 * 1024;
+  d.arch = "sm_90a";
+  return d;
+}
+
+TEST(HeuristicConfig, ArchForComputeCapability) {
+  EXPECT_EQ(arch_for_compute_capability(9, 0), "sm_90a");
+  EXPECT_EQ(arch_for_compute_capability(8, 0), "sm_80");
+  EXPECT_EQ(arch_for_compute_capability(8, 9), "sm_89");
+}
+
+TEST(HeuristicConfig, DefaultsForThePaperShapes) {
+  ForwardRequest r;
+  r.key_dim = 128;
+  r.value_dim = 64;
+  const compiler::KernelSpec s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.chunk, 64);
+  EXPECT_EQ(s.tile.block_k, 32);
+  EXPECT_EQ(s.tile.block_v, 32);
+  EXPECT_EQ(s.tile.warps, 4);
+  EXPECT_EQ(s.arch, "sm_90a");
+  EXPECT_NO_THROW(compiler::validate(s));
+}
+
+TEST(HeuristicConfig, NarrowTilesWhereWideOnesDoNotDivide) {
+  ForwardRequest r;
+  r.key_dim = 48;
+  r.value_dim = 80;
+  r.chunk = 16;
+  const compiler::KernelSpec s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.chunk, 16);
+  EXPECT_EQ(s.tile.block_k, 16);
+  EXPECT_EQ(s.tile.block_v, 16);
+  EXPECT_NO_THROW(compiler::validate(s));
+}
+
+TEST(HeuristicConfig, FitsTheDevicesSharedMemory) {
+  ForwardRequest r;
+  r.chunk = 128;
+  DeviceInfo small = h100();
+  small.max_shared_per_block_optin = 100 * 1024;
+  const compiler::KernelSpec s = heuristic_forward_spec(r, small);
+  EXPECT_LE(compiler::mamba2::output_shared_bytes(s), small.max_shared_per_block_optin);
+  EXPECT_EQ(s.tile.block_v, 16);
+  EXPECT_EQ(s.tile.block_k, 16);
+}
+
+}  // namespace
+}  // namespace lla::tuner
