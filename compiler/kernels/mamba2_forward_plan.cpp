@@ -41,6 +41,21 @@ int output_shared_bytes(const KernelSpec& spec) {
   return floats * 4;
 }
 
+std::vector<TileConfig> config_space(const KernelSpec& base) {
+  std::vector<TileConfig> space;
+  for (int block_k : {16, 32, 64})
+    for (int block_v : {16, 32, 64})
+      for (int warps : {2, 4, 8}) {
+        if (base.key_dim % block_k != 0 || base.value_dim % block_v != 0) continue;
+        // Every thread must own at least one element of the chunk x block_v output tile and
+        // of the block_k x block_v state tile (ThreadTile in the template).
+        const int threads = 32 * warps;
+        if (base.chunk * block_v < threads || block_k * block_v < threads) continue;
+        space.push_back(TileConfig{block_k, block_v, warps});
+      }
+  return space;
+}
+
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape) {
   require(shape.batch >= 1, "batch must be at least 1");
   require(shape.seq_len >= 1, "seq_len must be at least 1");

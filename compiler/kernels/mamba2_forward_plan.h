@@ -20,4 +20,9 @@ int output_shared_bytes(const KernelSpec& spec);
 
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
 
+// The configuration space of the family for a base spec (dtype, K, V, chunk, levels, arch
+// taken from it), in its fixed order (the tuner breaks ties by it): every tile config the
+// generator accepts for those dims. Static pruning (shared memory, registers) is the tuner's.
+std::vector<TileConfig> config_space(const KernelSpec& base);
+
 }  // namespace lla::compiler::mamba2

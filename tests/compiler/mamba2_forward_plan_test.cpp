@@ -96,5 +96,24 @@ TEST(Mamba2ForwardPlan, SharedMemoryFollowsTheLayout) {
             4 * (2 * 128 + 128 * 129 + 2 * 128 * 65 + 128 * 65 + 64 * 65));
 }
 
+TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
+  KernelSpec base;
+  base.key_dim = 128;
+  base.value_dim = 64;
+  const std::vector<TileConfig> space = mamba2::config_space(base);
+  EXPECT_EQ(space.size(), 27u);
+  EXPECT_EQ(space.front(), (TileConfig{16, 16, 2}));
+  EXPECT_EQ(space.back(), (TileConfig{64, 64, 8}));
+  EXPECT_EQ(mamba2::config_space(base), space);
+  for (const TileConfig& t : space) {
+    KernelSpec s = base;
+    s.tile = t;
+    EXPECT_NO_THROW(validate(s));
+  }
+  base.key_dim = 48;
+  base.value_dim = 80;
+  EXPECT_EQ(mamba2::config_space(base).size(), 3u);  // 16 x 16 tiles, three warp counts
+}
+
 }  // namespace
 }  // namespace lla::compiler
