@@ -2,25 +2,26 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
 #include <ctime>
 #include <filesystem>
-#include <iostream>
 #include <mutex>
 #include <string_view>
 
+#include "cache_connection.h"
 #include "content_hash.h"
 
 namespace lla::cache {
 
+using sqlite::Binding;
+using sqlite::WriteTransaction;
+
 namespace {
 
-constexpr int kBusyTimeoutMs = 10000;
 // A hit refreshes last_used_at only when it is older than this, so hot loads rarely write.
 constexpr int64_t kLastUsedResolutionS = 60;
 
-// Schema version 1. Later versions (tuning rows, leases) migrate up from it in open().
-// image is the last column so that reading the others never touches its overflow pages.
+// Schema version 1: binaries. image is the last column so that reading the others never
+// touches its overflow pages.
 constexpr const char* kCreateSchemaV1 = R"sql(
 CREATE TABLE binaries (
   key_digest        TEXT PRIMARY KEY NOT NULL,
@@ -40,11 +41,37 @@ CREATE TABLE binaries (
 PRAGMA user_version = 1;
 )sql";
 
-int64_t unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// Version 2 adds tuning rows and leases to version 1 (binaries unchanged), so a version 1 file
+// migrates in place by running this.
+constexpr const char* kUpgradeSchemaV1ToV2 = R"sql(
+CREATE TABLE tuning_rows (
+  problem        TEXT NOT NULL,
+  device         TEXT NOT NULL,
+  lla_version    TEXT NOT NULL,
+  config         TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  median_ms      REAL NOT NULL,
+  min_ms         REAL NOT NULL,
+  max_ms         REAL NOT NULL,
+  noise_ms       REAL NOT NULL,
+  repetitions    INTEGER NOT NULL,
+  detail         TEXT NOT NULL,
+  device_name    TEXT NOT NULL,
+  sm_count       INTEGER NOT NULL,
+  clocks         TEXT NOT NULL,
+  driver_version TEXT NOT NULL,
+  nvrtc_version  TEXT NOT NULL,
+  measured_at    INTEGER NOT NULL,
+  PRIMARY KEY (problem, device, lla_version, config)
+);
+CREATE TABLE leases (
+  name       TEXT PRIMARY KEY NOT NULL,
+  holder     TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX binaries_by_last_use ON binaries (last_used_at, key_digest);
+PRAGMA user_version = 2;
+)sql";
 
 std::string utc_timestamp() {
   const std::time_t now = std::time(nullptr);
@@ -57,136 +84,6 @@ std::string utc_timestamp() {
 
 std::string_view as_bytes(const std::vector<uint8_t>& image) {
   return {reinterpret_cast<const char*>(image.data()), image.size()};
-}
-
-struct StatementFinalizer {
-  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
-};
-using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
-
-// One sqlite3 connection and the file it is on; every failure becomes a CacheError naming both.
-class Database {
- public:
-  explicit Database(std::string path) : path_(std::move(path)) {}
-  Database(const Database&) = delete;
-  Database& operator=(const Database&) = delete;
-
-  const std::string& path() const { return path_; }
-  sqlite3* get() const { return db_.get(); }
-
-  void open() {
-    sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(
-        path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-        nullptr);
-    db_.reset(raw);
-    if (rc != SQLITE_OK) fail("cannot open the cache database");
-    sqlite3_extended_result_codes(raw, 1);
-    sqlite3_busy_timeout(raw, kBusyTimeoutMs);
-  }
-  void close() { db_.reset(); }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw CacheError(path_ + ": " + what + ": " + sqlite3_errmsg(db_.get()));
-  }
-
-  void exec(const char* sql, const char* what) {
-    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(what);
-  }
-
-  Statement prepare(const char* sql) {
-    sqlite3_stmt* statement = nullptr;
-    if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) !=
-        SQLITE_OK) {
-      fail(std::string("cannot prepare \"") + sql + "\"");
-    }
-    return Statement(statement);
-  }
-
-  // The result of a statement returning one integer, or the sqlite error code.
-  int query_int(const char* sql, int64_t* value) {
-    sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr);
-    const Statement statement(raw);
-    if (rc != SQLITE_OK) return rc;
-    rc = sqlite3_step(raw);
-    if (rc != SQLITE_ROW) return rc;
-    *value = sqlite3_column_int64(raw, 0);
-    return SQLITE_OK;
-  }
-
- private:
-  struct Closer {
-    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-  };
-  std::string path_;
-  std::unique_ptr<sqlite3, Closer> db_;
-};
-
-// BEGIN IMMEDIATE takes the write lock up front (waiting out the busy timeout), so a writer
-// never fails halfway on a lock upgrade; whatever is not committed is rolled back.
-class WriteTransaction {
- public:
-  explicit WriteTransaction(Database& db) : db_(db) {
-    db_.exec("BEGIN IMMEDIATE", "cannot begin a write transaction");
-  }
-  ~WriteTransaction() {
-    if (!committed_) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  WriteTransaction(const WriteTransaction&) = delete;
-  WriteTransaction& operator=(const WriteTransaction&) = delete;
-
-  void commit() {
-    db_.exec("COMMIT", "cannot commit");
-    committed_ = true;
-  }
-
- private:
-  Database& db_;
-  bool committed_ = false;
-};
-
-// Binds parameters to a prepared statement and resets it when done: an unreset SELECT would
-// hold its read snapshot open.
-class Binding {
- public:
-  Binding(const Database& db, const Statement& statement) : db_(db), statement_(statement.get()) {}
-  ~Binding() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
-  }
-  Binding(const Binding&) = delete;
-  Binding& operator=(const Binding&) = delete;
-
-  // The bound bytes must outlive step().
-  Binding& text(int index, const std::string& value) {
-    return check(sqlite3_bind_text64(statement_, index, value.data(), value.size(), SQLITE_STATIC,
-                                     SQLITE_UTF8));
-  }
-  Binding& integer(int index, int64_t value) {
-    return check(sqlite3_bind_int64(statement_, index, value));
-  }
-  Binding& blob(int index, const std::vector<uint8_t>& value) {
-    // A null pointer would bind SQL NULL rather than an empty blob.
-    static const uint8_t kEmpty = 0;
-    return check(sqlite3_bind_blob64(statement_, index, value.empty() ? &kEmpty : value.data(),
-                                     value.size(), SQLITE_STATIC));
-  }
-  int step() { return sqlite3_step(statement_); }
-  sqlite3_stmt* row() const { return statement_; }
-
- private:
-  Binding& check(int rc) {
-    if (rc != SQLITE_OK) db_.fail("cannot bind a parameter");
-    return *this;
-  }
-  const Database& db_;
-  sqlite3_stmt* statement_;
-};
-
-std::string column_text(sqlite3_stmt* row, int column) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(row, column));
-  return text ? std::string(text, sqlite3_column_bytes(row, column)) : std::string();
 }
 
 }  // namespace
@@ -202,36 +99,6 @@ std::string key_digest(const BinaryKey& k) {
   return sha256_hex(encoded);
 }
 
-struct BinaryCache::Connection {
-  explicit Connection(std::string path, WarningSink warn)
-      : db(std::move(path)), warn(std::move(warn)) {}
-
-  Database db;
-  WarningSink warn;
-  // One operation at a time: prepared statements and transactions belong to the whole
-  // connection, so concurrent callers must not interleave their steps.
-  std::mutex mutex;
-  bool read_only = false;
-  Statement select_binary;
-  Statement touch_binary;
-  Statement insert_binary;
-  Statement delete_binary;
-  Statement count_binaries;
-
-  void warning(const std::string& message) const {
-    if (warn) {
-      warn(message);
-    } else {
-      std::cerr << "lla: warning: " << message << '\n';
-    }
-  }
-
-  std::optional<std::string> open();
-  void move_aside(const std::string& reason);
-  void discard(const std::string& digest, const std::string& why);
-  void touch(const std::string& digest, int64_t now);
-};
-
 // Opens the file and brings it to kSchemaVersion. Returns why the file is unusable (not a
 // database, an unknown schema) so the caller can move it aside; any other failure throws.
 std::optional<std::string> BinaryCache::Connection::open() {
@@ -246,14 +113,17 @@ std::optional<std::string> BinaryCache::Connection::open() {
     return "unknown schema version " + std::to_string(v) + " (this build knows " +
            std::to_string(kSchemaVersion) + ")";
   };
-  if (version != 0 && version != kSchemaVersion) return unknown_version(version);
+  if (version != 0 && version != 1 && version != kSchemaVersion) return unknown_version(version);
 
   if (read_only) {
-    if (version == 0) db.fail("the cache database is read-only and has no lla schema");
+    if (version != kSchemaVersion) {
+      db.fail("the cache database is read-only and has schema version " +
+              std::to_string(version) + ", not " + std::to_string(kSchemaVersion));
+    }
   } else {
     db.exec("PRAGMA journal_mode=WAL", "cannot enable write-ahead logging");
     db.exec("PRAGMA synchronous=NORMAL", "cannot set synchronous=NORMAL");
-    if (version == 0) {
+    if (version != kSchemaVersion) {
       // Another process may be creating the schema too: decide again under the write lock.
       WriteTransaction transaction(db);
       if (db.query_int("PRAGMA user_version", &version) != SQLITE_OK) {
@@ -266,6 +136,10 @@ std::optional<std::string> BinaryCache::Connection::open() {
         }
         if (objects != 0) return "an SQLite database without an lla schema version";
         db.exec(kCreateSchemaV1, "cannot create the schema");
+        version = 1;
+      }
+      if (version == 1) {
+        db.exec(kUpgradeSchemaV1ToV2, "cannot migrate the schema from version 1 to 2");
       } else if (version != kSchemaVersion) {
         return unknown_version(version);
       }
@@ -282,7 +156,6 @@ std::optional<std::string> BinaryCache::Connection::open() {
       "compile_options, nvrtc_version, arch, checksum, size, created_at, last_used_at, "
       "description, log, image) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)");
   delete_binary = db.prepare("DELETE FROM binaries WHERE key_digest = ?1");
-  count_binaries = db.prepare("SELECT count(*), coalesce(sum(size), 0) FROM binaries");
   return std::nullopt;
 }
 
@@ -307,15 +180,18 @@ void BinaryCache::Connection::move_aside(const std::string& reason) {
   warning(path + ": " + reason + "; moved it aside to " + aside + " and started a fresh cache");
 }
 
+// Within the caller's write transaction.
+void BinaryCache::Connection::delete_binary_row(const std::string& digest) {
+  Binding binding(db, delete_binary);
+  binding.text(1, digest);
+  if (binding.step() != SQLITE_DONE) db.fail("cannot delete binary " + digest);
+}
+
 void BinaryCache::Connection::discard(const std::string& digest, const std::string& why) {
   std::string message = db.path() + ": binary " + digest + " " + why + "; discarded, to be rebuilt";
   try {
     WriteTransaction transaction(db);
-    {
-      Binding binding(db, delete_binary);
-      binding.text(1, digest);
-      if (binding.step() != SQLITE_DONE) db.fail("cannot delete a bad binary");
-    }
+    delete_binary_row(digest);
     transaction.commit();
   } catch (const CacheError& error) {
     message += std::string(" (it stays in the file: ") + error.what() + ")";
@@ -376,17 +252,17 @@ std::optional<BinaryRecord> BinaryCache::load(const BinaryKey& key) {
     sqlite3_stmt* row = binding.row();
     const auto* image = static_cast<const uint8_t*>(sqlite3_column_blob(row, 0));
     record.image.assign(image, image + sqlite3_column_bytes(row, 0));
-    checksum = column_text(row, 1);
-    record.description = column_text(row, 2);
-    record.log = column_text(row, 3);
+    checksum = sqlite::column_text(row, 1);
+    record.description = sqlite::column_text(row, 2);
+    record.log = sqlite::column_text(row, 3);
     last_used = sqlite3_column_int64(row, 4);
-    arch = column_text(row, 5);
+    arch = sqlite::column_text(row, 5);
   }
   if (sha256_hex(as_bytes(record.image)) != checksum) {
     c.discard(digest, "(" + arch + ", " + record.description + ") does not match its checksum");
     return std::nullopt;
   }
-  const int64_t now = unix_seconds();
+  const int64_t now = sqlite::unix_seconds();
   if (!c.read_only && now - last_used >= kLastUsedResolutionS) c.touch(digest, now);
   return record;
 }
@@ -407,7 +283,7 @@ void BinaryCache::store(const BinaryKey& key, const BinaryRecord& record) {
         .text(6, key.arch)
         .text(7, checksum)
         .integer(8, static_cast<int64_t>(record.image.size()))
-        .integer(9, unix_seconds())
+        .integer(9, sqlite::unix_seconds())
         .text(10, record.description)
         .text(11, record.log)
         .blob(12, record.image);
@@ -419,9 +295,107 @@ void BinaryCache::store(const BinaryKey& key, const BinaryRecord& record) {
 BinaryCache::Stats BinaryCache::stats() {
   Connection& c = *connection_;
   std::lock_guard<std::mutex> lock(c.mutex);
-  Binding binding(c.db, c.count_binaries);
-  if (binding.step() != SQLITE_ROW) c.db.fail("cannot count binaries");
-  return {sqlite3_column_int64(binding.row(), 0), sqlite3_column_int64(binding.row(), 1)};
+  Stats stats{};
+  auto count = [&](const char* sql, int64_t* value) {
+    if (c.db.query_int(sql, value) != SQLITE_OK) c.db.fail(std::string("cannot run ") + sql);
+  };
+  count("SELECT count(*) FROM binaries", &stats.binaries);
+  count("SELECT coalesce(sum(size), 0) FROM binaries", &stats.bytes);
+  count("SELECT count(*) FROM tuning_rows", &stats.tuning_rows);
+  count("SELECT count(*) FROM leases", &stats.leases);
+  return stats;
+}
+
+std::vector<BinaryCache::BinaryInfo> BinaryCache::list_binaries() {
+  Connection& c = *connection_;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  const sqlite::Statement statement = c.db.prepare(
+      "SELECT key_digest, arch, nvrtc_version, description, size, created_at, last_used_at "
+      "FROM binaries ORDER BY last_used_at DESC, key_digest");
+  Binding binding(c.db, statement);
+  std::vector<BinaryInfo> binaries;
+  int rc = SQLITE_ROW;
+  while ((rc = binding.step()) == SQLITE_ROW) {
+    sqlite3_stmt* row = binding.row();
+    binaries.push_back({sqlite::column_text(row, 0), sqlite::column_text(row, 1),
+                        sqlite::column_text(row, 2), sqlite::column_text(row, 3),
+                        sqlite3_column_int64(row, 4), sqlite3_column_int64(row, 5),
+                        sqlite3_column_int64(row, 6)});
+  }
+  if (rc != SQLITE_DONE) c.db.fail("cannot list binaries");
+  return binaries;
+}
+
+BinaryCache::GcResult BinaryCache::gc(int64_t max_bytes) {
+  if (max_bytes < 0) throw CacheError("the binary size cap must not be negative");
+  Connection& c = *connection_;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  WriteTransaction transaction(c.db);
+  std::vector<std::pair<std::string, int64_t>> oldest_first;
+  {
+    const sqlite::Statement statement = c.db.prepare(
+        "SELECT key_digest, size FROM binaries ORDER BY last_used_at, key_digest");
+    Binding binding(c.db, statement);
+    int rc = SQLITE_ROW;
+    while ((rc = binding.step()) == SQLITE_ROW) {
+      oldest_first.emplace_back(sqlite::column_text(binding.row(), 0),
+                                sqlite3_column_int64(binding.row(), 1));
+    }
+    if (rc != SQLITE_DONE) c.db.fail("cannot list binaries by last use");
+  }
+  GcResult result;
+  for (const auto& entry : oldest_first) result.kept_bytes += entry.second;
+  result.kept = static_cast<int64_t>(oldest_first.size());
+  for (const auto& [digest, size] : oldest_first) {
+    if (result.kept_bytes <= max_bytes) break;
+    c.delete_binary_row(digest);
+    ++result.removed;
+    result.removed_bytes += size;
+    --result.kept;
+    result.kept_bytes -= size;
+  }
+  transaction.commit();
+  return result;
+}
+
+BinaryCache::VerifyResult BinaryCache::verify() {
+  Connection& c = *connection_;
+  std::lock_guard<std::mutex> lock(c.mutex);
+  VerifyResult result;
+  {
+    const sqlite::Statement integrity = c.db.prepare("PRAGMA integrity_check");
+    Binding binding(c.db, integrity);
+    int rc = SQLITE_ROW;
+    while ((rc = binding.step()) == SQLITE_ROW) {
+      const std::string line = sqlite::column_text(binding.row(), 0);
+      if (line != "ok") result.problems.push_back("integrity check: " + line);
+    }
+    if (rc != SQLITE_DONE) c.db.fail("cannot run the integrity check");
+  }
+  std::vector<std::string> bad;
+  {
+    const sqlite::Statement statement =
+        c.db.prepare("SELECT key_digest, description, checksum, image FROM binaries");
+    Binding binding(c.db, statement);
+    int rc = SQLITE_ROW;
+    while ((rc = binding.step()) == SQLITE_ROW) {
+      sqlite3_stmt* row = binding.row();
+      ++result.checked;
+      const std::string_view image(static_cast<const char*>(sqlite3_column_blob(row, 3)),
+                                   static_cast<size_t>(sqlite3_column_bytes(row, 3)));
+      if (sha256_hex(image) == sqlite::column_text(row, 2)) continue;
+      bad.push_back(sqlite::column_text(row, 0));
+      result.problems.push_back("binary " + bad.back() + " (" + sqlite::column_text(row, 1) +
+                                ") does not match its checksum; deleted");
+    }
+    if (rc != SQLITE_DONE) c.db.fail("cannot read binaries");
+  }
+  if (!bad.empty()) {
+    WriteTransaction transaction(c.db);
+    for (const std::string& digest : bad) c.delete_binary_row(digest);
+    transaction.commit();
+  }
+  return result;
 }
 
 }  // namespace lla::cache

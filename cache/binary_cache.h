@@ -1,7 +1,8 @@
 #pragma once
-// The binary store: compiled kernel images in SQLite under the complete key of design.md
-// ("Cache keys"). Safe for many threads and processes at once; survives a process killed
-// mid-write; never returns an image whose checksum does not match.
+// The cache database: compiled kernel images under the complete key of design.md ("Cache
+// keys"), tuning rows per (problem bucket, device), and leases that make a compile or a tuning
+// job run once across processes. Safe for many threads and processes at once; survives a
+// process killed mid-write; never returns an image whose checksum does not match.
 
 #include <cstdint>
 #include <functional>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "tuning_row.h"
 
 namespace lla::cache {
 
@@ -58,14 +61,85 @@ class BinaryCache {
 
   const std::string& path() const;
 
+  // Returns the stored record of `key`, else builds it once across processes: under the lease
+  // "binary:<key digest>" it looks again (another process may have stored it meanwhile), then
+  // calls `build` and stores the result. A process that finds the lease held waits, polling,
+  // until the record appears or the lease expires (its holder died). `build`'s exceptions
+  // propagate after the lease is released. A failed store is a warning: the record is returned.
+  BinaryRecord load_or_build(const BinaryKey& key, const std::function<BinaryRecord()>& build,
+                             int64_t lease_ms = kDefaultBuildLeaseMs);
+
   struct Stats {
     int64_t binaries;
     int64_t bytes;
+    int64_t tuning_rows;
+    int64_t leases;
   };
   Stats stats();
 
-  // The schema this build reads and writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  // Metadata of every binary, most recently used first.
+  struct BinaryInfo {
+    std::string key_digest;
+    std::string arch;
+    std::string nvrtc_version;
+    std::string description;
+    int64_t size = 0;
+    int64_t created_at = 0;
+    int64_t last_used_at = 0;
+  };
+  std::vector<BinaryInfo> list_binaries();
+
+  // Evicts least recently used binaries (ties by key digest) until their total size is at most
+  // `max_bytes`. Tuning rows are never evicted: they are small and cost GPU time to remake.
+  struct GcResult {
+    int64_t removed = 0;
+    int64_t removed_bytes = 0;
+    int64_t kept = 0;
+    int64_t kept_bytes = 0;
+  };
+  GcResult gc(int64_t max_bytes);
+
+  // Checks the file's integrity and every binary's checksum, deleting the bad ones (a later
+  // load would discard them anyway). `problems` names each bad binary and what was wrong.
+  struct VerifyResult {
+    int64_t checked = 0;
+    std::vector<std::string> problems;
+  };
+  VerifyResult verify();
+
+  // Inserts or replaces rows (by their key) in one transaction.
+  void put_tuning_rows(const std::vector<TuningRow>& rows);
+  // The rows of one (problem, device, lla version), ordered by config text.
+  std::vector<TuningRow> tuning_rows(const std::string& problem, const std::string& device,
+                                     const std::string& lla_version);
+  // Every row, ordered by key.
+  std::vector<TuningRow> all_tuning_rows();
+  // Merges rows from elsewhere (lla cache import) by the rule of tuning_exchange.h, in one
+  // transaction. Returns how many rows were added or replaced.
+  struct MergeCounts {
+    int64_t added = 0;
+    int64_t replaced = 0;
+    int64_t kept = 0;  // the row already here won
+  };
+  MergeCounts merge_tuning_rows(const std::vector<TuningRow>& rows);
+
+  // Leases: a named job that at most one holder runs at a time across processes. A lease
+  // expires `ttl_ms` after it was taken or renewed, so a holder killed mid-job blocks nobody
+  // for longer. try_acquire takes a free or expired lease (or renews one `holder` already has)
+  // and says whether `holder` now holds it; renew extends it and says whether `holder` still
+  // held it; release frees it when `holder` holds it.
+  bool try_acquire_lease(const std::string& name, const std::string& holder, int64_t ttl_ms);
+  bool renew_lease(const std::string& name, const std::string& holder, int64_t ttl_ms);
+  void release_lease(const std::string& name, const std::string& holder);
+
+  // A holder name unique to this process and object: host, pid and a random suffix.
+  static std::string unique_holder_name();
+
+  // The schema this build reads and writes (PRAGMA user_version). Version 1 (binaries only)
+  // is migrated in place by adding the tables of version 2.
+  static constexpr int kSchemaVersion = 2;
+  static constexpr int64_t kDefaultBuildLeaseMs = 120000;
+  static constexpr int64_t kLeasePollMs = 50;
   static constexpr const char* kFileName = "lla-cache.sqlite3";
 
  private:

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "kernels/mamba2_decode_plan.h"
 #include "kernels/mamba2_forward_plan.h"
 
 namespace lla::tuner {
@@ -25,7 +26,9 @@ std::string arch_for_compute_capability(int major, int minor) {
 }
 
 // Rule: chunk 64 (the models' chunk and the best balance of intra-chunk work against state
-// work at K = V = 128); 32-wide K and V tiles where they divide, 16 otherwise; four warps.
+// work at K = V = 128). 16-bit inputs: tensor cores (mma), 64-wide V tiles where they divide,
+// a warp per 16 rows. fp32 inputs: CUDA cores (fma), 32-wide K and V tiles where they divide,
+// 16 otherwise, four warps.
 // A chunk of 128 on a device with little shared memory falls back to narrower V, then K tiles.
 compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const DeviceInfo& device) {
   compiler::KernelSpec spec;
@@ -36,15 +39,45 @@ compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const
   spec.levels = request.levels;
   spec.chunk = request.chunk ? request.chunk : kDefaultChunk;
   spec.arch = device.arch;
-  spec.tile.block_k = widest_dividing_tile(request.key_dim, {32, 16});
-  spec.tile.block_v = widest_dividing_tile(request.value_dim, {32, 16});
-  spec.tile.warps = 4;
+  if (request.dtype == compiler::Dtype::f32) {
+    spec.tile.block_k = widest_dividing_tile(request.key_dim, {32, 16});
+    spec.tile.block_v = widest_dividing_tile(request.value_dim, {32, 16});
+    spec.tile.warps = 4;
+  } else {
+    spec.tile.algorithm = compiler::Algorithm::mma;
+    spec.tile.block_v = widest_dividing_tile(request.value_dim, {64, 32, 16});
+    spec.tile.warps = spec.chunk / 16;
+  }
   while (device.max_shared_per_block_optin > 0 &&
          compiler::mamba2::output_shared_bytes(spec) > device.max_shared_per_block_optin) {
     if (spec.tile.block_v > 16) spec.tile.block_v /= 2;
-    else if (spec.tile.block_k > 16) spec.tile.block_k /= 2;
+    else if (spec.tile.algorithm == compiler::Algorithm::fma && spec.tile.block_k > 16)
+      spec.tile.block_k /= 2;
     else break;  // the chunk alone is too large: the launch reports it
   }
+  return spec;
+}
+
+// Rule: the step streams the state once, so what matters is enough blocks in flight. 32-wide V
+// tiles (8 rows of 16-byte accesses per thread at K = 128, 72 registers) unless that leaves
+// fewer than two blocks per SM, then 16-wide; four warps, halved until a pass's rows divide K.
+compiler::KernelSpec heuristic_decode_spec(const DecodeRequest& request, const DeviceInfo& device) {
+  compiler::KernelSpec spec;
+  spec.family = compiler::Family::mamba2_decode;
+  spec.dtype = request.dtype;
+  spec.key_dim = request.key_dim;
+  spec.value_dim = request.value_dim;
+  spec.levels = request.levels;
+  spec.arch = device.arch;
+  spec.tile.block_k = compiler::mamba2_decode::kUnusedBlockK;
+  spec.tile.block_v = widest_dividing_tile(request.value_dim, {32, 16});
+  const int64_t sequence_heads = int64_t{request.batch} * request.heads;
+  if (sequence_heads * (request.value_dim / spec.tile.block_v) < 2 * int64_t{device.sm_count})
+    spec.tile.block_v = 16;
+  spec.tile.warps = 4;
+  while (spec.tile.warps > 1 &&
+         request.key_dim % compiler::mamba2_decode::rows_per_pass(spec.tile) != 0)
+    spec.tile.warps /= 2;
   return spec;
 }
 

@@ -36,4 +36,16 @@ struct ForwardRequest {
 // The heuristic spec for a request on a device (chunk chosen when 0, tile config by rule).
 compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const DeviceInfo& device);
 
+struct DecodeRequest {
+  compiler::Dtype dtype = compiler::Dtype::bf16;
+  int key_dim = 128;
+  int value_dim = 128;
+  int levels = 15;
+  int batch = 1;
+  int heads = 1;
+};
+
+// The heuristic spec of the Mamba-2 decode step for a request on a device.
+compiler::KernelSpec heuristic_decode_spec(const DecodeRequest& request, const DeviceInfo& device);
+
 }  // namespace lla::tuner

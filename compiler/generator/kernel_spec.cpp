@@ -45,9 +45,18 @@ const char* dtype_name(Dtype d) {
   throw std::invalid_argument("dtype: unknown value " + std::to_string(static_cast<int>(d)));
 }
 
+const char* algorithm_name(Algorithm a) {
+  switch (a) {
+    case Algorithm::fma: return "fma";
+    case Algorithm::mma: return "mma";
+  }
+  throw std::invalid_argument("algorithm: unknown value " + std::to_string(static_cast<int>(a)));
+}
+
 const char* family_name(Family f) {
   switch (f) {
     case Family::mamba2_forward: return "mamba2_forward";
+    case Family::mamba2_decode: return "mamba2_decode";
   }
   throw std::invalid_argument("family: unknown value " + std::to_string(static_cast<int>(f)));
 }
@@ -73,7 +82,7 @@ std::string describe(const KernelSpec& s) {
          " C=" + std::to_string(s.chunk) + " L=" + std::to_string(s.levels) +
          " block_k=" + std::to_string(s.tile.block_k) +
          " block_v=" + std::to_string(s.tile.block_v) + " warps=" + std::to_string(s.tile.warps) +
-         " arch=" + s.arch;
+         " algorithm=" + algorithm_name(s.tile.algorithm) + " arch=" + s.arch;
 }
 
 void validate(const KernelSpec& s) {
@@ -87,7 +96,9 @@ void validate(const KernelSpec& s) {
   if (s.chunk < 16 || s.chunk > 128 || !is_power_of_two(s.chunk))
     reject("chunk", s.chunk, "must be a power of two in [16, 128]");
   if (s.levels < 1 || s.levels > 64) reject("levels", s.levels, "must be in [1, 64]");
-  if (!is_tile_width(s.tile.block_k) || s.key_dim % s.tile.block_k != 0)
+  algorithm_name(s.tile.algorithm);
+  if (s.tile.algorithm == Algorithm::fma &&
+      (!is_tile_width(s.tile.block_k) || s.key_dim % s.tile.block_k != 0))
     reject("tile.block_k", s.tile.block_k,
            "must be 16, 32 or 64 and divide key_dim=" + std::to_string(s.key_dim));
   if (!is_tile_width(s.tile.block_v) || s.value_dim % s.tile.block_v != 0)
@@ -95,6 +106,13 @@ void validate(const KernelSpec& s) {
            "must be 16, 32 or 64 and divide value_dim=" + std::to_string(s.value_dim));
   if (!is_power_of_two(s.tile.warps) || s.tile.warps > 8)
     reject("tile.warps", s.tile.warps, "must be 1, 2, 4 or 8");
+  if (s.tile.algorithm == Algorithm::mma) {
+    if (s.dtype == Dtype::f32)
+      throw std::invalid_argument("tile.algorithm=mma: needs bf16 or f16 inputs, not f32");
+    if (s.tile.warps * 16 != s.chunk)
+      reject("tile.warps", s.tile.warps,
+             "must be chunk / 16 = " + std::to_string(s.chunk / 16) + " for algorithm mma");
+  }
   arch_sm_number(s.arch);
 }
 

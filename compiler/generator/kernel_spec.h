@@ -7,19 +7,26 @@
 namespace lla::compiler {
 
 enum class Dtype { f32, f16, bf16 };
-enum class Family { mamba2_forward };
+enum class Family { mamba2_forward, mamba2_decode };
+
+// How a family computes: on CUDA cores in fp32 (every dtype), or on tensor cores with fp32
+// accumulation (16-bit inputs).
+enum class Algorithm { fma, mma };
 
 const char* dtype_name(Dtype d);     // "f32", "f16", "bf16"
-const char* family_name(Family f);   // "mamba2_forward"
+const char* algorithm_name(Algorithm a);  // "fma", "mma"
+const char* family_name(Family f);   // "mamba2_forward", "mamba2_decode"
 int dtype_bytes(Dtype d);
 
 // The tuner's knobs for one family. Fields a family does not use must stay at their defaults.
 struct TileConfig {
-  int block_k = 32;  // rows of K a thread block owns in state work
+  int block_k = 32;  // rows of K a thread block owns in state work (fma)
   int block_v = 32;  // columns of V a thread block owns
-  int warps = 4;     // threads per block = 32 * warps
+  int warps = 4;     // threads per block = 32 * warps (mma: chunk / 16, a warp per 16 rows)
+  Algorithm algorithm = Algorithm::fma;
   bool operator==(const TileConfig& o) const {
-    return block_k == o.block_k && block_v == o.block_v && warps == o.warps;
+    return block_k == o.block_k && block_v == o.block_v && warps == o.warps &&
+           algorithm == o.algorithm;
   }
   bool operator!=(const TileConfig& o) const { return !(*this == o); }
 };
@@ -36,7 +43,8 @@ struct KernelSpec {
 };
 
 // A canonical one-line description, e.g.
-// "mamba2_forward dtype=bf16 K=128 V=128 C=64 L=15 block_k=32 block_v=32 warps=4 arch=sm_90a".
+// "mamba2_forward dtype=bf16 K=128 V=128 C=64 L=15 block_k=32 block_v=32 warps=4 algorithm=fma
+// arch=sm_90a".
 // Used in generated source headers, logs and the in-process kernel table.
 std::string describe(const KernelSpec& s);
 

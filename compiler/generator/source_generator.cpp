@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "embedded_templates.h"
+#include "kernels/mamba2_decode_plan.h"
 #include "kernels/mamba2_forward_plan.h"
 
 namespace lla::compiler {
@@ -18,12 +19,29 @@ std::string constant(const char* name, int value) {
 // What the host plan decides that the kernel must agree with (e.g. dynamic shared memory):
 // compiled in, so the template can static_assert it against its own layout.
 std::string mamba2_forward_plan_constants(const KernelSpec& spec) {
-  return constant("kOutputSharedBytes", mamba2::output_shared_bytes(spec));
+  return constant("kStateSharedBytes", mamba2::state_shared_bytes(spec)) +
+         constant("kOutputSharedBytes", mamba2::output_shared_bytes(spec));
+}
+
+std::vector<const char*> mamba2_forward_templates(const KernelSpec& spec) {
+  return {"mamba2_forward_common.cuh", spec.tile.algorithm == Algorithm::mma
+                                           ? "mamba2_forward_mma.cuh"
+                                           : "mamba2_forward_fma.cuh"};
+}
+
+// The decode plan checks its tile against K with rows_per_pass; the template asserts that
+// its own thread layout covers the same rows.
+std::string mamba2_decode_plan_constants(const KernelSpec& spec) {
+  return constant("kRowsPerPass", mamba2_decode::rows_per_pass(spec.tile));
+}
+
+std::vector<const char*> mamba2_decode_templates(const KernelSpec&) {
+  return {"mamba2_decode.cuh"};
 }
 
 struct FamilyTemplate {
   Family family;
-  const char* template_file;
+  std::vector<const char*> (*template_files)(const KernelSpec&);  // after common.cuh, in order
   std::vector<std::string> entry_points;
   std::string (*plan_constants)(const KernelSpec&);
 };
@@ -31,9 +49,13 @@ struct FamilyTemplate {
 const FamilyTemplate& family_template(Family f) {
   static const std::vector<FamilyTemplate> table = {
       {Family::mamba2_forward,
-       "mamba2_forward.cuh",
+       mamba2_forward_templates,
        {"lla_mamba2_chunk_states", "lla_mamba2_merge_states", "lla_mamba2_output"},
        mamba2_forward_plan_constants},
+      {Family::mamba2_decode,
+       mamba2_decode_templates,
+       {"lla_mamba2_decode_step", "lla_decode_advance_positions"},
+       mamba2_decode_plan_constants},
   };
   for (const FamilyTemplate& t : table)
     if (t.family == f) return t;
@@ -68,7 +90,7 @@ std::string source_name(const KernelSpec& s) {
          std::to_string(s.key_dim) + "_v" + std::to_string(s.value_dim) + "_c" +
          std::to_string(s.chunk) + "_l" + std::to_string(s.levels) + "_bk" +
          std::to_string(s.tile.block_k) + "_bv" + std::to_string(s.tile.block_v) + "_w" +
-         std::to_string(s.tile.warps) + "_" + s.arch;
+         std::to_string(s.tile.warps) + "_" + algorithm_name(s.tile.algorithm) + "_" + s.arch;
 }
 
 }  // namespace
@@ -77,7 +99,6 @@ GeneratedSource generate(const KernelSpec& spec) {
   validate(spec);
   const FamilyTemplate& family = family_template(spec.family);
   std::string_view common = template_text("common.cuh");
-  std::string_view body = template_text(family.template_file);
 
   std::string src;
   src += "// lla generated source: " + describe(spec) + "\n";
@@ -98,7 +119,11 @@ GeneratedSource generate(const KernelSpec& spec) {
   src += std::string("using Element = ") + element_type(spec.dtype) + ";\n";
   src += family.plan_constants(spec);
   src += "}  // namespace lla_config\n";
-  src += body;
+  for (const char* file : family.template_files(spec)) {
+    const std::string_view text = template_text(file);
+    src += text;
+    if (!text.empty() && text.back() != '\n') src += '\n';
+  }
   return {source_name(spec), std::move(src), family.entry_points};
 }
 

@@ -14,8 +14,10 @@
 namespace lla::compiler {
 
 // The device buffers a launch can name. workspace is scratch the runtime provides with at
-// least LaunchPlan::workspace_bytes bytes, 256-byte aligned, uninitialised.
-enum class Buffer { q, k, v, g, beta, lambda, o, workspace };
+// least LaunchPlan::workspace_bytes bytes, 256-byte aligned, uninitialised; it stays last.
+// Decoding adds the caller's Fenwick state (read and written in place) and the per-sequence
+// positions.
+enum class Buffer { q, k, v, g, beta, lambda, o, state, positions, workspace };
 
 struct BufferArg {
   Buffer buffer;

@@ -35,8 +35,24 @@ int64_t tree_nodes(int64_t num_chunks) {
   return nodes;
 }
 
+namespace {
+int log2_exact(int power_of_two) { return __builtin_ctz(static_cast<unsigned>(power_of_two)); }
+}  // namespace
+
+// Layouts: templates/mamba2_forward_fma.cuh and mamba2_forward_mma.cuh (16-bit tiles padded by
+// 8 elements a row).
+int state_shared_bytes(const KernelSpec& spec) {
+  if (spec.tile.algorithm == Algorithm::fma) return 0;
+  const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
+  return 4 * c + 2 * (bv + k) * (c + 8);
+}
+
 int output_shared_bytes(const KernelSpec& spec) {
-  const int c = spec.chunk, bk = spec.tile.block_k, bv = spec.tile.block_v;
+  const int c = spec.chunk, k = spec.key_dim, bk = spec.tile.block_k, bv = spec.tile.block_v;
+  if (spec.tile.algorithm == Algorithm::mma) {
+    const int intra_levels = log2_exact(c) + 1;
+    return 4 * (2 * c + c * intra_levels) + 2 * (2 * c * (k + 8) + bv * (c + 8) + bv * (k + 8));
+  }
   const int floats = 2 * c + c * (c + 1) + 2 * c * (bk + 1) + c * (bv + 1) + bk * (bv + 1);
   return floats * 4;
 }
@@ -51,8 +67,12 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
         // of the block_k x block_v state tile (ThreadTile in the template).
         const int threads = 32 * warps;
         if (base.chunk * block_v < threads || block_k * block_v < threads) continue;
-        space.push_back(TileConfig{block_k, block_v, warps});
+        space.push_back(TileConfig{block_k, block_v, warps, Algorithm::fma});
       }
+  if (base.dtype != Dtype::f32)
+    for (int block_v : {16, 32, 64})
+      if (base.value_dim % block_v == 0)
+        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, Algorithm::mma});
   return space;
 }
 
@@ -92,9 +112,13 @@ LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape) {
     states_launch.kernel = "lla_mamba2_chunk_states";
     states_launch.grid[0] = to_grid(num_chunks);
     states_launch.grid[1] = to_grid(batch_heads);
-    states_launch.grid[2] = to_grid(int64_t{spec.key_dim / spec.tile.block_k} *
-                                    (spec.value_dim / spec.tile.block_v));
+    // fma: a block per (block_k x block_v) tile of a node; mma: per block_v rows of its transpose.
+    states_launch.grid[2] = to_grid(spec.tile.algorithm == Algorithm::mma
+                                        ? spec.value_dim / spec.tile.block_v
+                                        : int64_t{spec.key_dim / spec.tile.block_k} *
+                                              (spec.value_dim / spec.tile.block_v));
     states_launch.block[0] = threads;
+    states_launch.shared_bytes = static_cast<unsigned>(state_shared_bytes(spec));
     states_launch.args = {BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g},
                           decays, states, seq_len, heads, groups, chunks, tree};
     plan.launches.push_back(states_launch);

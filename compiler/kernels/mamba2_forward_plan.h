@@ -14,15 +14,17 @@ int chunk_levels(int64_t num_chunks);
 // num_chunks >> e.
 int64_t tree_nodes(int64_t num_chunks);
 
-// Dynamic shared memory of the output kernel; the generator compiles it into the source,
-// where the kernel checks it against its own layout.
+// Dynamic shared memory of the state and output kernels (0: static only); the generator
+// compiles them into the source, where the kernels check them against their own layouts.
+int state_shared_bytes(const KernelSpec& spec);
 int output_shared_bytes(const KernelSpec& spec);
 
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
 
 // The configuration space of the family for a base spec (dtype, K, V, chunk, levels, arch
 // taken from it), in its fixed order (the tuner breaks ties by it): every tile config the
-// generator accepts for those dims. Static pruning (shared memory, registers) is the tuner's.
+// generator accepts for those dims, fma first, then mma for 16-bit inputs. Static pruning
+// (shared memory, registers) is the tuner's.
 std::vector<TileConfig> config_space(const KernelSpec& base);
 
 }  // namespace lla::compiler::mamba2

@@ -15,15 +15,10 @@
 #include <string>
 
 #include "api/pointer_inspection.h"
+#include "api/validation_checks.h"
 #include "lla/lla.h"
 
 namespace lla::runtime {
-
-struct ValidationResult {
-  lla_status status = LLA_SUCCESS;
-  std::string message;
-  bool ok() const { return status == LLA_SUCCESS; }
-};
 
 // Bytes of each tensor of a problem that passed check_forward_problem.
 struct ForwardTensorBytes {

@@ -49,4 +49,21 @@ void lla_problem_init(lla_problem* p, lla_variant variant, lla_dtype dtype, int 
   p->qk_l2norm = 0;
 }
 
+void lla_decode_problem_init(lla_decode_problem* p, lla_variant variant, lla_dtype dtype,
+                             int batch, int heads, int groups, int key_dim, int value_dim,
+                             long long max_position) {
+  if (!p) return;
+  p->variant = variant;
+  p->dtype = dtype;
+  p->batch = batch;
+  p->heads = heads;
+  p->groups = groups;
+  p->key_dim = key_dim;
+  p->value_dim = value_dim;
+  p->levels = max_position < 0 ? 0 : lla::levels::bit_length(static_cast<uint64_t>(max_position)) + 1;
+  p->max_position = max_position;
+  p->scale = 1.0f;
+  p->qk_l2norm = 0;
+}
+
 }  // extern "C"

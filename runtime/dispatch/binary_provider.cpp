@@ -1,6 +1,5 @@
 #include "dispatch/binary_provider.h"
 
-#include <optional>
 #include <stdexcept>
 
 #include "api/status_error.h"
@@ -25,39 +24,36 @@ ObtainedBinary obtain_binary(const compiler::KernelSpec& spec, cache::BinaryCach
 
   ObtainedBinary binary;
   binary.entry_points = source.entry_points;
-  std::optional<cache::BinaryRecord> cached;
-  if (cache) {
+  binary.source = KernelSource::cache;
+  const auto compile_now = [&] {
+    compiler::CompiledModule compiled;
     try {
-      cached = cache->load(key);
-    } catch (const cache::CacheError& e) {
-      logger.warn(std::string("binary cache lookup failed, compiling instead: ") + e.what());
+      compiled = compiler::compile(source, spec.arch);
+    } catch (const compiler::CompileError& e) {
+      throw StatusError(LLA_ERR_COMPILE,
+                        "NVRTC rejected the generated source of " + description + ": " + e.what());
     }
-  }
-  if (cached) {
-    binary.image = std::move(cached->image);
-    binary.source = KernelSource::cache;
-    logger.debug("loaded " + description + " from the binary cache " + cache->path());
-    return binary;
-  }
-
-  compiler::CompiledModule compiled;
-  try {
-    compiled = compiler::compile(source, spec.arch);
-  } catch (const compiler::CompileError& e) {
-    throw StatusError(LLA_ERR_COMPILE,
-                      "NVRTC rejected the generated source of " + description + ": " + e.what());
-  }
-  binary.source = KernelSource::compile;
-  binary.compile_ms = compiled.compile_ms;
-  logger.info("compiled " + description + " in " + std::to_string(compiled.compile_ms) + " ms");
-  if (cache) {
+    binary.source = KernelSource::compile;
+    binary.compile_ms = compiled.compile_ms;
+    logger.info("compiled " + description + " in " + std::to_string(compiled.compile_ms) + " ms");
+    return cache::BinaryRecord{std::move(compiled.cubin), description, std::move(compiled.log)};
+  };
+  cache::BinaryRecord record;
+  if (!cache) {
+    record = compile_now();
+  } else {
+    // Compiles once across processes: the others wait for the first one's binary.
     try {
-      cache->store(key, cache::BinaryRecord{compiled.cubin, description, compiled.log});
+      record = cache->load_or_build(key, compile_now);
     } catch (const cache::CacheError& e) {
-      logger.warn(std::string("could not store a compiled kernel in the binary cache: ") + e.what());
+      logger.warn(std::string("binary cache failed, compiling without it: ") + e.what());
+      record = compile_now();
     }
+    if (binary.source == KernelSource::cache)
+      logger.debug("loaded " + description + " from the binary cache " + cache->path());
   }
-  binary.image = std::move(compiled.cubin);
+  binary.image = std::move(record.image);
+  binary.log = std::move(record.log);
   return binary;
 }
 

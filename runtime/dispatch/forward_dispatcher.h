@@ -43,8 +43,6 @@ class ForwardDispatcher {
   void unload_modules();
 
  private:
-  std::unique_ptr<LoadedModule> build_module(const compiler::KernelSpec& spec) const;
-
   const driver::CudaDriver& driver_;
   const tuner::DeviceInfo& device_;
   cache::BinaryCache* cache_;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.h"
 #include "content_hash.h"
 
 namespace lla::cache {
@@ -136,16 +137,6 @@ class BinaryCacheTest : public ::testing::Test {
       }
     }
     return result;
-  }
-
-  // Runs body in a child process and returns its exit status; body returns the exit code.
-  template <typename Body>
-  static int in_child(Body body) {
-    const pid_t child = fork();
-    if (child == 0) _exit(body());
-    int status = 0;
-    waitpid(child, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
 
   fs::path directory_;
@@ -396,7 +387,7 @@ TEST_F(BinaryCacheTest, FolderThatCannotBeCreatedThrowsNamingThePath) {
 
 // RLIMIT_FSIZE makes the file system refuse to grow the files, as a full disk does.
 TEST_F(BinaryCacheTest, StoreOnAFullDiskThrowsAndLeavesTheCacheUsable) {
-  const int exit_code = in_child([this] {
+  const int exit_code = test::run_in_child([this] {
     signal(SIGXFSZ, SIG_IGN);
     BinaryCache cache(directory_.string());
     cache.store(key_number(1), record_number(1, 1000));
@@ -427,7 +418,7 @@ TEST_F(BinaryCacheTest, ReadOnlyDatabaseLoadsAndRefusesStores) {
   fs::permissions(database_path(),
                   fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
   fs::permissions(directory_, fs::perms::all);
-  const int exit_code = in_child([this] {
+  const int exit_code = test::run_in_child([this] {
     if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) return 10;
     int warnings = 0;
     BinaryCache cache(directory_.string(), [&](const std::string&) { ++warnings; });

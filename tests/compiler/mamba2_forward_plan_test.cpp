@@ -85,6 +85,21 @@ TEST(Mamba2ForwardPlan, RejectsShapesTheSpecCannotServe) {
   EXPECT_THROW(plan_forward(spec_for(64), shape(65536, 64, 1, 1)), std::invalid_argument);
 }
 
+TEST(Mamba2ForwardPlan, MmaPlanUsesAWarpPer16RowsAndDynamicStateMemory) {
+  KernelSpec spec = spec_for(4096);
+  spec.tile = {32, 64, 4, Algorithm::mma};
+  const LaunchPlan plan = plan_forward(spec, shape(1, 4096, 2, 1));
+  const Launch& states = plan.launches.front();
+  EXPECT_EQ(states.grid[2], 128u / 64);
+  EXPECT_EQ(states.block[0], 128u);
+  EXPECT_EQ(states.shared_bytes, static_cast<unsigned>(4 * 64 + 2 * (64 + 128) * (64 + 8)));
+  const Launch& output = plan.launches.back();
+  EXPECT_EQ(output.grid[0], 2u);
+  EXPECT_EQ(output.shared_bytes,
+            static_cast<unsigned>(4 * (2 * 64 + 64 * 7) +
+                                  2 * (2 * 64 * 136 + 64 * 72 + 64 * 136)));
+}
+
 TEST(Mamba2ForwardPlan, SharedMemoryFollowsTheLayout) {
   KernelSpec s;
   s.chunk = 64;
@@ -101,15 +116,18 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   base.key_dim = 128;
   base.value_dim = 64;
   const std::vector<TileConfig> space = mamba2::config_space(base);
-  EXPECT_EQ(space.size(), 27u);
-  EXPECT_EQ(space.front(), (TileConfig{16, 16, 2}));
-  EXPECT_EQ(space.back(), (TileConfig{64, 64, 8}));
+  EXPECT_EQ(space.size(), 27u + 3u);  // fma tiles, then mma with each V tile
+  EXPECT_EQ(space.front(), (TileConfig{16, 16, 2, Algorithm::fma}));
+  EXPECT_EQ(space[26], (TileConfig{64, 64, 8, Algorithm::fma}));
+  EXPECT_EQ(space.back(), (TileConfig{32, 64, 4, Algorithm::mma}));
   EXPECT_EQ(mamba2::config_space(base), space);
   for (const TileConfig& t : space) {
     KernelSpec s = base;
     s.tile = t;
     EXPECT_NO_THROW(validate(s));
   }
+  base.dtype = Dtype::f32;
+  EXPECT_EQ(mamba2::config_space(base).size(), 27u);  // no tensor cores for fp32 inputs
   base.key_dim = 48;
   base.value_dim = 80;
   EXPECT_EQ(mamba2::config_space(base).size(), 3u);  // 16 x 16 tiles, three warp counts

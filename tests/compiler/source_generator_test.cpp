@@ -23,7 +23,7 @@ std::string identifier(const std::string& text) {
 TEST(KernelSpec, DescribeIsCanonical) {
   EXPECT_EQ(describe(KernelSpec{}),
             "mamba2_forward dtype=bf16 K=128 V=128 C=64 L=15 block_k=32 block_v=32 warps=4 "
-            "arch=sm_90a");
+            "algorithm=fma arch=sm_90a");
 }
 
 TEST(KernelSpec, DtypeNamesAndSizes) {
@@ -131,25 +131,27 @@ TEST(SourceGenerator, IsDeterministic) {
 
 TEST(SourceGenerator, NameIsFileNameSafeAndSpellsTheSpec) {
   const GeneratedSource g = generate(KernelSpec{});
-  EXPECT_EQ(g.name, "mamba2_forward_bf16_k128_v128_c64_l15_bk32_bv32_w4_sm_90a");
+  EXPECT_EQ(g.name, "mamba2_forward_bf16_k128_v128_c64_l15_bk32_bv32_w4_fma_sm_90a");
   KernelSpec other;
   other.dtype = Dtype::f16;
   other.key_dim = 64;
   other.value_dim = 32;
   other.chunk = 16;
   other.levels = 3;
-  other.tile = {16, 16, 2};
+  other.tile = {16, 16, 1, Algorithm::mma};
   other.arch = "sm_80";
-  EXPECT_EQ(generate(other).name, "mamba2_forward_f16_k64_v32_c16_l3_bk16_bv16_w2_sm_80");
+  EXPECT_EQ(generate(other).name, "mamba2_forward_f16_k64_v32_c16_l3_bk16_bv16_w1_mma_sm_80");
 }
 
 TEST(SourceGenerator, FollowsTheTemplateContract) {
   const KernelSpec spec;
   const GeneratedSource g = generate(spec);
   const std::string common(templates::find("common.cuh"));
-  const std::string family(templates::find("mamba2_forward.cuh"));
+  const std::string family = std::string(templates::find("mamba2_forward_common.cuh")) +
+                             std::string(templates::find("mamba2_forward_fma.cuh"));
   ASSERT_FALSE(common.empty());
-  ASSERT_FALSE(family.empty());
+  ASSERT_FALSE(templates::find("mamba2_forward_common.cuh").empty());
+  ASSERT_FALSE(templates::find("mamba2_forward_fma.cuh").empty());
   const std::string expected = "// lla generated source: " + describe(spec) + "\n" +
                                "// generator version " + kGeneratorVersion + "\n" +
                                "#define LLA_TARGET_SM 90\n" + common +
@@ -165,6 +167,7 @@ TEST(SourceGenerator, FollowsTheTemplateContract) {
                                "constexpr int kWarps = 4;\n"
                                "constexpr int kThreads = 128;\n"
                                "using Element = lla_bf16;\n"
+                               "constexpr int kStateSharedBytes = 0;\n"
                                "constexpr int kOutputSharedBytes = 46720;\n"
                                "}  // namespace lla_config\n" +
                                family;
@@ -218,8 +221,10 @@ INSTANTIATE_TEST_SUITE_P(
         Variation{"#define LLA_TARGET_SM 80", [](KernelSpec& s) { s.arch = "sm_80"; }},
         Variation{"#define LLA_TARGET_SM 120", [](KernelSpec& s) { s.arch = "sm_120"; }},
         Variation{"// lla generated source: mamba2_forward dtype=bf16 K=128 V=128 C=64 L=15 "
-                  "block_k=32 block_v=32 warps=4 arch=sm_90",
-                  [](KernelSpec& s) { s.arch = "sm_90"; }}),
+                  "block_k=32 block_v=32 warps=4 algorithm=fma arch=sm_90",
+                  [](KernelSpec& s) { s.arch = "sm_90"; }},
+        Variation{"constexpr int kStateSharedBytes = 23296;",  // 4*64 + 2*(32 + 128)*(64 + 8)
+                  [](KernelSpec& s) { s.tile.algorithm = Algorithm::mma; }}),
     [](const ::testing::TestParamInfo<Variation>& info) {
       return std::to_string(info.index) + "_" + identifier(info.param.expected_line).substr(0, 30);
     });

@@ -13,40 +13,14 @@
 
 #include "driver/cuda_driver.h"
 #include "scratch_files.h"
+#include "tool_run.h"
 
 namespace lla::test {
 namespace {
 
 using nlohmann::json;
 
-struct ToolRun {
-  int exit_status;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quoted(const std::string& s) {
-  std::string quoted = "'";
-  for (char c : s) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-ToolRun run_check(const std::vector<std::string>& args) {
-  const std::string err_path = scratch_path("stderr.txt");
-  std::string command = shell_quoted(LLA_TOOL_PATH) + " check";
-  for (const std::string& arg : args) command += " " + shell_quoted(arg);
-  command += " 2>" + shell_quoted(err_path);
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "", "popen failed"};
-  ToolRun run{-1, "", ""};
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.err = read_text(err_path);
-  return run;
-}
+ToolRun run_check(const std::vector<std::string>& args) { return run_tool("check", args); }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

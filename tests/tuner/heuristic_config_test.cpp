@@ -24,16 +24,29 @@ TEST(HeuristicConfig, ArchForComputeCapability) {
   EXPECT_EQ(arch_for_compute_capability(8, 9), "sm_89");
 }
 
-TEST(HeuristicConfig, DefaultsForThePaperShapes) {
+TEST(HeuristicConfig, SixteenBitInputsUseTheTensorCores) {
   ForwardRequest r;
   r.key_dim = 128;
   r.value_dim = 64;
   const compiler::KernelSpec s = heuristic_forward_spec(r, h100());
   EXPECT_EQ(s.chunk, 64);
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::mma);
+  EXPECT_EQ(s.tile.block_v, 64);
+  EXPECT_EQ(s.tile.warps, 4);
+  EXPECT_EQ(s.arch, "sm_90a");
+  EXPECT_NO_THROW(compiler::validate(s));
+  r.chunk = 128;
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.warps, 8);
+}
+
+TEST(HeuristicConfig, Fp32InputsUseTheCudaCores) {
+  ForwardRequest r;
+  r.dtype = compiler::Dtype::f32;
+  const compiler::KernelSpec s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::fma);
   EXPECT_EQ(s.tile.block_k, 32);
   EXPECT_EQ(s.tile.block_v, 32);
   EXPECT_EQ(s.tile.warps, 4);
-  EXPECT_EQ(s.arch, "sm_90a");
   EXPECT_NO_THROW(compiler::validate(s));
 }
 
@@ -42,7 +55,12 @@ TEST(HeuristicConfig, NarrowTilesWhereWideOnesDoNotDivide) {
   r.key_dim = 48;
   r.value_dim = 80;
   r.chunk = 16;
-  const compiler::KernelSpec s = heuristic_forward_spec(r, h100());
+  compiler::KernelSpec s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.block_v, 16);
+  EXPECT_EQ(s.tile.warps, 1);
+  EXPECT_NO_THROW(compiler::validate(s));
+  r.dtype = compiler::Dtype::f32;
+  s = heuristic_forward_spec(r, h100());
   EXPECT_EQ(s.chunk, 16);
   EXPECT_EQ(s.tile.block_k, 16);
   EXPECT_EQ(s.tile.block_v, 16);
@@ -54,7 +72,11 @@ TEST(HeuristicConfig, FitsTheDevicesSharedMemory) {
   r.chunk = 128;
   DeviceInfo small = h100();
   small.max_shared_per_block_optin = 100 * 1024;
-  const compiler::KernelSpec s = heuristic_forward_spec(r, small);
+  compiler::KernelSpec s = heuristic_forward_spec(r, small);
+  EXPECT_LE(compiler::mamba2::output_shared_bytes(s), small.max_shared_per_block_optin);
+  EXPECT_EQ(s.tile.block_v, 32);
+  r.dtype = compiler::Dtype::f32;
+  s = heuristic_forward_spec(r, small);
   EXPECT_LE(compiler::mamba2::output_shared_bytes(s), small.max_shared_per_block_optin);
   EXPECT_EQ(s.tile.block_v, 16);
   EXPECT_EQ(s.tile.block_k, 16);

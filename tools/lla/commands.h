@@ -12,5 +12,6 @@ using Args = std::vector<std::string>;
 int check_command(const Args& args);    // lla check [--backend reference|cuda] CASE.json...
 int inspect_command(const Args& args);  // lla inspect --variant ... --emit source|ptx|sass|resources
 int run_command(const Args& args);      // lla run: the main job
+int cache_command(const Args& args);    // lla cache stats|ls|show|export|import|verify|gc
 
 }  // namespace lla::tools

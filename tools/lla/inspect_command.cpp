@@ -21,7 +21,9 @@ const char* const kUsage =
     "\n"
     "Generates the kernel module of one spec and shows it; works without a GPU.\n"
     "\n"
-    "  --variant mamba2            kernel family (mamba2: the log-linear Mamba-2 forward)\n"
+    "  --variant mamba2            kernel family (mamba2: the log-linear Mamba-2 forward;\n"
+    "                              mamba2_decode: its decode step, which uses --block-v and\n"
+    "                              --warps, with --block-k 16)\n"
     "  --dtype bf16|f16|f32        element type of q, k, v, o (default bf16)\n"
     "  --dk N                      key head dim K (default 128)\n"
     "  --dv N                      value head dim V (default 128)\n"
@@ -29,7 +31,9 @@ const char* const kUsage =
     "  --levels N                  lambda levels L (default 15)\n"
     "  --block-k N                 tile rows of K (default 32)\n"
     "  --block-v N                 tile columns of V (default 32)\n"
-    "  --warps N                   warps per block (default 4)\n"
+    "  --warps N                   warps per block (default 4; mma: chunk / 16)\n"
+    "  --algorithm fma|mma         CUDA cores in fp32, or tensor cores (16-bit dtypes);\n"
+    "                              default fma\n"
     "  --arch sm_XY                NVRTC target (default sm_90a)\n"
     "  --emit WHAT[,WHAT...]       source, ptx, sass (needs cuobjdump) or resources;\n"
     "                              repeatable, shown in the order given\n";
@@ -86,7 +90,7 @@ std::string with_option(const std::string& message) {
   static const std::pair<const char*, const char*> kFields[] = {
       {"key_dim=", "--dk"},         {"value_dim=", "--dv"},       {"chunk=", "--chunk"},
       {"levels=", "--levels"},      {"tile.block_k=", "--block-k"}, {"tile.block_v=", "--block-v"},
-      {"tile.warps=", "--warps"},   {"arch=", "--arch"},
+      {"tile.warps=", "--warps"},   {"arch=", "--arch"},          {"tile.algorithm=", "--algorithm"},
   };
   for (const auto& [field, option] : kFields)
     if (message.rfind(field, 0) == 0) return std::string(option) + ": " + message;
@@ -110,9 +114,11 @@ Request parse(const Args& args) {
     }
 
     if (option == "--variant") {
-      if (value != "mamba2")
-        throw std::invalid_argument("--variant: '" + value + "' is not one of mamba2");
-      r.spec.family = compiler::Family::mamba2_forward;
+      if (value != "mamba2" && value != "mamba2_decode")
+        throw std::invalid_argument("--variant: '" + value +
+                                    "' is not one of mamba2, mamba2_decode");
+      r.spec.family = value == "mamba2" ? compiler::Family::mamba2_forward
+                                        : compiler::Family::mamba2_decode;
     } else if (option == "--dtype") {
       r.spec.dtype = parse_dtype(value);
     } else if (option == "--dk") {
@@ -129,6 +135,10 @@ Request parse(const Args& args) {
       r.spec.tile.block_v = parse_int(option, value);
     } else if (option == "--warps") {
       r.spec.tile.warps = parse_int(option, value);
+    } else if (option == "--algorithm") {
+      if (value == "fma") r.spec.tile.algorithm = compiler::Algorithm::fma;
+      else if (value == "mma") r.spec.tile.algorithm = compiler::Algorithm::mma;
+      else throw std::invalid_argument("--algorithm: '" + value + "' is not one of fma, mma");
     } else if (option == "--arch") {
       r.spec.arch = value;
     } else if (option == "--emit") {

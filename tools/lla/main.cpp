@@ -21,6 +21,8 @@ const Command kCommands[] = {
      "[--tolerance X] CASE.json..."},
     {"inspect", lla::tools::inspect_command,
      "show what lla generates for a kernel spec: source, PTX, SASS, resources"},
+    {"cache", lla::tools::cache_command,
+     "read and maintain the cache: stats, ls, show, export, import, verify, gc"},
 };
 
 void print_usage(FILE* out) {

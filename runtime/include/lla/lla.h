@@ -120,6 +120,70 @@ typedef struct lla_forward_args {
 lla_status lla_forward(lla_context *ctx, const lla_problem *p, const lla_forward_args *a,
                        void *stream);
 
+/* ---- Decoding ------------------------------------------------------------------------------
+ *
+ * One token for each of B sequences, every sequence at its own position (continuous
+ * batching), against its Fenwick state, which is updated in place. The tensors of a step are
+ * the forward's with T = 1:
+ *   q, k    [B, G, K]        v, o  [B, H, V]        g, beta  [B, H]      lambda  [B, H, L]
+ *   state   [B, H, L, K, V] float32: level l as in spec/loglinear.md section 5 (level 0 the
+ *           last token, level l >= 1 live iff bit l-1 of the last token's position is set,
+ *           empty levels zero)
+ *   positions [B] int64 in device memory: tokens sequence b consumed before this one.
+ * A step at position t reads and writes only the 1 + popcount(t) live levels (and clears
+ * the ctz(t) levels it merges). Position 0 starts a sequence: lla clears levels 1..L-1 of
+ * that sequence's state, so the slot of a finished sequence is reused without a memset.
+ *
+ * Positions live in device memory, so lla cannot read them when the call is made. The caller
+ * promises 0 <= positions[b] <= max_position, which lla checks against levels at the call;
+ * a sequence whose position breaks the promise is not stepped: its state and position stay
+ * as they were and its o is NaN.
+ *
+ * CUDA graphs: lla_decode_step queues one or two kernels and nothing else (no allocation, no
+ * synchronisation), so it can be captured. The first call for a new shape loads (maybe
+ * compiles) its kernel: make one call with the same problem before capturing. With
+ * advance_positions, a replayed graph walks every sequence forward one token per replay. */
+
+typedef struct lla_decode_problem {
+  lla_variant variant;
+  lla_dtype dtype;        /* of q, k, v, lambda, beta and o */
+  int batch;              /* B >= 1 sequences, one token each */
+  int heads;              /* H >= 1 */
+  int groups;             /* G >= 1 q/k groups, H % G == 0 */
+  int key_dim;            /* K: multiple of 16, at most 256 */
+  int value_dim;          /* V: multiple of 16, at most 512 */
+  int levels;             /* L >= lla_num_levels(max_position + 1) */
+  long long max_position; /* >= 0: no positions[b] of this call exceeds it */
+  float scale;            /* q is multiplied by it; 0 means 1 */
+  int qk_l2norm;          /* nonzero: q and k l2-normalised in-kernel (Gated DeltaNet) */
+} lla_decode_problem;
+
+/* Fills *p with a problem of the given sizes, levels = lla_num_levels(max_position + 1),
+ * scale 1, no l2norm. */
+void lla_decode_problem_init(lla_decode_problem *p, lla_variant variant, lla_dtype dtype,
+                             int batch, int heads, int groups, int key_dim, int value_dim,
+                             long long max_position);
+
+typedef struct lla_decode_args {
+  const void *q;         /* 16-byte aligned */
+  const void *k;         /* 16-byte aligned */
+  const void *v;         /* 16-byte aligned */
+  const float *g;        /* 4-byte aligned */
+  const void *beta;      /* Gated DeltaNet only; NULL for Mamba-2 */
+  const void *lambda;    /* 16-byte aligned */
+  void *o;               /* 16-byte aligned; may not overlap any other tensor */
+  float *state;          /* 16-byte aligned; read and written; may not overlap any other tensor */
+  long long *positions;  /* 8-byte aligned; written only with advance_positions */
+  int advance_positions; /* nonzero: after the step, on the stream, every stepped position
+                            grows by one */
+} lla_decode_args;
+
+/* Advances every sequence by one token, launched on `stream` (a CUstream; NULL for the default
+ * stream). Returns once the work is queued. The Gated DeltaNet step is not available on the
+ * GPU yet (LLA_ERR_NOT_SUPPORTED). */
+lla_status lla_decode_step(lla_context *ctx, const lla_decode_problem *p,
+                           const lla_decode_args *a, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

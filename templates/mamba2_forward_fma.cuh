@@ -1,40 +1,14 @@
-// Log-linear Mamba-2 forward (spec/loglinear.md section 3), for any T >= 1.
-//
-//   o_t = sum_{s<=t} lambda_t^{level(t,s)} exp(G_t - G_s) (q_t . k_s) v_s
-//
-// Levels 0..log2(C) lie inside a chunk and are computed densely with a per-pair lambda.
-// Levels above lie across chunks: for chunk c and chunk level e with bit e of c set, the
-// sources are the aligned block of 2^e chunks just before c's own aligned block of 2^e chunks
-// (spec 3.2). So every chunk's state is computed once (kernel 1) and merged as a tree of
-// aligned blocks (kernel 2, once per tree level); the output pass (kernel 3) reads one tree
-// node per live level. Nothing is repeated per level and o is written once, rounded once.
-//
-// Workspace per (batch, head): decays[tree] then states[tree][K][V] (fp32), where tree node
-// (e, j) is block j of 2^e chunks, stored at lla_tree_level_offset(e) + j. A node holds
-// sum over its tokens s of exp(G_end - G_s) k_s v_s^T, G_end the block's last token, and its
-// decay the block's total log decay.
+// Log-linear Mamba-2 forward, fma algorithm: CUDA cores in fp32 for every dtype (the one for
+// fp32 inputs). Tree nodes are laid out [K][V]. See mamba2_forward_common.cuh.
 
 namespace lla_mamba2 {
 
-using lla_config::Element;
-using lla_config::kBlockK;
-using lla_config::kBlockV;
-using lla_config::kChunk;
-using lla_config::kKeyDim;
-using lla_config::kLevels;
-using lla_config::kLog2Chunk;
-using lla_config::kThreads;
-using lla_config::kValueDim;
+static_assert(kKeyDim % kBlockK == 0, "block_k must divide K");
+static_assert(lla_config::kStateSharedBytes == 0, "fma: the state kernel's shared memory is static");
 
-static_assert(kThreads == 32 * lla_config::kWarps, "a block is kWarps whole warps");
-
-constexpr int kStateElements = kKeyDim * kValueDim;
 constexpr int kTilesV = kValueDim / kBlockV;
 // Rows of a chunk that the state kernel stages in shared memory at once.
 constexpr int kStateRows = kChunk < 32 ? kChunk : 32;
-
-static_assert(kKeyDim % kBlockK == 0, "block_k must divide K");
-static_assert(kValueDim % kBlockV == 0, "block_v must divide V");
 
 // A thread's share of a kRows x kCols tile held in registers: kTileRows rows, kRowStride
 // apart, each with kTileCols consecutive columns. Threads of a warp take consecutive rows, so
@@ -52,18 +26,6 @@ struct ThreadTile {
   __device__ static int col0() { return (threadIdx.x % kColGroups) * kTileCols; }
 };
 
-// Chunk-local inclusive cumulative sum of g (spec 3.2 step 0) into gc[0, kChunk); positions
-// past the sequence add nothing.
-__device__ void load_chunk_cumsum(const float* __restrict__ g, int b, int h, int heads,
-                                  int seq_len, int start, int n, float* gc) {
-  for (int i = threadIdx.x; i < kChunk; i += kThreads)
-    gc[i] = i < n ? g[(static_cast<size_t>(b) * seq_len + start + i) * heads + h] : 0.0f;
-  __syncthreads();
-  if (threadIdx.x == 0)
-    for (int i = 1; i < kChunk; ++i) gc[i] += gc[i - 1];
-  __syncthreads();
-}
-
 // Rows [row0, row0 + kRows) x columns [col0, col0 + kCols) of a [B, T, X, D] tensor at (b, x),
 // as fp32 into dst with row stride kCols + 1 (the pad keeps column walks off one bank).
 // Rows at or past `valid_rows` read as zero.
@@ -79,7 +41,7 @@ __device__ void load_rows(const Element* __restrict__ src, int b, int x, int x_c
   }
 }
 
-// Kernel 1. grid (chunks, B*H, (K/block_k)*(V/block_v)): the (block_k x block_v) tile of
+// grid (chunks, B*H, (K/block_k)*(V/block_v)): the (block_k x block_v) tile of
 // chunk c's state S_c = sum_j exp(Glast - G_j) k_j v_j^T and, from tile 0, its log decay.
 extern "C" __global__ void __launch_bounds__(kThreads)
     lla_mamba2_chunk_states(const Element* __restrict__ k, const Element* __restrict__ v,
@@ -136,26 +98,6 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     decays[static_cast<size_t>(bh) * tree_nodes + c] = g_last;
 }
 
-// Kernel 2. grid (ceil(K*V / threads), num_chunks >> (level+1), B*H): tree node (level+1, j)
-// from its two children (level, 2j) and (level, 2j+1): the left one decays across the right.
-extern "C" __global__ void __launch_bounds__(kThreads)
-    lla_mamba2_merge_states(float* __restrict__ decays, float* __restrict__ states, int level,
-                            int num_chunks, int tree_nodes) {
-  const int j = blockIdx.y, bh = blockIdx.z;
-  const int child_level = lla_tree_level_offset(level, num_chunks);
-  const int parent = lla_tree_level_offset(level + 1, num_chunks) + j;
-  const size_t node0 = static_cast<size_t>(bh) * tree_nodes;
-  const size_t left = node0 + child_level + 2 * j, right = left + 1;
-  const float right_decay = decays[right];
-  const int e = blockIdx.x * kThreads + threadIdx.x;
-  if (e < kStateElements) {
-    states[(node0 + parent) * kStateElements + e] =
-        expf(right_decay) * states[left * kStateElements + e] +
-        states[right * kStateElements + e];
-  }
-  if (blockIdx.x == 0 && threadIdx.x == 0) decays[node0 + parent] = decays[left] + right_decay;
-}
-
 // Shared memory of the output kernel, in floats (the host plan passes the same size).
 constexpr int kOutputSharedFloats = 2 * kChunk                      // gc, row factors
                                     + kChunk * (kChunk + 1)         // scores
@@ -165,7 +107,7 @@ constexpr int kOutputSharedFloats = 2 * kChunk                      // gc, row f
 static_assert(kOutputSharedFloats * 4 == lla_config::kOutputSharedBytes,
               "the host plan's shared memory size disagrees with the kernel's layout");
 
-// Kernel 3. grid (V/block_v, chunks, B*H): rows of chunk c, columns [v0, v0 + block_v) of o.
+// grid (V/block_v, chunks, B*H): rows of chunk c, columns [v0, v0 + block_v) of o.
 extern "C" __global__ void __launch_bounds__(kThreads)
     lla_mamba2_output(const Element* __restrict__ q, const Element* __restrict__ k,
                       const Element* __restrict__ v, const float* __restrict__ g,
@@ -238,11 +180,8 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   const size_t node0 = static_cast<size_t>(bh) * tree_nodes;
   for (int e = 0; (c >> e) != 0; ++e) {
     if (((c >> e) & 1) == 0) continue;
-    float gap = 0.0f;
-    for (int lower = 0; lower < e; ++lower)
-      if ((c >> lower) & 1)
-        gap += decays[node0 + lla_tree_level_offset(lower, num_chunks) + (c >> lower) - 1];
-    const size_t node = node0 + lla_tree_level_offset(e, num_chunks) + (c >> e) - 1;
+    const float gap = level_gap(decays, node0, c, e, num_chunks);
+    const size_t node = level_node(node0, c, e, num_chunks);
     for (int i = threadIdx.x; i < kChunk; i += kThreads) {
       row_factor[i] =
           i < n ? scale * expf(gc[i] + gap) *

@@ -1,0 +1,296 @@
+// Log-linear Mamba-2 forward, mma algorithm: tensor cores (mma.sync m16n8k16, fp32
+// accumulation) for bf16 and f16 inputs. In the output pass one warp owns 16 rows of a chunk:
+// its scores stay in registers from QK^T to the masked P of PV (the accumulator layout of one
+// mma is the operand layout of the next). Tree nodes are laid out [V][K], the operand layout
+// the output pass reads. See mamba2_forward_common.cuh.
+
+namespace lla_mamba2 {
+
+static_assert(sizeof(Element) == 2, "mma: 16-bit inputs only");
+static_assert(kChunk == 16 * lla_config::kWarps, "mma: one warp per 16 rows of the chunk");
+static_assert(kKeyDim % 16 == 0 && kBlockV % 16 == 0, "mma: K and block_v in steps of 16");
+
+using Bits = unsigned short;  // raw bits of a 16-bit Element
+
+// Row pitches of shared tiles, in 16-bit elements: 8 more than the row spreads the rows of a
+// fragment load over all banks.
+constexpr int kKeyPitch = kKeyDim + 8;   // rows of K values: q, k, node tiles
+constexpr int kChunkPitch = kChunk + 8;  // rows of chunk positions: transposed v and k tiles
+constexpr int kIntraLevels = kLog2Chunk + 1;
+
+__device__ __forceinline__ Bits to_bits(float x) {
+  Element e;
+  lla_store(&e, x);
+  return e.bits;
+}
+
+// Two floats as the two 16-bit halves of an mma operand register (the first in the low half).
+__device__ __forceinline__ unsigned pack(float lo, float hi) {
+  return static_cast<unsigned>(to_bits(lo)) | (static_cast<unsigned>(to_bits(hi)) << 16);
+}
+
+__device__ __forceinline__ unsigned pair_at(const Bits* p) {
+  return *reinterpret_cast<const unsigned*>(p);
+}
+
+__device__ __forceinline__ int lane_group() { return (threadIdx.x & 31) >> 2; }
+__device__ __forceinline__ int lane_in_group() { return threadIdx.x & 3; }
+
+// Operand A (16 x 16) of rows r0.. and columns k0.. of a row-major tile.
+__device__ __forceinline__ void load_a(unsigned a[4], const Bits* tile, int pitch, int r0, int k0) {
+  const Bits* top = tile + (r0 + lane_group()) * pitch + k0 + 2 * lane_in_group();
+  const Bits* bottom = top + 8 * pitch;
+  a[0] = pair_at(top);
+  a[1] = pair_at(bottom);
+  a[2] = pair_at(top + 8);
+  a[3] = pair_at(bottom + 8);
+}
+
+// Operand B (16 x 8: k x n) of columns n0.. and rows k0.., from a tile stored [n][k].
+__device__ __forceinline__ void load_b(unsigned b[2], const Bits* tile, int pitch, int n0, int k0) {
+  const Bits* p = tile + (n0 + lane_group()) * pitch + k0 + 2 * lane_in_group();
+  b[0] = pair_at(p);
+  b[1] = pair_at(p + 8);
+}
+
+__device__ __forceinline__ void mma_sync(float c[4], const unsigned a[4], const unsigned b[2], lla_bf16) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+__device__ __forceinline__ void mma_sync(float c[4], const unsigned a[4], const unsigned b[2], lla_f16) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+__device__ __forceinline__ void mma(float c[4], const unsigned a[4], const unsigned b[2]) {
+  mma_sync(c, a, b, Element{});
+}
+
+// Shared memory of the kernels, in bytes (the host plan passes the same sizes).
+constexpr int kStateSharedBytes = 4 * kChunk + 2 * (kBlockV + kKeyDim) * kChunkPitch;
+constexpr int kOutputSharedBytes =
+    4 * (2 * kChunk + kChunk * kIntraLevels) +
+    2 * (2 * kChunk * kKeyPitch + kBlockV * kChunkPitch + kBlockV * kKeyPitch);
+static_assert(kStateSharedBytes == lla_config::kStateSharedBytes &&
+                  kOutputSharedBytes == lla_config::kOutputSharedBytes,
+              "the host plan's shared memory sizes disagree with the kernels' layouts");
+
+// grid (chunks, B*H, V/block_v): rows [v0, v0 + block_v) of chunk c's node transposed,
+// S_c^T = (w v)^T k with w_j = exp(Glast - G_j), and from the first block its log decay.
+extern "C" __global__ void __launch_bounds__(kThreads)
+    lla_mamba2_chunk_states(const Element* __restrict__ k, const Element* __restrict__ v,
+                            const float* __restrict__ g, float* __restrict__ decays,
+                            float* __restrict__ states, int seq_len, int heads, int groups,
+                            int num_chunks, int tree_nodes) {
+  extern __shared__ float smem[];
+  float* gc = smem;
+  Bits* wv_t = reinterpret_cast<Bits*>(gc + kChunk);  // [block_v][chunk]
+  Bits* k_t = wv_t + kBlockV * kChunkPitch;           // [K][chunk]
+
+  const int c = blockIdx.x, bh = blockIdx.y, b = bh / heads, h = bh % heads;
+  const int group = h / (heads / groups);
+  const int v0 = blockIdx.z * kBlockV;
+  const int start = c * kChunk, n = min(kChunk, seq_len - start);
+
+  load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
+  const float g_last = gc[n - 1];
+  const Bits* k_bits = reinterpret_cast<const Bits*>(k);
+  const Bits* v_bits = reinterpret_cast<const Bits*>(v);
+  for (int idx = threadIdx.x; idx < kChunk * kKeyDim; idx += kThreads) {
+    const int j = idx / kKeyDim, kk = idx % kKeyDim;
+    k_t[kk * kChunkPitch + j] =
+        j < n ? k_bits[((static_cast<size_t>(b) * seq_len + start + j) * groups + group) * kKeyDim + kk]
+              : Bits{0};
+  }
+  for (int idx = threadIdx.x; idx < kChunk * kBlockV; idx += kThreads) {
+    const int j = idx / kBlockV, vv = idx % kBlockV;
+    wv_t[vv * kChunkPitch + j] =
+        j < n ? to_bits(expf(g_last - gc[j]) *
+                        lla_to_float(v[((static_cast<size_t>(b) * seq_len + start + j) * heads + h) *
+                                           kValueDim + v0 + vv]))
+              : Bits{0};
+  }
+  __syncthreads();
+
+  // 16 x 16 blocks of the block_v x K result, dealt round-robin to the warps.
+  float* node = states + (static_cast<size_t>(bh) * tree_nodes + c) * kStateElements;
+  const int warp = threadIdx.x >> 5;
+  constexpr int kBlocksK = kKeyDim / 16;
+  for (int block = warp; block < (kBlockV / 16) * kBlocksK; block += lla_config::kWarps) {
+    const int m0 = (block / kBlocksK) * 16, n0 = (block % kBlocksK) * 16;
+    float acc[2][4] = {};
+#pragma unroll
+    for (int k0 = 0; k0 < kChunk; k0 += 16) {
+      unsigned a[4], bf[2];
+      load_a(a, wv_t, kChunkPitch, m0, k0);
+#pragma unroll
+      for (int u = 0; u < 2; ++u) {
+        load_b(bf, k_t, kChunkPitch, n0 + 8 * u, k0);
+        mma(acc[u], a, bf);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      const int col = n0 + 8 * u + 2 * lane_in_group();
+      float* top = node + (v0 + m0 + lane_group()) * kKeyDim + col;
+      *reinterpret_cast<float2*>(top) = make_float2(acc[u][0], acc[u][1]);
+      *reinterpret_cast<float2*>(top + 8 * kKeyDim) = make_float2(acc[u][2], acc[u][3]);
+    }
+  }
+  if (blockIdx.z == 0 && threadIdx.x == 0)
+    decays[static_cast<size_t>(bh) * tree_nodes + c] = g_last;
+}
+
+// grid (V/block_v, chunks, B*H): rows of chunk c, columns [v0, v0 + block_v) of o.
+extern "C" __global__ void __launch_bounds__(kThreads)
+    lla_mamba2_output(const Element* __restrict__ q, const Element* __restrict__ k,
+                      const Element* __restrict__ v, const float* __restrict__ g,
+                      const Element* __restrict__ lambda, Element* __restrict__ o,
+                      const float* __restrict__ decays, const float* __restrict__ states,
+                      int seq_len, int heads, int groups, int num_chunks, int tree_nodes,
+                      float scale) {
+  extern __shared__ float smem[];
+  float* gc = smem;
+  float* row_factor = gc + kChunk;
+  float* intra_lambda = row_factor + kChunk;  // [chunk][levels 0..log2 C]
+  Bits* q_s = reinterpret_cast<Bits*>(intra_lambda + kChunk * kIntraLevels);  // [chunk][K]
+  Bits* k_s = q_s + kChunk * kKeyPitch;                                       // [chunk][K]
+  Bits* v_t = k_s + kChunk * kKeyPitch;     // [block_v][chunk]
+  Bits* node_s = v_t + kBlockV * kChunkPitch;  // [block_v][K]
+
+  const int c = blockIdx.y, bh = blockIdx.z, b = bh / heads, h = bh % heads;
+  const int group = h / (heads / groups);
+  const int v0 = blockIdx.x * kBlockV;
+  const int start = c * kChunk, n = min(kChunk, seq_len - start);
+  const size_t lambda_row0 = (static_cast<size_t>(b) * seq_len + start) * heads + h;
+
+  load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
+  const unsigned* q_pairs = reinterpret_cast<const unsigned*>(q);
+  const unsigned* k_pairs = reinterpret_cast<const unsigned*>(k);
+  for (int idx = threadIdx.x; idx < kChunk * (kKeyDim / 2); idx += kThreads) {
+    const int i = idx / (kKeyDim / 2), pair = idx % (kKeyDim / 2);
+    const size_t at = ((static_cast<size_t>(b) * seq_len + start + i) * groups + group) * (kKeyDim / 2) + pair;
+    *reinterpret_cast<unsigned*>(q_s + i * kKeyPitch + 2 * pair) = i < n ? q_pairs[at] : 0u;
+    *reinterpret_cast<unsigned*>(k_s + i * kKeyPitch + 2 * pair) = i < n ? k_pairs[at] : 0u;
+  }
+  const Bits* v_bits = reinterpret_cast<const Bits*>(v);
+  for (int idx = threadIdx.x; idx < kChunk * kBlockV; idx += kThreads) {
+    const int j = idx / kBlockV, vv = idx % kBlockV;
+    v_t[vv * kChunkPitch + j] =
+        j < n ? v_bits[((static_cast<size_t>(b) * seq_len + start + j) * heads + h) * kValueDim + v0 + vv]
+              : Bits{0};
+  }
+  for (int idx = threadIdx.x; idx < kChunk * kIntraLevels; idx += kThreads) {
+    const int i = idx / kIntraLevels, level = idx % kIntraLevels;
+    intra_lambda[idx] =
+        i < n ? lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels + level])
+              : 0.0f;
+  }
+  __syncthreads();
+
+  const int r0 = (threadIdx.x >> 5) * 16;
+  const int row_top = r0 + lane_group(), row_bottom = row_top + 8;
+  // Score tiles at or left of the diagonal: the rest of the warp's 16 rows is causal zero.
+  const int live_tiles = (r0 + 16) / 8;
+
+  // Intra-chunk scores S = Q K^T for the warp's rows, then decay and per-pair lambda.
+  float scores[kChunk / 8][4] = {};
+#pragma unroll
+  for (int k0 = 0; k0 < kKeyDim; k0 += 16) {
+    unsigned a[4], bf[2];
+    load_a(a, q_s, kKeyPitch, r0, k0);
+#pragma unroll
+    for (int t = 0; t < kChunk / 8; ++t) {
+      if (t >= live_tiles) break;
+      load_b(bf, k_s, kKeyPitch, 8 * t, k0);
+      mma(scores[t], a, bf);
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < kChunk / 8; ++t) {
+#pragma unroll
+    for (int x = 0; x < 4; ++x) {
+      const int i = x < 2 ? row_top : row_bottom;
+      const int j = 8 * t + 2 * lane_in_group() + (x & 1);
+      scores[t][x] = j <= i && i < n ? scores[t][x] * scale *
+                                           intra_lambda[i * kIntraLevels + lla_level(i, j)] *
+                                           expf(gc[i] - gc[j])
+                                     : 0.0f;
+    }
+  }
+
+  // O = P V: the score accumulators of tiles 2s and 2s+1 are operand A of step s.
+  float acc[kBlockV / 8][4] = {};
+#pragma unroll
+  for (int s = 0; s < kChunk / 16; ++s) {
+    if (2 * s >= live_tiles) break;
+    const unsigned a[4] = {pack(scores[2 * s][0], scores[2 * s][1]),
+                           pack(scores[2 * s][2], scores[2 * s][3]),
+                           pack(scores[2 * s + 1][0], scores[2 * s + 1][1]),
+                           pack(scores[2 * s + 1][2], scores[2 * s + 1][3])};
+#pragma unroll
+    for (int t = 0; t < kBlockV / 8; ++t) {
+      unsigned bf[2];
+      load_b(bf, v_t, kChunkPitch, 8 * t, 16 * s);
+      mma(acc[t], a, bf);
+    }
+  }
+
+  // Inter-chunk levels: O += diag(lambda^m exp(G + gap)) Q S_node for each live level.
+  const size_t node0 = static_cast<size_t>(bh) * tree_nodes;
+  for (int e = 0; (c >> e) != 0; ++e) {
+    if (((c >> e) & 1) == 0) continue;
+    const float gap = level_gap(decays, node0, c, e, num_chunks);
+    const float* node = states + level_node(node0, c, e, num_chunks) * kStateElements +
+                        static_cast<size_t>(v0) * kKeyDim;
+    __syncthreads();  // the previous level's readers of node_s and row_factor are done
+    for (int idx = threadIdx.x; idx < kBlockV * kKeyDim; idx += kThreads)
+      node_s[(idx / kKeyDim) * kKeyPitch + idx % kKeyDim] = to_bits(node[idx]);
+    for (int i = threadIdx.x; i < kChunk; i += kThreads) {
+      row_factor[i] =
+          i < n ? scale * expf(gc[i] + gap) *
+                      lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
+                                          kIntraLevels + e])
+                : 0.0f;
+    }
+    __syncthreads();
+    float part[kBlockV / 8][4] = {};
+#pragma unroll
+    for (int k0 = 0; k0 < kKeyDim; k0 += 16) {
+      unsigned a[4], bf[2];
+      load_a(a, q_s, kKeyPitch, r0, k0);
+#pragma unroll
+      for (int t = 0; t < kBlockV / 8; ++t) {
+        load_b(bf, node_s, kKeyPitch, 8 * t, k0);
+        mma(part[t], a, bf);
+      }
+    }
+    const float top = row_factor[row_top], bottom = row_factor[row_bottom];
+#pragma unroll
+    for (int t = 0; t < kBlockV / 8; ++t) {
+      acc[t][0] += top * part[t][0];
+      acc[t][1] += top * part[t][1];
+      acc[t][2] += bottom * part[t][2];
+      acc[t][3] += bottom * part[t][3];
+    }
+  }
+
+  unsigned* o_pairs = reinterpret_cast<unsigned*>(o);
+#pragma unroll
+  for (int t = 0; t < kBlockV / 8; ++t) {
+    const int col = v0 + 8 * t + 2 * lane_in_group();
+    if (row_top < n)
+      o_pairs[(((static_cast<size_t>(b) * seq_len + start + row_top) * heads + h) * kValueDim + col) / 2] =
+          pack(acc[t][0], acc[t][1]);
+    if (row_bottom < n)
+      o_pairs[(((static_cast<size_t>(b) * seq_len + start + row_bottom) * heads + h) * kValueDim + col) / 2] =
+          pack(acc[t][2], acc[t][3]);
+  }
+}
+
+}  // namespace lla_mamba2

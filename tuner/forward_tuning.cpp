@@ -1,0 +1,345 @@
+#include "forward_tuning.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <future>
+#include <stdexcept>
+#include <thread>
+
+#include "kernels/forward_plan.h"
+#include "kernels/mamba2_forward_plan.h"
+#include "problem_bucket.h"
+#include "pruning.h"
+
+namespace lla::tuner {
+
+namespace {
+
+// A search's lease outlives its budget by this much before others may take it over.
+constexpr double kTuneLeaseMarginS = 120;
+
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class SteadyTuningClock : public TuningClock {
+ public:
+  double seconds() override {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+compiler::KernelSpec with_tile(compiler::KernelSpec base, const compiler::TileConfig& tile) {
+  base.tile = tile;
+  return base;
+}
+
+// The order in which a search times candidates: the heuristic first, then the space's order
+// (exhaustive) or a coarse sample followed by the untimed configs nearest the best so far.
+class CandidateOrder {
+ public:
+  CandidateOrder(std::vector<size_t> pending, std::optional<size_t> heuristic, size_t exhaustive_limit)
+      : pending_(std::move(pending)) {
+    const auto first = heuristic ? std::find(pending_.begin(), pending_.end(), *heuristic)
+                                 : pending_.end();
+    if (first != pending_.end()) queue_.push_back(*first);
+    const size_t stride =
+        pending_.size() <= exhaustive_limit ? 1 : (pending_.size() + exhaustive_limit - 1) / exhaustive_limit;
+    for (size_t i = 0; i < pending_.size(); i += stride)
+      if (pending_[i] != queue_front_or_none()) queue_.push_back(pending_[i]);
+  }
+
+  bool empty() const { return taken_ == pending_.size(); }
+
+  // The next candidate; `best` is the space index of the best timed config so far.
+  size_t next(std::optional<size_t> best) {
+    size_t chosen = 0;
+    if (!queue_.empty()) {
+      chosen = queue_.front();
+      queue_.pop_front();
+    } else {
+      const size_t centre = best.value_or(pending_.front());
+      size_t best_distance = SIZE_MAX;
+      for (size_t index : pending_) {
+        if (is_taken(index)) continue;
+        const size_t distance = index > centre ? index - centre : centre - index;
+        if (distance < best_distance) {
+          best_distance = distance;
+          chosen = index;
+        }
+      }
+    }
+    taken_indices_.push_back(chosen);
+    ++taken_;
+    return chosen;
+  }
+
+ private:
+  size_t queue_front_or_none() const { return queue_.empty() ? SIZE_MAX : queue_.front(); }
+  bool is_taken(size_t index) const {
+    return std::find(taken_indices_.begin(), taken_indices_.end(), index) != taken_indices_.end() ||
+           std::find(queue_.begin(), queue_.end(), index) != queue_.end();
+  }
+
+  std::vector<size_t> pending_;
+  std::deque<size_t> queue_;
+  std::vector<size_t> taken_indices_;
+  size_t taken_ = 0;
+};
+
+std::vector<const cache::TuningRow*> rows_in_space_order(const std::vector<CandidateResult>& candidates) {
+  std::vector<const cache::TuningRow*> rows;
+  for (const CandidateResult& c : candidates)
+    rows.push_back(c.outcome == CandidateOutcome::skipped ? nullptr : &c.row);
+  return rows;
+}
+
+std::string tune_lease_name(const std::string& problem, const std::string& device) {
+  return "tune:" + problem + "|" + device + "|" + lla_version();
+}
+
+}  // namespace
+
+TuningClock& steady_tuning_clock() {
+  static SteadyTuningClock clock;
+  return clock;
+}
+
+std::vector<compiler::TileConfig> family_config_space(const compiler::KernelSpec& base) {
+  switch (base.family) {
+    case compiler::Family::mamba2_forward: return compiler::mamba2::config_space(base);
+  }
+  throw std::invalid_argument(std::string("no configuration space for family ") +
+                              compiler::family_name(base.family));
+}
+
+const char* candidate_outcome_name(CandidateOutcome o) {
+  switch (o) {
+    case CandidateOutcome::timed: return "timed";
+    case CandidateOutcome::failed: return "failed";
+    case CandidateOutcome::pruned: return "pruned";
+    case CandidateOutcome::reused: return "reused";
+    case CandidateOutcome::skipped: return "skipped";
+  }
+  return "?";
+}
+
+const char* choice_source_name(ForwardChoice::Source s) {
+  switch (s) {
+    case ForwardChoice::Source::heuristic: return "heuristic";
+    case ForwardChoice::Source::stored: return "stored";
+    case ForwardChoice::Source::tuned: return "tuned";
+  }
+  return "?";
+}
+
+TuneReport tune_forward(const ForwardRequest& request, const DeviceInfo& device,
+                        CandidateBench& bench, cache::BinaryCache* store,
+                        const TuneOptions& options, TuningClock& clock,
+                        const TuneProgress& progress) {
+  const double started_at = clock.seconds();
+  const compiler::KernelSpec heuristic = heuristic_forward_spec(request, device);
+  TuneReport report;
+  report.problem = problem_key(request, heuristic.chunk);
+  report.device = device_key(device);
+
+  cache::TuningRow blank;
+  blank.problem = report.problem;
+  blank.device = report.device;
+  blank.lla_version = lla_version();
+  blank.provenance = bench.provenance();
+  blank.provenance.nvrtc_version = compiler::nvrtc_version_string();
+
+  std::vector<cache::TuningRow> stored;
+  if (store) stored = store->tuning_rows(report.problem, report.device, lla_version());
+
+  std::vector<size_t> pending;
+  std::vector<cache::TuningRow> static_pruned;
+  for (const compiler::TileConfig& tile : family_config_space(heuristic)) {
+    CandidateResult c;
+    c.spec = with_tile(heuristic, tile);
+    const size_t index = report.candidates.size();
+    if (tile == heuristic.tile) report.heuristic = index;
+    c.row = blank;
+    c.row.config = compiler::describe(c.spec);
+    const auto found = std::find_if(stored.begin(), stored.end(), [&](const cache::TuningRow& r) {
+      return r.config == c.row.config;
+    });
+    if (found != stored.end() && !options.retime) {
+      c.outcome = CandidateOutcome::reused;
+      c.row = *found;
+    } else if (const auto reason = static_prune_reason(c.spec, request.shape, device)) {
+      c.outcome = CandidateOutcome::pruned;
+      c.row.status = cache::TuningStatus::pruned;
+      c.row.detail = *reason;
+      c.row.provenance.measured_at = unix_seconds();
+      static_pruned.push_back(c.row);
+    } else {
+      pending.push_back(index);
+    }
+    report.candidates.push_back(std::move(c));
+  }
+  const auto keep = [&](const std::vector<cache::TuningRow>& rows) {
+    if (!store || rows.empty()) return;
+    try {
+      store->put_tuning_rows(rows);
+    } catch (const cache::CacheError& e) {
+      report.warnings.push_back(e.what());
+    }
+  };
+  keep(static_pruned);
+
+  const size_t total = report.candidates.size();
+  size_t settled = total - pending.size();
+  if (progress)
+    for (const CandidateResult& c : report.candidates)
+      if (c.outcome != CandidateOutcome::skipped) progress(c, settled, total);
+
+  CandidateOrder order(pending, report.heuristic, options.exhaustive_limit);
+  const size_t window = static_cast<size_t>(
+      options.compile_threads > 0 ? options.compile_threads
+                                  : std::max(1u, std::thread::hardware_concurrency()));
+  std::deque<std::pair<size_t, std::future<PreparedCandidate>>> compiling;
+  std::optional<size_t> best;
+  int started = 0;
+  for (;;) {
+    while (compiling.size() < window && !order.empty() && started < options.max_candidates) {
+      const size_t index = order.next(best);
+      compiling.emplace_back(index, std::async(std::launch::async, [&bench, spec = report.candidates[index].spec] {
+                               return bench.prepare(spec);
+                             }));
+      ++started;
+    }
+    if (compiling.empty()) {
+      if (!order.empty()) report.stopped_by = "count limit";
+      break;
+    }
+    if (clock.seconds() - started_at >= options.budget_s) {
+      report.stopped_by = "time budget";
+      break;
+    }
+    const size_t index = compiling.front().first;
+    std::future<PreparedCandidate> prepared = std::move(compiling.front().second);
+    compiling.pop_front();
+
+    CandidateResult& c = report.candidates[index];
+    c.outcome = CandidateOutcome::failed;
+    c.row.status = cache::TuningStatus::failed;
+    try {
+      const PreparedCandidate candidate = prepared.get();
+      const compiler::LaunchPlan plan = compiler::plan_forward(c.spec, request.shape);
+      if (const auto reason = compiled_prune_reason(plan, candidate.resources, device)) {
+        c.outcome = CandidateOutcome::pruned;
+        c.row.status = cache::TuningStatus::pruned;
+        c.row.detail = *reason;
+      } else {
+        const TimingSummary timing =
+            summarize_samples(bench.measure(candidate, options.warmup, options.repetitions));
+        c.outcome = CandidateOutcome::timed;
+        c.row.status = cache::TuningStatus::timed;
+        c.row.median_ms = timing.median_ms;
+        c.row.min_ms = timing.min_ms;
+        c.row.max_ms = timing.max_ms;
+        c.row.noise_ms = timing.noise_ms;
+        c.row.repetitions = timing.repetitions;
+      }
+    } catch (const std::exception& e) {
+      c.row.detail = e.what();
+    }
+    c.row.provenance.measured_at = unix_seconds();
+    keep({c.row});
+    if (c.outcome == CandidateOutcome::timed &&
+        (!best || c.row.median_ms < report.candidates[*best].row.median_ms))
+      best = index;
+    ++settled;
+    if (progress) progress(c, settled, total);
+  }
+  report.winner = select_winner(rows_in_space_order(report.candidates));
+  report.elapsed_s = clock.seconds() - started_at;
+  return report;
+}
+
+std::optional<compiler::KernelSpec> stored_forward_winner(const ForwardRequest& request,
+                                                          const DeviceInfo& device,
+                                                          cache::BinaryCache& store) {
+  const compiler::KernelSpec heuristic = heuristic_forward_spec(request, device);
+  const std::vector<cache::TuningRow> stored =
+      store.tuning_rows(problem_key(request, heuristic.chunk), device_key(device), lla_version());
+  std::vector<compiler::KernelSpec> specs;
+  std::vector<const cache::TuningRow*> rows;
+  for (const compiler::TileConfig& tile : family_config_space(heuristic)) {
+    specs.push_back(with_tile(heuristic, tile));
+    const std::string config = compiler::describe(specs.back());
+    const auto found = std::find_if(stored.begin(), stored.end(),
+                                    [&](const cache::TuningRow& r) { return r.config == config; });
+    rows.push_back(found == stored.end() ? nullptr : &*found);
+  }
+  const auto winner = select_winner(rows);
+  if (!winner) return std::nullopt;
+  return specs[*winner];
+}
+
+ForwardChoice choose_forward_spec(const ForwardRequest& request, const DeviceInfo& device,
+                                  TunePolicy policy, cache::BinaryCache* store,
+                                  const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
+                                  const TuneOptions& options) {
+  ForwardChoice choice;
+  choice.spec = heuristic_forward_spec(request, device);
+  if (policy == TunePolicy::off) return choice;
+  if (!store && policy == TunePolicy::on_miss) {
+    choice.note = "no cache to keep tuning results in";
+    return choice;
+  }
+  const auto stored = [&]() -> bool {
+    if (const auto winner = stored_forward_winner(request, device, *store)) {
+      choice.spec = *winner;
+      choice.source = ForwardChoice::Source::stored;
+      return true;
+    }
+    return false;
+  };
+  if (policy == TunePolicy::on_miss && stored()) return choice;
+
+  TuneOptions search = options;
+  search.retime = policy == TunePolicy::force;
+  const auto run_search = [&] {
+    const std::unique_ptr<CandidateBench> bench = make_bench();
+    TuneReport report = tune_forward(request, device, *bench, store, search);
+    if (report.winner) {
+      choice.spec = report.candidates[*report.winner].spec;
+      choice.source = ForwardChoice::Source::tuned;
+    } else {
+      choice.note = "tuning timed no configuration";
+    }
+    choice.report = std::move(report);
+  };
+  if (!store) {
+    run_search();
+    return choice;
+  }
+  const std::string lease = tune_lease_name(problem_key(request, choice.spec.chunk), device_key(device));
+  const std::string holder = cache::BinaryCache::unique_holder_name();
+  const auto lease_ms = static_cast<int64_t>((options.budget_s + kTuneLeaseMarginS) * 1000);
+  while (!store->try_acquire_lease(lease, holder, lease_ms)) {
+    if (policy == TunePolicy::on_miss) {
+      choice.note = "another process is tuning this problem";
+      return choice;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(cache::BinaryCache::kLeasePollMs));
+  }
+  try {
+    // The search that held the lease before us may have stored a winner meanwhile.
+    if (policy == TunePolicy::force || !stored()) run_search();
+  } catch (...) {
+    store->release_lease(lease, holder);
+    throw;
+  }
+  store->release_lease(lease, holder);
+  return choice;
+}
+
+}  // namespace lla::tuner

@@ -1,0 +1,34 @@
+#pragma once
+// Resource rules that reject a configuration before it is timed, each with a reason the
+// tuner records. Static rules run before any compile; compiled rules read ptxas's report.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "generator/kernel_spec.h"
+#include "heuristic_config.h"
+#include "kernels/launch_plan.h"
+#include "nvrtc/nvrtc_compiler.h"
+
+namespace lla::tuner {
+
+// Registers of one SM (and the most one block may use) on every architecture lla targets.
+inline constexpr int kRegistersPerSm = 65536;
+
+// Why `spec` cannot run `shape` on `device`, judged without compiling: the generator rejects
+// it (divisibility, sizes), its launch plan rejects the shape, or its dynamic shared memory
+// exceeds the device's per-block limit. nullopt when it may run.
+std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
+                                               const compiler::ForwardShape& shape,
+                                               const DeviceInfo& device);
+
+// Why a compiled module is not worth timing: a kernel that spills to local memory, whose
+// registers times its block size exceed an SM's registers, or whose static plus dynamic shared
+// memory exceeds the device's per-block limit (these two cannot launch). Judged per kernel of
+// the launch plan, whose block and shared sizes it reads. nullopt when none applies.
+std::optional<std::string> compiled_prune_reason(
+    const compiler::LaunchPlan& plan, const std::vector<compiler::KernelResources>& resources,
+    const DeviceInfo& device);
+
+}  // namespace lla::tuner
