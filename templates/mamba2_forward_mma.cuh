@@ -17,6 +17,9 @@ using Bits = unsigned short;  // raw bits of a 16-bit Element
 constexpr int kKeyPitch = kKeyDim + 8;   // rows of K values: q, k, node tiles
 constexpr int kChunkPitch = kChunk + 8;  // rows of chunk positions: transposed v and k tiles
 constexpr int kIntraLevels = kLog2Chunk + 1;
+// 16-byte accesses: shared rows (pitch * 2 bytes) and global rows (K or V * 2 bytes) start
+// on 16-byte boundaries.
+static_assert(kKeyPitch % 8 == 0 && kChunkPitch % 8 == 0, "mma: 16-byte aligned shared rows");
 
 __device__ __forceinline__ Bits to_bits(float x) {
   Element e;
@@ -27,6 +30,31 @@ __device__ __forceinline__ Bits to_bits(float x) {
 // Two floats as the two 16-bit halves of an mma operand register (the first in the low half).
 __device__ __forceinline__ unsigned pack(float lo, float hi) {
   return static_cast<unsigned>(to_bits(lo)) | (static_cast<unsigned>(to_bits(hi)) << 16);
+}
+
+// Eight 16-bit elements, one 16-byte access; `at` counts elements from a 16-byte aligned base.
+struct Eight {
+  Bits e[8];
+};
+__device__ __forceinline__ Eight load_eight(const Element* base, size_t at) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(base + at);
+  return *reinterpret_cast<const Eight*>(&raw);
+}
+
+// Rows [start, start + n) of a [B, T, X, kDim] tensor at (b, x), into a shared tile with rows
+// transposed to columns: tile[d * kChunkPitch + row], zero past n. 16-byte global reads.
+template <int kDim, int kCols>
+__device__ void load_transposed(const Element* __restrict__ src, int b, int x, int x_count,
+                                int seq_len, int start, int n, int col0, Bits* tile) {
+  for (int idx = threadIdx.x; idx < kChunk * (kCols / 8); idx += kThreads) {
+    const int row = idx / (kCols / 8), d0 = 8 * (idx % (kCols / 8));
+    Eight v = {};
+    if (row < n)
+      v = load_eight(src, ((static_cast<size_t>(b) * seq_len + start + row) * x_count + x) * kDim +
+                              col0 + d0);
+#pragma unroll
+    for (int u = 0; u < 8; ++u) tile[(d0 + u) * kChunkPitch + row] = v.e[u];
+  }
 }
 
 __device__ __forceinline__ unsigned pair_at(const Bits* p) {
@@ -99,21 +127,15 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 
   load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
   const float g_last = gc[n - 1];
-  const Bits* k_bits = reinterpret_cast<const Bits*>(k);
-  const Bits* v_bits = reinterpret_cast<const Bits*>(v);
-  for (int idx = threadIdx.x; idx < kChunk * kKeyDim; idx += kThreads) {
-    const int j = idx / kKeyDim, kk = idx % kKeyDim;
-    k_t[kk * kChunkPitch + j] =
-        j < n ? k_bits[((static_cast<size_t>(b) * seq_len + start + j) * groups + group) * kKeyDim + kk]
-              : Bits{0};
-  }
-  for (int idx = threadIdx.x; idx < kChunk * kBlockV; idx += kThreads) {
-    const int j = idx / kBlockV, vv = idx % kBlockV;
-    wv_t[vv * kChunkPitch + j] =
-        j < n ? to_bits(expf(g_last - gc[j]) *
-                        lla_to_float(v[((static_cast<size_t>(b) * seq_len + start + j) * heads + h) *
-                                           kValueDim + v0 + vv]))
-              : Bits{0};
+  load_transposed<kKeyDim, kKeyDim>(k, b, group, groups, seq_len, start, n, 0, k_t);
+  load_transposed<kValueDim, kBlockV>(v, b, h, heads, seq_len, start, n, v0, wv_t);
+  __syncthreads();
+  // Fold each position's decay to the chunk end into its v, rounded once.
+  for (int idx = threadIdx.x; idx < kBlockV * kChunk; idx += kThreads) {
+    const int vv = idx / kChunk, j = idx % kChunk;
+    Element e;
+    e.bits = wv_t[vv * kChunkPitch + j];
+    wv_t[vv * kChunkPitch + j] = to_bits(expf(g_last - gc[j]) * lla_to_float(e));
   }
   __syncthreads();
 
@@ -146,8 +168,12 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     decays[static_cast<size_t>(bh) * tree_nodes + c] = g_last;
 }
 
+// 384 threads a multiprocessor (about 170 registers each, enough for the warp's 16 x chunk
+// scores and 16 x block_v accumulators) keep the tensor cores fed while other blocks stage.
+constexpr int kOutputBlocksPerSm = kThreads < 384 ? 384 / kThreads : 1;
+
 // grid (V/block_v, chunks, B*H): rows of chunk c, columns [v0, v0 + block_v) of o.
-extern "C" __global__ void __launch_bounds__(kThreads)
+extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
     lla_mamba2_output(const Element* __restrict__ q, const Element* __restrict__ k,
                       const Element* __restrict__ v, const float* __restrict__ g,
                       const Element* __restrict__ lambda, Element* __restrict__ o,
@@ -170,21 +196,16 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   const size_t lambda_row0 = (static_cast<size_t>(b) * seq_len + start) * heads + h;
 
   load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
-  const unsigned* q_pairs = reinterpret_cast<const unsigned*>(q);
-  const unsigned* k_pairs = reinterpret_cast<const unsigned*>(k);
-  for (int idx = threadIdx.x; idx < kChunk * (kKeyDim / 2); idx += kThreads) {
-    const int i = idx / (kKeyDim / 2), pair = idx % (kKeyDim / 2);
-    const size_t at = ((static_cast<size_t>(b) * seq_len + start + i) * groups + group) * (kKeyDim / 2) + pair;
-    *reinterpret_cast<unsigned*>(q_s + i * kKeyPitch + 2 * pair) = i < n ? q_pairs[at] : 0u;
-    *reinterpret_cast<unsigned*>(k_s + i * kKeyPitch + 2 * pair) = i < n ? k_pairs[at] : 0u;
+  for (int idx = threadIdx.x; idx < kChunk * (kKeyDim / 8); idx += kThreads) {
+    const int i = idx / (kKeyDim / 8), d0 = 8 * (idx % (kKeyDim / 8));
+    const size_t at = ((static_cast<size_t>(b) * seq_len + start + i) * groups + group) * kKeyDim + d0;
+    const uint4 zero = make_uint4(0, 0, 0, 0);
+    *reinterpret_cast<uint4*>(q_s + i * kKeyPitch + d0) =
+        i < n ? *reinterpret_cast<const uint4*>(q + at) : zero;
+    *reinterpret_cast<uint4*>(k_s + i * kKeyPitch + d0) =
+        i < n ? *reinterpret_cast<const uint4*>(k + at) : zero;
   }
-  const Bits* v_bits = reinterpret_cast<const Bits*>(v);
-  for (int idx = threadIdx.x; idx < kChunk * kBlockV; idx += kThreads) {
-    const int j = idx / kBlockV, vv = idx % kBlockV;
-    v_t[vv * kChunkPitch + j] =
-        j < n ? v_bits[((static_cast<size_t>(b) * seq_len + start + j) * heads + h) * kValueDim + v0 + vv]
-              : Bits{0};
-  }
+  load_transposed<kValueDim, kBlockV>(v, b, h, heads, seq_len, start, n, v0, v_t);
   for (int idx = threadIdx.x; idx < kChunk * kIntraLevels; idx += kThreads) {
     const int i = idx / kIntraLevels, level = idx % kIntraLevels;
     intra_lambda[idx] =
@@ -249,8 +270,11 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     const float* node = states + level_node(node0, c, e, num_chunks) * kStateElements +
                         static_cast<size_t>(v0) * kKeyDim;
     __syncthreads();  // the previous level's readers of node_s and row_factor are done
-    for (int idx = threadIdx.x; idx < kBlockV * kKeyDim; idx += kThreads)
-      node_s[(idx / kKeyDim) * kKeyPitch + idx % kKeyDim] = to_bits(node[idx]);
+    for (int idx = threadIdx.x; idx < kBlockV * (kKeyDim / 4); idx += kThreads) {
+      const int vv = idx / (kKeyDim / 4), kk = 4 * (idx % (kKeyDim / 4));
+      const float4 x = *reinterpret_cast<const float4*>(node + vv * kKeyDim + kk);
+      *reinterpret_cast<uint2*>(node_s + vv * kKeyPitch + kk) = make_uint2(pack(x.x, x.y), pack(x.z, x.w));
+    }
     for (int i = threadIdx.x; i < kChunk; i += kThreads) {
       row_factor[i] =
           i < n ? scale * expf(gc[i] + gap) *
