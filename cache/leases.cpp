@@ -56,8 +56,7 @@ bool BinaryCache::try_acquire_lease(const std::string& name, const std::string& 
   return taken;
 }
 
-bool BinaryCache::renew_lease(const std::string& name, const std::string& holder,
-                              int64_t ttl_ms) {
+bool BinaryCache::renew_lease(const std::string& name, const std::string& holder, int64_t ttl_ms) {
   if (ttl_ms <= 0) throw CacheError("lease " + name + ": the time to live must be positive");
   Connection& c = *connection_;
   std::lock_guard<std::mutex> lock(c.mutex);

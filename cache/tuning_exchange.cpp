@@ -40,8 +40,8 @@ T field(const json& object, const char* name, const std::string& where) {
   try {
     return found->get<T>();
   } catch (const json::exception&) {
-    throw CacheError(where + ": field \"" + name + "\" has the wrong type (" +
-                     found->type_name() + ")");
+    throw CacheError(where + ": field \"" + name + "\" has the wrong type (" + found->type_name() +
+                     ")");
   }
 }
 

@@ -82,7 +82,8 @@ std::vector<TuningRow> select_rows(sqlite::Database& db, const std::string& wher
                           " ORDER BY problem, device, lla_version, config";
   const sqlite::Statement statement = db.prepare(sql.c_str());
   Binding binding(db, statement);
-  for (size_t i = 0; i < parameters.size(); ++i) binding.text(static_cast<int>(i) + 1, parameters[i]);
+  for (size_t i = 0; i < parameters.size(); ++i)
+    binding.text(static_cast<int>(i) + 1, parameters[i]);
   std::vector<TuningRow> rows;
   int rc = SQLITE_ROW;
   while ((rc = binding.step()) == SQLITE_ROW) rows.push_back(read_row(binding.row()));
@@ -94,9 +95,12 @@ std::vector<TuningRow> select_rows(sqlite::Database& db, const std::string& wher
 
 const char* tuning_status_name(TuningStatus s) {
   switch (s) {
-    case TuningStatus::timed: return "timed";
-    case TuningStatus::failed: return "failed";
-    case TuningStatus::pruned: return "pruned";
+    case TuningStatus::timed:
+      return "timed";
+    case TuningStatus::failed:
+      return "failed";
+    case TuningStatus::pruned:
+      return "pruned";
   }
   return "?";
 }
@@ -146,9 +150,9 @@ BinaryCache::MergeCounts BinaryCache::merge_tuning_rows(const std::vector<Tuning
   std::vector<const TuningRow*> winners;
   for (const auto& entry : best) {
     const TuningRow& incoming = *entry.second;
-    const std::vector<TuningRow> existing = select_rows(
-        c.db, "WHERE problem = ?1 AND device = ?2 AND lla_version = ?3 AND config = ?4",
-        {incoming.problem, incoming.device, incoming.lla_version, incoming.config});
+    const std::vector<TuningRow> existing =
+        select_rows(c.db, "WHERE problem = ?1 AND device = ?2 AND lla_version = ?3 AND config = ?4",
+                    {incoming.problem, incoming.device, incoming.lla_version, incoming.config});
     if (existing.empty()) {
       ++counts.added;
       winners.push_back(&incoming);

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <deque>
 #include <future>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -42,64 +44,55 @@ compiler::KernelSpec with_tile(compiler::KernelSpec base, const compiler::TileCo
 // (exhaustive) or a coarse sample followed by the untimed configs nearest the best so far.
 class CandidateOrder {
  public:
-  CandidateOrder(std::vector<size_t> pending, std::optional<size_t> heuristic, size_t exhaustive_limit)
+  CandidateOrder(std::vector<size_t> pending, std::optional<size_t> heuristic,
+                 size_t exhaustive_limit)
       : pending_(std::move(pending)) {
-    const auto first = heuristic ? std::find(pending_.begin(), pending_.end(), *heuristic)
-                                 : pending_.end();
-    if (first != pending_.end()) queue_.push_back(*first);
-    const size_t stride =
-        pending_.size() <= exhaustive_limit ? 1 : (pending_.size() + exhaustive_limit - 1) / exhaustive_limit;
+    if (heuristic && std::count(pending_.begin(), pending_.end(), *heuristic))
+      sample_.push_back(*heuristic);
+    const size_t stride = pending_.size() <= exhaustive_limit
+                              ? 1
+                              : (pending_.size() + exhaustive_limit - 1) / exhaustive_limit;
     for (size_t i = 0; i < pending_.size(); i += stride)
-      if (pending_[i] != queue_front_or_none()) queue_.push_back(pending_[i]);
+      if (pending_[i] != heuristic) sample_.push_back(pending_[i]);
   }
 
-  bool empty() const { return taken_ == pending_.size(); }
+  bool empty() const { return taken_.size() == pending_.size(); }
 
-  // The next candidate; `best` is the space index of the best timed config so far.
+  // The next candidate; `best` is the space index of the best timed config so far. Once the
+  // sample is used up: the untaken config nearest to `best` in the space's order, the earlier
+  // of two at the same distance.
   size_t next(std::optional<size_t> best) {
-    size_t chosen = 0;
-    if (!queue_.empty()) {
-      chosen = queue_.front();
-      queue_.pop_front();
+    size_t chosen = SIZE_MAX;
+    if (!sample_.empty()) {
+      chosen = sample_.front();
+      sample_.pop_front();
     } else {
       const size_t centre = best.value_or(pending_.front());
-      size_t best_distance = SIZE_MAX;
+      size_t nearest = SIZE_MAX;
       for (size_t index : pending_) {
-        if (is_taken(index)) continue;
         const size_t distance = index > centre ? index - centre : centre - index;
-        if (distance < best_distance) {
-          best_distance = distance;
+        if (!taken_.count(index) && distance < nearest) {
+          nearest = distance;
           chosen = index;
         }
       }
     }
-    taken_indices_.push_back(chosen);
-    ++taken_;
+    taken_.insert(chosen);
     return chosen;
   }
 
  private:
-  size_t queue_front_or_none() const { return queue_.empty() ? SIZE_MAX : queue_.front(); }
-  bool is_taken(size_t index) const {
-    return std::find(taken_indices_.begin(), taken_indices_.end(), index) != taken_indices_.end() ||
-           std::find(queue_.begin(), queue_.end(), index) != queue_.end();
-  }
-
-  std::vector<size_t> pending_;
-  std::deque<size_t> queue_;
-  std::vector<size_t> taken_indices_;
-  size_t taken_ = 0;
+  std::vector<size_t> pending_;  // space indices left to time, in the space's order
+  std::deque<size_t> sample_;    // the heuristic, then every stride-th pending index
+  std::set<size_t> taken_;
 };
 
-std::vector<const cache::TuningRow*> rows_in_space_order(const std::vector<CandidateResult>& candidates) {
+std::vector<const cache::TuningRow*> rows_in_space_order(
+    const std::vector<CandidateResult>& candidates) {
   std::vector<const cache::TuningRow*> rows;
   for (const CandidateResult& c : candidates)
     rows.push_back(c.outcome == CandidateOutcome::skipped ? nullptr : &c.row);
   return rows;
-}
-
-std::string tune_lease_name(const std::string& problem, const std::string& device) {
-  return "tune:" + problem + "|" + device + "|" + lla_version();
 }
 
 }  // namespace
@@ -110,29 +103,61 @@ TuningClock& steady_tuning_clock() {
 }
 
 std::vector<compiler::TileConfig> family_config_space(const compiler::KernelSpec& base) {
-  switch (base.family) {
-    case compiler::Family::mamba2_forward: return compiler::mamba2::config_space(base);
-  }
+  if (base.family == compiler::Family::mamba2_forward) return compiler::mamba2::config_space(base);
   throw std::invalid_argument(std::string("no configuration space for family ") +
                               compiler::family_name(base.family));
 }
 
 const char* candidate_outcome_name(CandidateOutcome o) {
   switch (o) {
-    case CandidateOutcome::timed: return "timed";
-    case CandidateOutcome::failed: return "failed";
-    case CandidateOutcome::pruned: return "pruned";
-    case CandidateOutcome::reused: return "reused";
-    case CandidateOutcome::skipped: return "skipped";
+    case CandidateOutcome::timed:
+      return "timed";
+    case CandidateOutcome::failed:
+      return "failed";
+    case CandidateOutcome::pruned:
+      return "pruned";
+    case CandidateOutcome::reused:
+      return "reused";
+    case CandidateOutcome::skipped:
+      return "skipped";
   }
   return "?";
 }
 
+std::string tune_report_json(const TuneReport& report) {
+  using nlohmann::json;
+  json configs = json::array();
+  for (const CandidateResult& c : report.candidates) {
+    configs.push_back({{"config", compiler::describe(c.spec)},
+                       {"outcome", candidate_outcome_name(c.outcome)},
+                       {"median_ms", c.row.median_ms},
+                       {"min_ms", c.row.min_ms},
+                       {"max_ms", c.row.max_ms},
+                       {"noise_ms", c.row.noise_ms},
+                       {"repetitions", c.row.repetitions},
+                       {"detail", c.row.detail}});
+  }
+  const auto config_at = [&](std::optional<size_t> index) {
+    return index ? json(compiler::describe(report.candidates[*index].spec)) : json(nullptr);
+  };
+  return json{{"problem", report.problem},
+              {"device", report.device},
+              {"elapsed_s", report.elapsed_s},
+              {"stopped_by", report.stopped_by},
+              {"winner", config_at(report.winner)},
+              {"heuristic", config_at(report.heuristic)},
+              {"configs", configs}}
+      .dump(1);
+}
+
 const char* choice_source_name(ForwardChoice::Source s) {
   switch (s) {
-    case ForwardChoice::Source::heuristic: return "heuristic";
-    case ForwardChoice::Source::stored: return "stored";
-    case ForwardChoice::Source::tuned: return "tuned";
+    case ForwardChoice::Source::heuristic:
+      return "heuristic";
+    case ForwardChoice::Source::stored:
+      return "stored";
+    case ForwardChoice::Source::tuned:
+      return "tuned";
   }
   return "?";
 }
@@ -209,9 +234,10 @@ TuneReport tune_forward(const ForwardRequest& request, const DeviceInfo& device,
   for (;;) {
     while (compiling.size() < window && !order.empty() && started < options.max_candidates) {
       const size_t index = order.next(best);
-      compiling.emplace_back(index, std::async(std::launch::async, [&bench, spec = report.candidates[index].spec] {
-                               return bench.prepare(spec);
-                             }));
+      compiling.emplace_back(
+          index, std::async(std::launch::async, [&bench, spec = report.candidates[index].spec] {
+            return bench.prepare(spec);
+          }));
       ++started;
     }
     if (compiling.empty()) {
@@ -283,63 +309,107 @@ std::optional<compiler::KernelSpec> stored_forward_winner(const ForwardRequest& 
   return specs[*winner];
 }
 
-ForwardChoice choose_forward_spec(const ForwardRequest& request, const DeviceInfo& device,
-                                  TunePolicy policy, cache::BinaryCache* store,
-                                  const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
-                                  const TuneOptions& options) {
+namespace {
+
+ForwardChoice choice_of(TuneReport report, const compiler::KernelSpec& heuristic) {
+  ForwardChoice choice;
+  choice.spec = heuristic;
+  if (report.winner) {
+    choice.spec = report.candidates[*report.winner].spec;
+    choice.source = ForwardChoice::Source::tuned;
+  } else {
+    choice.note = "tuning timed no configuration";
+  }
+  choice.report = std::move(report);
+  return choice;
+}
+
+// Holds a search's lease from acquisition to the end of the scope.
+class SearchLease {
+ public:
+  SearchLease(cache::BinaryCache& store, const ForwardRequest& request, const DeviceInfo& device,
+              int chunk, double budget_s)
+      : store_(store),
+        name_(search_lease_name(request, device, chunk)),
+        holder_(cache::BinaryCache::unique_holder_name()),
+        ttl_ms_(static_cast<int64_t>((budget_s + kTuneLeaseMarginS) * 1000)) {}
+  ~SearchLease() {
+    if (!held_) return;
+    try {
+      store_.release_lease(name_, holder_);
+    } catch (const cache::CacheError&) {
+      // It expires by itself.
+    }
+  }
+  SearchLease(const SearchLease&) = delete;
+  SearchLease& operator=(const SearchLease&) = delete;
+
+  bool try_acquire() { return held_ = store_.try_acquire_lease(name_, holder_, ttl_ms_); }
+  void acquire() {
+    while (!try_acquire())
+      std::this_thread::sleep_for(std::chrono::milliseconds(cache::BinaryCache::kLeasePollMs));
+  }
+
+ private:
+  cache::BinaryCache& store_;
+  std::string name_;
+  std::string holder_;
+  int64_t ttl_ms_;
+  bool held_ = false;
+};
+
+}  // namespace
+
+std::string search_lease_name(const ForwardRequest& request, const DeviceInfo& device, int chunk) {
+  return "tune:" + problem_key(request, chunk) + "|" + device_key(device) + "|" + lla_version();
+}
+
+ForwardChoice search_forward_spec(const ForwardRequest& request, const DeviceInfo& device,
+                                  cache::BinaryCache* store, CandidateBench& bench,
+                                  const TuneOptions& options, const TuneProgress& progress) {
+  const compiler::KernelSpec heuristic = heuristic_forward_spec(request, device);
+  std::optional<SearchLease> lease;
+  if (store) {
+    lease.emplace(*store, request, device, heuristic.chunk, options.budget_s);
+    lease->acquire();
+  }
+  return choice_of(
+      tune_forward(request, device, bench, store, options, steady_tuning_clock(), progress),
+      heuristic);
+}
+
+ForwardChoice choose_forward_spec(
+    const ForwardRequest& request, const DeviceInfo& device, TunePolicy policy,
+    cache::BinaryCache* store, const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
+    const TuneOptions& options) {
   ForwardChoice choice;
   choice.spec = heuristic_forward_spec(request, device);
   if (policy == TunePolicy::off) return choice;
-  if (!store && policy == TunePolicy::on_miss) {
+  TuneOptions search = options;
+  search.retime = policy == TunePolicy::force;
+  if (policy == TunePolicy::force)
+    return search_forward_spec(request, device, store, *make_bench(), search);
+  if (!store) {
     choice.note = "no cache to keep tuning results in";
     return choice;
   }
-  const auto stored = [&]() -> bool {
-    if (const auto winner = stored_forward_winner(request, device, *store)) {
-      choice.spec = *winner;
-      choice.source = ForwardChoice::Source::stored;
-      return true;
-    }
-    return false;
+  const auto use_stored = [&] {
+    const auto winner = stored_forward_winner(request, device, *store);
+    if (!winner) return false;
+    choice.spec = *winner;
+    choice.source = ForwardChoice::Source::stored;
+    return true;
   };
-  if (policy == TunePolicy::on_miss && stored()) return choice;
-
-  TuneOptions search = options;
-  search.retime = policy == TunePolicy::force;
-  const auto run_search = [&] {
-    const std::unique_ptr<CandidateBench> bench = make_bench();
-    TuneReport report = tune_forward(request, device, *bench, store, search);
-    if (report.winner) {
-      choice.spec = report.candidates[*report.winner].spec;
-      choice.source = ForwardChoice::Source::tuned;
-    } else {
-      choice.note = "tuning timed no configuration";
-    }
-    choice.report = std::move(report);
-  };
-  if (!store) {
-    run_search();
+  if (use_stored()) return choice;
+  SearchLease lease(*store, request, device, choice.spec.chunk, options.budget_s);
+  if (!lease.try_acquire()) {
+    choice.note = "another process is tuning this problem";
+    choice.ask_again = true;
     return choice;
   }
-  const std::string lease = tune_lease_name(problem_key(request, choice.spec.chunk), device_key(device));
-  const std::string holder = cache::BinaryCache::unique_holder_name();
-  const auto lease_ms = static_cast<int64_t>((options.budget_s + kTuneLeaseMarginS) * 1000);
-  while (!store->try_acquire_lease(lease, holder, lease_ms)) {
-    if (policy == TunePolicy::on_miss) {
-      choice.note = "another process is tuning this problem";
-      return choice;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(cache::BinaryCache::kLeasePollMs));
-  }
-  try {
-    // The search that held the lease before us may have stored a winner meanwhile.
-    if (policy == TunePolicy::force || !stored()) run_search();
-  } catch (...) {
-    store->release_lease(lease, holder);
-    throw;
-  }
-  store->release_lease(lease, holder);
-  return choice;
+  // The search that held the lease before us may have stored a winner meanwhile.
+  if (use_stored()) return choice;
+  return choice_of(tune_forward(request, device, *make_bench(), store, search), choice.spec);
 }
 
 }  // namespace lla::tuner

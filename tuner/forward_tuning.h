@@ -21,13 +21,13 @@ namespace lla::tuner {
 std::vector<compiler::TileConfig> family_config_space(const compiler::KernelSpec& base);
 
 struct TuneOptions {
-  double budget_s = 30;           // no new measurement starts once this much time has passed
-  int max_candidates = 64;        // the most candidates one search compiles and times
-  bool retime = false;            // time configs that already have a row again (policy force)
+  double budget_s = 30;     // no new measurement starts once this much time has passed
+  int max_candidates = 64;  // the most candidates one search compiles and times
+  bool retime = false;      // time configs that already have a row again (policy force)
   int warmup = 5;
   int repetitions = kMinRepetitions;
-  int compile_threads = 0;        // compiles running ahead of the timing; 0: one per core
-  size_t exhaustive_limit = 32;   // candidates left to time at most this many: all, in order
+  int compile_threads = 0;       // compiles running ahead of the timing; 0: one per core
+  size_t exhaustive_limit = 32;  // candidates left to time at most this many: all, in order
 };
 
 enum class CandidateOutcome {
@@ -46,15 +46,20 @@ struct CandidateResult {
 };
 
 struct TuneReport {
-  std::string problem;  // problem_key
-  std::string device;   // device_key
+  std::string problem;                      // problem_key
+  std::string device;                       // device_key
   std::vector<CandidateResult> candidates;  // in the space's order
   std::optional<size_t> winner;             // index into candidates
   std::optional<size_t> heuristic;          // index of the heuristic default, when in the space
   std::string stopped_by;                   // "", "time budget" or "count limit"
   double elapsed_s = 0;
-  std::vector<std::string> warnings;        // rows that could not be stored
+  std::vector<std::string> warnings;  // rows that could not be stored
 };
+
+// The report as JSON: {"problem", "device", "elapsed_s", "stopped_by", "winner" (config text or
+// null), "heuristic" (config text or null), "configs": [{"config", "outcome", "median_ms",
+// "min_ms", "max_ms", "noise_ms", "repetitions", "detail"}]} in the space's order.
+std::string tune_report_json(const TuneReport& report);
 
 // Called after each candidate is settled, with how many of the candidates are settled.
 using TuneProgress = std::function<void(const CandidateResult&, size_t settled, size_t total)>;
@@ -83,8 +88,20 @@ struct ForwardChoice {
   Source source = Source::heuristic;
   std::optional<TuneReport> report;  // when tuned
   std::string note;                  // why the heuristic was used, when it was under a policy
+  bool ask_again = false;            // another process is tuning: a later call may find its winner
 };
 const char* choice_source_name(ForwardChoice::Source s);  // "heuristic", "stored", "tuned"
+
+// The lease a search of the request's bucket (resolved `chunk`) on `device` runs under.
+std::string search_lease_name(const ForwardRequest& request, const DeviceInfo& device, int chunk);
+
+// A search of the request's bucket (tune_forward with `options`) run once across processes:
+// it waits for any other search of the bucket to end (its lease released or expired), then
+// searches under the lease. With no store it searches without a lease. The choice is the
+// winner (source tuned), or the heuristic with a note when nothing was timed.
+ForwardChoice search_forward_spec(const ForwardRequest& request, const DeviceInfo& device,
+                                  cache::BinaryCache* store, CandidateBench& bench,
+                                  const TuneOptions& options, const TuneProgress& progress = {});
 
 // The spec to run under `policy`:
 //   off      the heuristic; nothing is read or timed.
@@ -95,9 +112,9 @@ const char* choice_source_name(ForwardChoice::Source s);  // "heuristic", "store
 //            bucket to end (its lease released or expired).
 // `make_bench` is called only when a search runs. A search that times nothing leaves the
 // heuristic in place (note says why).
-ForwardChoice choose_forward_spec(const ForwardRequest& request, const DeviceInfo& device,
-                                  TunePolicy policy, cache::BinaryCache* store,
-                                  const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
-                                  const TuneOptions& options);
+ForwardChoice choose_forward_spec(
+    const ForwardRequest& request, const DeviceInfo& device, TunePolicy policy,
+    cache::BinaryCache* store, const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
+    const TuneOptions& options);
 
 }  // namespace lla::tuner

@@ -12,10 +12,9 @@ std::string problem_key(const ForwardRequest& request, int chunk) {
   const compiler::ForwardShape& s = request.shape;
   const int heads_per_group = s.groups > 0 ? s.heads / s.groups : 0;
   return std::string(compiler::family_name(request.family)) +
-         " dtype=" + compiler::dtype_name(request.dtype) +
-         " K=" + std::to_string(request.key_dim) + " V=" + std::to_string(request.value_dim) +
-         " L=" + std::to_string(request.levels) + " C=" + std::to_string(chunk) +
-         " heads_per_group=" + std::to_string(heads_per_group) +
+         " dtype=" + compiler::dtype_name(request.dtype) + " K=" + std::to_string(request.key_dim) +
+         " V=" + std::to_string(request.value_dim) + " L=" + std::to_string(request.levels) +
+         " C=" + std::to_string(chunk) + " heads_per_group=" + std::to_string(heads_per_group) +
          " batch_heads<=" + std::to_string(power_of_two_bucket(int64_t{s.batch} * s.heads)) +
          " T<=" + std::to_string(power_of_two_bucket(s.seq_len));
 }

@@ -12,6 +12,9 @@ namespace {
 constexpr int64_t kMaxGridYZ = 65535;
 constexpr int kAdvanceThreads = 256;
 constexpr int kFloatsPerAccess = 4;
+// A thread keeps one 16-byte vector per row it owns in registers while merging: more than 16
+// rows (64 registers) spill.
+constexpr int kMaxRowsPerThread = 16;
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
@@ -76,7 +79,10 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
       tile.block_k = kUnusedBlockK;
       tile.block_v = block_v;
       tile.warps = warps;
-      if (base.value_dim % block_v != 0 || base.key_dim % rows_per_pass(tile) != 0) continue;
+      const int rows = rows_per_pass(tile);
+      if (base.value_dim % block_v != 0 || base.key_dim % rows != 0 ||
+          base.key_dim / rows > kMaxRowsPerThread)
+        continue;
       space.push_back(tile);
     }
   return space;

@@ -33,8 +33,8 @@ int rows_per_pass(const TileConfig& tile);
 LaunchPlan plan(const KernelSpec& spec, const DecodeShape& shape);
 
 // Every tile config the template accepts for the base spec's dims, in a fixed order:
-// block_v 16, 32, 64 (dividing V) by warps 1, 2, 4, 8 (rows_per_pass dividing K);
-// block_k = kUnusedBlockK.
+// block_v 16, 32, 64 (dividing V) by warps 1, 2, 4, 8 (rows_per_pass dividing K, at most 16
+// rows per thread, which would spill); block_k = kUnusedBlockK.
 std::vector<TileConfig> config_space(const KernelSpec& base);
 
 // [K, V] level blocks a step at `position` reads plus writes for one (sequence, head):

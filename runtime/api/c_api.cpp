@@ -1,6 +1,7 @@
 // The C entry points that take or make a context. No exception crosses this boundary: each
 // becomes a status, and its message the calling thread's lla_last_error().
 #include <new>
+#include <optional>
 #include <string>
 
 #include "api/context.h"
@@ -42,6 +43,37 @@ lla_status guarded(Body&& body) noexcept {
   }
 }
 
+thread_local std::string t_tune_details;
+
+void fill_tune_report(const lla::tuner::TuneReport& tuned, lla_tune_report* report) {
+  using lla::tuner::CandidateOutcome;
+  *report = lla_tune_report{};
+  report->configs = static_cast<int>(tuned.candidates.size());
+  for (const lla::tuner::CandidateResult& c : tuned.candidates) {
+    switch (c.outcome) {
+      case CandidateOutcome::timed: ++report->timed; break;
+      case CandidateOutcome::reused: ++report->reused; break;
+      case CandidateOutcome::failed: ++report->failed; break;
+      case CandidateOutcome::pruned: ++report->pruned; break;
+      case CandidateOutcome::skipped: ++report->skipped; break;
+    }
+  }
+  const auto timed_ms = [&](std::optional<size_t> index) {
+    if (!index) return 0.0;
+    const lla::cache::TuningRow& row = tuned.candidates[*index].row;
+    return row.status == lla::cache::TuningStatus::timed ? row.median_ms : 0.0;
+  };
+  report->winner_ms = timed_ms(tuned.winner);
+  report->heuristic_ms = timed_ms(tuned.heuristic);
+  report->elapsed_s = tuned.elapsed_s;
+  if (tuned.winner) {
+    const std::string winner = lla::compiler::describe(tuned.candidates[*tuned.winner].spec);
+    winner.copy(report->winner, sizeof report->winner - 1);
+  }
+  t_tune_details = lla::tuner::tune_report_json(tuned);
+  report->details_json = t_tune_details.c_str();
+}
+
 }  // namespace
 
 extern "C" {
@@ -67,6 +99,22 @@ lla_status lla_forward(lla_context* ctx, const lla_problem* p, const lla_forward
   return guarded([&] {
     if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
     ctx->forward(p, a, static_cast<CUstream>(stream));
+  });
+}
+
+lla_status lla_tune(lla_context* ctx, const lla_problem* p, lla_tune_report* report) {
+  return guarded([&] {
+    if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    const lla::tuner::TuneReport tuned = ctx->tune(p);
+    if (report) fill_tune_report(tuned, report);
+  });
+}
+
+lla_status lla_decode_step(lla_context* ctx, const lla_decode_problem* p,
+                           const lla_decode_args* a, void* stream) {
+  return guarded([&] {
+    if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    ctx->decode_step(p, a, static_cast<CUstream>(stream));
   });
 }
 

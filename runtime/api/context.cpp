@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "api/context_internal.h"
+#include "api/decode_validation.h"
 #include "api/forward_validation.h"
 #include "api/status_error.h"
 #include "cache_location.h"
@@ -12,6 +13,7 @@ namespace lla::runtime {
 namespace {
 
 thread_local std::optional<dispatch::ForwardDispatchInfo> t_last_forward_dispatch;
+thread_local std::optional<dispatch::DecodeDispatchInfo> t_last_decode_dispatch;
 
 tuner::TunePolicy resolve_tune_policy(lla_tune_policy tune) {
   switch (tune) {
@@ -118,6 +120,10 @@ const dispatch::ForwardDispatchInfo* last_forward_dispatch() {
   return t_last_forward_dispatch ? &*t_last_forward_dispatch : nullptr;
 }
 
+const dispatch::DecodeDispatchInfo* last_decode_dispatch() {
+  return t_last_decode_dispatch ? &*t_last_decode_dispatch : nullptr;
+}
+
 const tuner::DeviceInfo& context_device_info(const lla_context& ctx) { return ctx.device_info; }
 
 std::string context_cache_path(const lla_context& ctx) {
@@ -145,7 +151,13 @@ lla_context::lla_context(const lla::runtime::ResolvedOptions& options)
                           ") has no stream-ordered allocator (cuMemAllocAsync), which lla "
                           "needs for its workspace");
   binary_cache = lla::runtime::open_binary_cache(options, logger);
+  lla::runtime::dispatch::ForwardTuning tuning;
+  tuning.policy = tune_policy;
+  tuning.device = device;
+  tuning.context = primary_context.get();
   dispatcher = std::make_unique<lla::runtime::dispatch::ForwardDispatcher>(
+      driver, device_info, binary_cache.get(), logger, tuning);
+  decode_dispatcher = std::make_unique<lla::runtime::dispatch::DecodeDispatcher>(
       driver, device_info, binary_cache.get(), logger);
   logger.info("device " + std::to_string(device_ordinal) + ": " + device_info.name + " (" +
               device_info.arch + ", " + std::to_string(device_info.sm_count) +
@@ -158,6 +170,7 @@ lla_context::~lla_context() {
   if (driver.cuCtxPushCurrent(primary_context.get()) != CUDA_SUCCESS) return;
   driver.cuCtxSynchronize();
   dispatcher->unload_modules();
+  decode_dispatcher->unload_modules();
   CUcontext popped = nullptr;
   driver.cuCtxPopCurrent(&popped);
 }
@@ -172,4 +185,26 @@ void lla_context::forward(const lla_problem* p, const lla_forward_args* a, CUstr
   if (logger.enabled(LLA_LOG_DEBUG))
     logger.debug("lla_forward: " + t_last_forward_dispatch->kernel + " from " +
                  dispatch::kernel_source_name(t_last_forward_dispatch->source));
+}
+
+lla::tuner::TuneReport lla_context::tune(const lla_problem* p) {
+  using namespace lla::runtime;
+  driver::ScopedContext current(driver, primary_context.get());
+  ValidationResult checked = check_forward_problem(p);
+  if (checked.ok()) checked = check_forward_support(*p);
+  if (!checked.ok()) throw StatusError(checked.status, checked.message);
+  return dispatcher->tune(*p);
+}
+
+void lla_context::decode_step(const lla_decode_problem* p, const lla_decode_args* a,
+                              CUstream stream) {
+  using namespace lla::runtime;
+  driver::ScopedContext current(driver, primary_context.get());
+  const ValidationResult checked =
+      validate_decode(p, a, DriverPointerInspector(driver), device_ordinal);
+  if (!checked.ok()) throw StatusError(checked.status, checked.message);
+  t_last_decode_dispatch = decode_dispatcher->decode_step(*p, *a, stream);
+  if (logger.enabled(LLA_LOG_DEBUG))
+    logger.debug("lla_decode_step: " + t_last_decode_dispatch->kernel + " from " +
+                 dispatch::kernel_source_name(t_last_decode_dispatch->source));
 }

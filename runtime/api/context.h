@@ -9,6 +9,7 @@
 
 #include "api/logger.h"
 #include "binary_cache.h"
+#include "dispatch/decode_dispatcher.h"
 #include "dispatch/forward_dispatcher.h"
 #include "driver/cuda_driver.h"
 #include "heuristic_config.h"
@@ -47,13 +48,21 @@ struct lla_context {
   // last_forward_dispatch(). Throws StatusError.
   void forward(const lla_problem* p, const lla_forward_args* a, CUstream stream);
 
+  // Validates the problem and tunes its bucket now (lla_tune). Throws StatusError.
+  lla::tuner::TuneReport tune(const lla_problem* p);
+
+  // Validates, dispatches and launches one decode step on `stream`; records the dispatch for
+  // last_decode_dispatch(). Throws StatusError.
+  void decode_step(const lla_decode_problem* p, const lla_decode_args* a, CUstream stream);
+
   const lla::runtime::driver::CudaDriver& driver;
   const int device_ordinal;
   const CUdevice device;
   const lla::runtime::driver::RetainedPrimaryContext primary_context;
   const lla::tuner::DeviceInfo device_info;
   const lla::runtime::Logger logger;
-  const lla::tuner::TunePolicy tune_policy;  // stored for the tuner; dispatch uses the heuristic
+  const lla::tuner::TunePolicy tune_policy;  // how the dispatcher picks configurations
   std::unique_ptr<lla::cache::BinaryCache> binary_cache;  // null: running uncached
   std::unique_ptr<lla::runtime::dispatch::ForwardDispatcher> dispatcher;
+  std::unique_ptr<lla::runtime::dispatch::DecodeDispatcher> decode_dispatcher;
 };

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "dispatch/decode_dispatcher.h"
 #include "dispatch/forward_dispatcher.h"
 #include "heuristic_config.h"
 #include "lla/lla.h"
@@ -14,6 +15,10 @@ namespace lla::runtime {
 // The dispatch of the last successful lla_forward on the calling thread; null before the first.
 // Valid until the next lla_forward on this thread.
 const dispatch::ForwardDispatchInfo* last_forward_dispatch();
+
+// The dispatch of the last successful lla_decode_step on the calling thread; null before the
+// first. Valid until the next lla_decode_step on this thread.
+const dispatch::DecodeDispatchInfo* last_decode_dispatch();
 
 const tuner::DeviceInfo& context_device_info(const lla_context& ctx);
 

@@ -5,6 +5,8 @@
 #include "api/status_error.h"
 #include "dispatch/module_launch.h"
 #include "kernels/forward_plan.h"
+#include "problem_bucket.h"
+#include "tuning/gpu_candidate_bench.h"
 
 namespace lla::runtime::dispatch {
 namespace {
@@ -22,14 +24,7 @@ compiler::ForwardShape forward_shape(const lla_problem& p) {
   return shape;
 }
 
-// The heuristic spec and its launch plan. Both reject what no kernel can run (a too large
-// grid, an architecture lla does not generate for) with std::invalid_argument.
-struct PlannedProblem {
-  compiler::KernelSpec spec;
-  compiler::LaunchPlan plan;
-};
-
-PlannedProblem plan_problem(const lla_problem& p, const tuner::DeviceInfo& device) {
+tuner::ForwardRequest forward_request(const lla_problem& p) {
   tuner::ForwardRequest request;
   request.family = compiler::Family::mamba2_forward;
   request.dtype = to_compiler_dtype(p.dtype);
@@ -38,15 +33,15 @@ PlannedProblem plan_problem(const lla_problem& p, const tuner::DeviceInfo& devic
   request.levels = p.levels;
   request.chunk = p.chunk;
   request.shape = forward_shape(p);
-  try {
-    compiler::KernelSpec spec = tuner::heuristic_forward_spec(request, device);
-    compiler::LaunchPlan plan = compiler::plan_forward(spec, request.shape);
-    return {std::move(spec), std::move(plan)};
-  } catch (const std::invalid_argument& e) {
-    throw StatusError(LLA_ERR_NOT_SUPPORTED,
-                      std::string("lla has no kernel for this problem on ") + device.name + " (" +
-                          device.arch + "): " + e.what());
-  }
+  return request;
+}
+
+// What no kernel can run (a too large grid, an architecture lla does not generate for) is
+// rejected by the heuristic, the tuner and the launch plan with std::invalid_argument.
+StatusError not_supported(const tuner::DeviceInfo& device, const std::invalid_argument& e) {
+  return StatusError(LLA_ERR_NOT_SUPPORTED, std::string("lla has no kernel for this problem on ") +
+                                                device.name + " (" + device.arch +
+                                                "): " + e.what());
 }
 
 BoundBuffers bind_buffers(const lla_forward_args& a) {
@@ -93,19 +88,95 @@ class StreamWorkspace {
 
 ForwardDispatcher::ForwardDispatcher(const driver::CudaDriver& driver,
                                      const tuner::DeviceInfo& device, cache::BinaryCache* cache,
-                                     const Logger& logger)
-    : driver_(driver), device_(device), cache_(cache), logger_(logger) {}
+                                     const Logger& logger, ForwardTuning tuning)
+    : driver_(driver),
+      device_(device),
+      cache_(cache),
+      logger_(logger),
+      tuning_(std::move(tuning)) {}
+
+std::unique_ptr<tuner::CandidateBench> ForwardDispatcher::make_bench(
+    const tuner::ForwardRequest& request) const {
+  return std::make_unique<tuning::GpuCandidateBench>(driver_, tuning_.device, tuning_.context,
+                                                     device_, cache_, logger_, request);
+}
+
+void ForwardDispatcher::remember(const tuner::ForwardRequest& request,
+                                 const tuner::ForwardChoice& choice) {
+  const std::string key = tuner::problem_key(request, choice.spec.chunk);
+  std::lock_guard<std::mutex> lock(chosen_mutex_);
+  chosen_[key] = {choice.spec, choice.source};
+}
+
+compiler::KernelSpec ForwardDispatcher::choose_spec(const tuner::ForwardRequest& request,
+                                                    tuner::ForwardChoice::Source* chosen_by) {
+  const compiler::KernelSpec heuristic = tuner::heuristic_forward_spec(request, device_);
+  *chosen_by = tuner::ForwardChoice::Source::heuristic;
+  if (tuning_.policy == tuner::TunePolicy::off) return heuristic;
+  {
+    std::lock_guard<std::mutex> lock(chosen_mutex_);
+    const auto found = chosen_.find(tuner::problem_key(request, heuristic.chunk));
+    if (found != chosen_.end()) {
+      *chosen_by = found->second.second;
+      return found->second.first;
+    }
+  }
+  tuner::ForwardChoice choice;
+  try {
+    choice = tuner::choose_forward_spec(
+        request, device_, tuning_.policy, cache_, [&] { return make_bench(request); },
+        tuning_.options);
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {
+    // Tuning only ever speeds things up: the heuristic runs, and the bucket is not retried in
+    // this process.
+    logger_.warn(std::string("tuning failed; using the heuristic configuration: ") + e.what());
+    choice.spec = heuristic;
+  }
+  if (choice.report) {
+    logger_.info("tuned " + choice.report->problem + " in " +
+                 std::to_string(choice.report->elapsed_s) + " s: " +
+                 compiler::describe(choice.spec));
+  }
+  if (!choice.note.empty()) logger_.info("using the heuristic configuration: " + choice.note);
+  if (!choice.ask_again) remember(request, choice);
+  *chosen_by = choice.source;
+  return choice.spec;
+}
+
+tuner::TuneReport ForwardDispatcher::tune(const lla_problem& p) {
+  const tuner::ForwardRequest request = forward_request(p);
+  try {
+    tuner::TuneOptions options = tuning_.options;
+    options.retime = false;
+    const std::unique_ptr<tuner::CandidateBench> bench = make_bench(request);
+    tuner::ForwardChoice choice =
+        tuner::search_forward_spec(request, device_, cache_, *bench, options);
+    remember(request, choice);
+    return std::move(*choice.report);
+  } catch (const std::invalid_argument& e) {
+    throw not_supported(device_, e);
+  } catch (const cache::CacheError& e) {
+    throw StatusError(LLA_ERR_CACHE, std::string("lla_tune: ") + e.what());
+  }
+}
 
 ForwardDispatchInfo ForwardDispatcher::forward(const lla_problem& p, const lla_forward_args& a,
                                                CUstream stream) {
-  const PlannedProblem planned = plan_problem(p, device_);
-  const compiler::LaunchPlan& plan = planned.plan;
+  const tuner::ForwardRequest request = forward_request(p);
   ForwardDispatchInfo info;
-  info.spec = planned.spec;
-  info.kernel = compiler::describe(planned.spec);
+  compiler::LaunchPlan plan;
+  try {
+    info.spec = choose_spec(request, &info.chosen_by);
+    plan = compiler::plan_forward(info.spec, request.shape);
+  } catch (const std::invalid_argument& e) {
+    throw not_supported(device_, e);
+  }
+  info.kernel = compiler::describe(info.spec);
   bool was_loaded = false;
   const LoadedModule& module = table_.find_or_build(
-      info.kernel, [&] { return build_module(driver_, device_, planned.spec, cache_, logger_); },
+      info.kernel, [&] { return build_module(driver_, device_, info.spec, cache_, logger_); },
       &was_loaded);
   info.source = was_loaded ? KernelSource::memory : module.loaded_from;
   if (!was_loaded) {

@@ -74,20 +74,29 @@ std::unique_ptr<LoadedModule> build_module(const driver::CudaDriver& driver,
                                            const compiler::KernelSpec& spec,
                                            cache::BinaryCache* cache, const Logger& logger) {
   const Clock::time_point start = Clock::now();
-  ObtainedBinary binary = obtain_binary(spec, cache, logger);
-  auto module = std::make_unique<LoadedModule>();
+  const ObtainedBinary binary = obtain_binary(spec, cache, logger);
+  std::unique_ptr<LoadedModule> module =
+      load_module(driver, device, binary.image, binary.entry_points);
   module->loaded_from = binary.source;
   module->compile_ms = binary.compile_ms;
-  driver::check_cuda(driver, driver.cuModuleLoadData(&module->module, binary.image.data()),
+  module->build_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  return module;
+}
+
+std::unique_ptr<LoadedModule> load_module(const driver::CudaDriver& driver,
+                                          const tuner::DeviceInfo& device,
+                                          const std::vector<uint8_t>& image,
+                                          const std::vector<std::string>& entry_points) {
+  auto module = std::make_unique<LoadedModule>();
+  driver::check_cuda(driver, driver.cuModuleLoadData(&module->module, image.data()),
                      "cuModuleLoadData");
   try {
-    for (const std::string& name : binary.entry_points)
+    for (const std::string& name : entry_points)
       module->functions.emplace(name, load_function(driver, device, module->module, name));
   } catch (...) {
     driver.cuModuleUnload(module->module);
     throw;
   }
-  module->build_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   return module;
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/logger.h"
 #include "binary_cache.h"
@@ -27,6 +28,13 @@ std::unique_ptr<LoadedModule> build_module(const driver::CudaDriver& driver,
                                            const tuner::DeviceInfo& device,
                                            const compiler::KernelSpec& spec,
                                            cache::BinaryCache* cache, const Logger& logger);
+
+// A compiled image loaded (the context current), each entry point opted in to the device's
+// shared memory; the caller unloads it. Throws StatusError.
+std::unique_ptr<LoadedModule> load_module(const driver::CudaDriver& driver,
+                                          const tuner::DeviceInfo& device,
+                                          const std::vector<uint8_t>& image,
+                                          const std::vector<std::string>& entry_points);
 
 // The device address of each LaunchPlan buffer for one call; 0 for buffers it does not have.
 class BoundBuffers {

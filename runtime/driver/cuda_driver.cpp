@@ -40,9 +40,15 @@ void load(DriverLoadResult& result, CudaDriver& driver) {
   // Asking for a version newer than the driver knows is not portable; the header's own version
   // is the newest ABI these function types describe.
   const int requested = std::min(version, CUDA_VERSION);
+  // cuda.h mostly maps a plain name to its newest ABI (cuMemAlloc -> cuMemAlloc_v2), but keeps
+  // cuCtxSynchronize for the old (void) ABI and spells CUDA 13's (CUcontext) one
+  // cuCtxSynchronize_v2: resolving it at 13.0 would hand back the other signature.
+  auto abi_version = [&](const char* name) {
+    return std::string_view(name) == "cuCtxSynchronize" ? std::min(requested, 12000) : requested;
+  };
   auto resolve = [&](const char* name, void** slot) {
     CUdriverProcAddressQueryResult found = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
-    if (get_proc_address(name, slot, requested, CU_GET_PROC_ADDRESS_DEFAULT, &found) !=
+    if (get_proc_address(name, slot, abi_version(name), CU_GET_PROC_ADDRESS_DEFAULT, &found) !=
             CUDA_SUCCESS ||
         found != CU_GET_PROC_ADDRESS_SUCCESS || !*slot) {
       result.unavailable_reason = std::string("the CUDA driver (") + version_text(version) +

@@ -51,7 +51,15 @@ namespace lla::runtime::driver {
   X(cuStreamCreate)                  \
   X(cuStreamDestroy)                 \
   X(cuStreamSynchronize)             \
-  X(cuPointerGetAttributes)
+  X(cuPointerGetAttributes)          \
+  X(cuMemcpyDtoDAsync)               \
+  X(cuMemsetD32Async)                \
+  X(cuStreamBeginCapture)            \
+  X(cuStreamEndCapture)              \
+  X(cuGraphInstantiateWithFlags)     \
+  X(cuGraphLaunch)                   \
+  X(cuGraphExecDestroy)              \
+  X(cuGraphDestroy)
 
 struct CudaDriver {
 #define LLA_DECLARE_DRIVER_FUNCTION(name) decltype(&::name) name = nullptr;

@@ -9,6 +9,7 @@
 #include "dispatch/forward_dispatcher.h"
 #include "lla/lla.h"
 #include "reference/reference.h"
+#include "verification/device_resources.h"
 
 namespace lla::runtime {
 
@@ -17,13 +18,6 @@ struct DeviceForwardOptions {
   int chunk = 0;        // 0: lla chooses
   int warmup = 0;       // untimed runs after the checked one
   int repetitions = 0;  // timed runs after the warm-up
-};
-
-struct TimingSummary {
-  double median_ms = 0;
-  double min_ms = 0;
-  double max_ms = 0;
-  int repetitions = 0;
 };
 
 struct DeviceForwardRun {

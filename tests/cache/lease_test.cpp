@@ -110,7 +110,8 @@ TEST_F(LeaseTest, SixteenProcessesRacingForOneKeyBuildItOnce) {
       if (read(start[0], &go, 1) != 0) _exit(3);  // released together when the pipe closes
       try {
         BinaryCache cache(folder());
-        const BinaryRecord got = cache.load_or_build(shared_key(), [&] { return logged_build(log_path); });
+        const BinaryRecord got =
+            cache.load_or_build(shared_key(), [&] { return logged_build(log_path); });
         _exit(got.image == shared_record().image ? 0 : 1);
       } catch (const std::exception&) {
         _exit(2);

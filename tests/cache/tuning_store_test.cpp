@@ -33,7 +33,8 @@ TuningRow row_for(const std::string& config, double median_ms, int64_t measured_
   return row;
 }
 
-void expect_same_rows(const std::vector<TuningRow>& actual, const std::vector<TuningRow>& expected) {
+void expect_same_rows(const std::vector<TuningRow>& actual,
+                      const std::vector<TuningRow>& expected) {
   ASSERT_EQ(actual.size(), expected.size());
   for (size_t i = 0; i < actual.size(); ++i) {
     EXPECT_EQ(tuning_rows_to_json({actual[i]}), tuning_rows_to_json({expected[i]})) << i;
@@ -62,7 +63,9 @@ class TuningStoreTest : public ::testing::Test {
     fs::create_directories(directory_);
   }
   std::string folder(const std::string& name = "db") const { return (directory_ / name).string(); }
-  std::string database_path() const { return (directory_ / "db" / BinaryCache::kFileName).string(); }
+  std::string database_path() const {
+    return (directory_ / "db" / BinaryCache::kFileName).string();
+  }
 
   // Runs SQL on the file behind the cache's back.
   void raw_exec(const std::string& sql) const {
@@ -227,9 +230,10 @@ TEST_F(TuningStoreTest, GcEvictsTheLeastRecentlyUsedBinariesFirst) {
     for (int n = 1; n <= 3; ++n) cache.store(key_number(n), record_number(n));
   }
   // 2 was used longest ago, then 1, then 3.
-  raw_exec("UPDATE binaries SET last_used_at = 300 WHERE description = 'kernel 3';"
-           "UPDATE binaries SET last_used_at = 200 WHERE description = 'kernel 1';"
-           "UPDATE binaries SET last_used_at = 100 WHERE description = 'kernel 2';");
+  raw_exec(
+      "UPDATE binaries SET last_used_at = 300 WHERE description = 'kernel 3';"
+      "UPDATE binaries SET last_used_at = 200 WHERE description = 'kernel 1';"
+      "UPDATE binaries SET last_used_at = 100 WHERE description = 'kernel 2';");
   BinaryCache cache(folder());
   const int64_t size_1 = 1001, size_3 = 1003;
   const auto result = cache.gc(size_1 + size_3);

@@ -7,27 +7,19 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <map>
 #include <string>
 
 #include "api/forward_validation.h"
 #include "lla/lla.h"
+#include "validation_test_support.h"
 
 namespace lla::runtime {
 namespace {
 
+using testing::FakeInspector;
+
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-// Answers `kind` for every pointer except those listed in `overrides`.
-class FakeInspector : public PointerInspector {
- public:
-  PointerLocation locate(const void* pointer) const override {
-    auto found = overrides.find(pointer);
-    return found != overrides.end() ? found->second : PointerLocation{MemoryKind::device, 0};
-  }
-  std::map<const void*, PointerLocation> overrides;
-};
 
 const void* address(uintptr_t a) { return reinterpret_cast<const void*>(a); }
 
@@ -48,13 +40,6 @@ struct Call {
   lla_forward_args args = {};
   FakeInspector inspector;
 };
-
-#define EXPECT_VERDICT(result, expected_status, field)                                       \
-  do {                                                                                      \
-    const ValidationResult r_ = (result);                                                   \
-    EXPECT_EQ(r_.status, expected_status) << lla_status_string(r_.status) << ": " << r_.message; \
-    EXPECT_THAT(r_.message, HasSubstr(field));                                               \
-  } while (0)
 
 TEST(ForwardValidation, AcceptsAValidCall) {
   Call c;

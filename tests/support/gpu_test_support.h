@@ -19,16 +19,20 @@ namespace lla::testing {
     if (!loaded.driver) GTEST_SKIP() << "GPU test skipped: " << loaded.unavailable_reason; \
   } while (0)
 
-// A context whose cache lives in a fresh folder under the test binary directory.
+// A context whose cache lives in a folder under the test binary directory: a fresh one, unless
+// `folder` is keep (a second context of the same test reusing the first one's cache).
+enum class CacheFolder { fresh, keep };
+
 class GpuContext {
  public:
-  explicit GpuContext(const std::string& cache_name) {
+  explicit GpuContext(const std::string& cache_name, lla_tune_policy tune = LLA_TUNE_OFF,
+                      CacheFolder folder = CacheFolder::fresh) {
     cache_dir_ = std::string(LLA_TEST_BINARY_DIR) + "/gpu-cache-" + cache_name;
-    std::filesystem::remove_all(cache_dir_);
+    if (folder == CacheFolder::fresh) std::filesystem::remove_all(cache_dir_);
     lla_options options;
     lla_options_init(&options);
     options.cache_dir = cache_dir_.c_str();
-    options.tune = LLA_TUNE_OFF;
+    options.tune = tune;
     status_ = lla_create(&options, &ctx_);
     if (status_ != LLA_SUCCESS) error_ = lla_last_error(nullptr);
   }

@@ -2,21 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "device_fixtures.h"
 #include "kernels/mamba2_forward_plan.h"
 
 namespace lla::tuner {
 namespace {
 
-DeviceInfo h100() {
-  DeviceInfo d;
-  d.name = "NVIDIA H100 80GB HBM3";
-  d.cc_major = 9;
-  d.cc_minor = 0;
-  d.sm_count = 132;
-  d.max_shared_per_block_optin = 227 * 1024;
-  d.arch = "sm_90a";
-  return d;
-}
+DeviceInfo h100() { return test::h100_device_info(); }
 
 TEST(HeuristicConfig, ArchForComputeCapability) {
   EXPECT_EQ(arch_for_compute_capability(9, 0), "sm_90a");

@@ -85,10 +85,8 @@ Request parse(const Args& args) {
     }
   }
   if (r.subcommand.empty()) throw std::invalid_argument("no subcommand given");
-  const size_t wanted = (r.subcommand == "show" || r.subcommand == "export" ||
-                         r.subcommand == "import")
-                            ? 1
-                            : 0;
+  const size_t wanted =
+      (r.subcommand == "show" || r.subcommand == "export" || r.subcommand == "import") ? 1 : 0;
   if (r.operands.size() != wanted) {
     throw std::invalid_argument("lla cache " + r.subcommand + " takes " + std::to_string(wanted) +
                                 " operand(s), got " + std::to_string(r.operands.size()));
@@ -107,9 +105,8 @@ std::string local_time(int64_t unix_seconds) {
 }
 
 json binary_json(const cache::BinaryCache::BinaryInfo& b) {
-  return {{"key_digest", b.key_digest},     {"arch", b.arch},
-          {"nvrtc_version", b.nvrtc_version}, {"description", b.description},
-          {"size", b.size},                 {"created_at", b.created_at},
+  return {{"key_digest", b.key_digest},    {"arch", b.arch}, {"nvrtc_version", b.nvrtc_version},
+          {"description", b.description},  {"size", b.size}, {"created_at", b.created_at},
           {"last_used_at", b.last_used_at}};
 }
 
@@ -180,7 +177,8 @@ int list(cache::BinaryCache& db, const Request& r) {
   if (r.as_json) {
     json listed = json::array();
     for (const auto& b : binaries) listed.push_back(binary_json(b));
-    std::printf("%s\n", json{{"binaries", listed}, {"tuning_rows", rows_json(rows)}}.dump(1).c_str());
+    std::printf("%s\n",
+                json{{"binaries", listed}, {"tuning_rows", rows_json(rows)}}.dump(1).c_str());
     return 0;
   }
   std::printf("binaries (%zu):\n", binaries.size());
@@ -212,7 +210,8 @@ int show(cache::BinaryCache& db, const Request& r) {
   if (r.as_json) {
     json listed = json::array();
     for (const auto& b : binaries) listed.push_back(binary_json(b));
-    std::printf("%s\n", json{{"binaries", listed}, {"tuning_rows", rows_json(rows)}}.dump(1).c_str());
+    std::printf("%s\n",
+                json{{"binaries", listed}, {"tuning_rows", rows_json(rows)}}.dump(1).c_str());
     return 0;
   }
   for (const auto& b : binaries) print_binary(b);
@@ -238,11 +237,10 @@ int import_rows(cache::BinaryCache& db, const Request& r) {
   const auto rows = cache::tuning_rows_from_json(read_file(r.operands[0]), r.operands[0]);
   const auto counts = db.merge_tuning_rows(rows);
   if (r.as_json) {
-    std::printf("%s\n", json{{"added", counts.added},
-                             {"replaced", counts.replaced},
-                             {"kept", counts.kept}}
-                            .dump()
-                            .c_str());
+    std::printf("%s\n",
+                json{{"added", counts.added}, {"replaced", counts.replaced}, {"kept", counts.kept}}
+                    .dump()
+                    .c_str());
   } else {
     std::printf("imported %s: %lld added, %lld replaced, %lld kept (the stored row won)\n",
                 r.operands[0].c_str(), static_cast<long long>(counts.added),
@@ -254,7 +252,8 @@ int import_rows(cache::BinaryCache& db, const Request& r) {
 int verify(cache::BinaryCache& db, const Request& r) {
   const auto result = db.verify();
   if (r.as_json) {
-    std::printf("%s\n", json{{"checked", result.checked}, {"problems", result.problems}}.dump(1).c_str());
+    std::printf("%s\n",
+                json{{"checked", result.checked}, {"problems", result.problems}}.dump(1).c_str());
   } else {
     for (const std::string& problem : result.problems) std::printf("BAD  %s\n", problem.c_str());
     std::printf("verified %lld binaries: %zu problem(s)\n", static_cast<long long>(result.checked),
@@ -274,9 +273,9 @@ int collect_garbage(cache::BinaryCache& db, const Request& r) {
                             .c_str());
   } else {
     std::printf("removed %lld binaries (%lld bytes); kept %lld (%lld bytes, cap %lld)\n",
-                static_cast<long long>(result.removed), static_cast<long long>(result.removed_bytes),
-                static_cast<long long>(result.kept), static_cast<long long>(result.kept_bytes),
-                static_cast<long long>(r.max_bytes));
+                static_cast<long long>(result.removed),
+                static_cast<long long>(result.removed_bytes), static_cast<long long>(result.kept),
+                static_cast<long long>(result.kept_bytes), static_cast<long long>(r.max_bytes));
   }
   return 0;
 }
@@ -299,9 +298,8 @@ int cache_command(const Args& args) {
   }
   using Handler = int (*)(cache::BinaryCache&, const Request&);
   const std::pair<const char*, Handler> handlers[] = {
-      {"stats", stats},   {"ls", list},         {"show", show},
-      {"export", export_rows}, {"import", import_rows}, {"verify", verify},
-      {"gc", collect_garbage}};
+      {"stats", stats},        {"ls", list},       {"show", show},         {"export", export_rows},
+      {"import", import_rows}, {"verify", verify}, {"gc", collect_garbage}};
   for (const auto& [name, handler] : handlers) {
     if (request.subcommand != name) continue;
     cache::BinaryCache db(request.cache_dir, [](const std::string& warning) {

@@ -13,5 +13,7 @@ int check_command(const Args& args);    // lla check [--backend reference|cuda] 
 int inspect_command(const Args& args);  // lla inspect --variant ... --emit source|ptx|sass|resources
 int run_command(const Args& args);      // lla run: the main job
 int cache_command(const Args& args);    // lla cache stats|ls|show|export|import|verify|gc
+int tune_command(const Args& args);     // lla tune [--sweep]: tune on GPU 0
+int bench_command(const Args& args);    // lla bench [--shape ...] | lla bench --decode ...
 
 }  // namespace lla::tools

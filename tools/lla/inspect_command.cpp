@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "option_values.h"
 #include "generator/source_generator.h"
 #include "nvrtc/nvrtc_compiler.h"
 
@@ -44,25 +45,6 @@ struct Request {
   compiler::KernelSpec spec;
   std::vector<Emit> emits;
 };
-
-int parse_int(const std::string& option, const std::string& value) {
-  size_t used = 0;
-  int parsed = 0;
-  try {
-    parsed = std::stoi(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != value.size())
-    throw std::invalid_argument(option + ": '" + value + "' is not an integer");
-  return parsed;
-}
-
-compiler::Dtype parse_dtype(const std::string& value) {
-  for (compiler::Dtype d : {compiler::Dtype::bf16, compiler::Dtype::f16, compiler::Dtype::f32})
-    if (value == compiler::dtype_name(d)) return d;
-  throw std::invalid_argument("--dtype: '" + value + "' is not one of bf16, f16, f32");
-}
 
 void add_emits(const std::string& list, std::vector<Emit>& emits) {
   size_t start = 0;

@@ -21,6 +21,10 @@ const Command kCommands[] = {
      "[--tolerance X] CASE.json..."},
     {"inspect", lla::tools::inspect_command,
      "show what lla generates for a kernel spec: source, PTX, SASS, resources"},
+    {"bench", lla::tools::bench_command,
+     "time the forward on perf.md's shapes (or --shape ...), or the decode step (--decode)"},
+    {"tune", lla::tools::tune_command,
+     "tune one problem, or a grid of shapes (--sweep), on the GPU; results go to the cache"},
     {"cache", lla::tools::cache_command,
      "read and maintain the cache: stats, ls, show, export, import, verify, gc"},
 };

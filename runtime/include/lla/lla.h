@@ -184,6 +184,36 @@ typedef struct lla_decode_args {
 lla_status lla_decode_step(lla_context *ctx, const lla_decode_problem *p,
                            const lla_decode_args *a, void *stream);
 
+/* ---- Tuning --------------------------------------------------------------------------------
+ *
+ * lla times the configurations of a kernel family on the device it runs on and keeps every
+ * measurement in the cache, per problem bucket (same dtype, K, V, levels, chunk and grouping;
+ * batch*heads and T rounded up to powers of two) and device. Under LLA_TUNE_ON_MISS the first
+ * lla_forward of a new bucket tunes it (up to 30 s); lla_tune does it ahead of time. */
+
+typedef struct lla_tune_report {
+  int configs;         /* in the family's configuration space */
+  int timed;           /* timed by this call */
+  int reused;          /* already stored, from an earlier search or an import */
+  int failed;          /* did not compile, launch or match the trusted output */
+  int pruned;          /* rejected by a resource rule (shared memory, registers, spills) */
+  int skipped;         /* not reached within the time budget or count limit */
+  double winner_ms;    /* median time of the winner; 0 when nothing is timed */
+  double heuristic_ms; /* median time of the untuned default; 0 when it has no timing */
+  double elapsed_s;    /* of this call */
+  char winner[256];    /* the winning kernel's description; "" when nothing is timed */
+  /* Every configuration as JSON ({"problem", "device", "configs": [{"config", "outcome",
+   * "median_ms", "min_ms", "max_ms", "noise_ms", "repetitions", "detail"}], "winner"}).
+   * Owned by lla; valid until the next lla_tune on this thread. */
+  const char *details_json;
+} lla_tune_report;
+
+/* Tunes the bucket of *p on ctx's device now, whatever ctx's tuning policy: times the
+ * configurations that have no stored measurement, within 30 s, and makes later lla_forward
+ * calls of the bucket use the winner. Waits for another process tuning the same bucket to
+ * finish first. Blocks; synchronises the device. report may be NULL. */
+lla_status lla_tune(lla_context *ctx, const lla_problem *p, lla_tune_report *report);
+
 #ifdef __cplusplus
 }
 #endif

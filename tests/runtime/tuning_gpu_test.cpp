@@ -1,0 +1,116 @@
+// Tuning on the device: lla_tune's winner computes the right thing, is no slower than the
+// heuristic default, and is the same when tuning again with the same database; lla_forward
+// under on-miss tunes a new bucket once. Skips visibly without a GPU.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/context_internal.h"
+#include "gpu_test_support.h"
+#include "reference/dtype_codec.h"
+#include "reference/reference.h"
+#include "verification/device_forward.h"
+
+namespace lla {
+namespace {
+
+struct TunedShape {
+  int batch, seq_len, heads, key_dim, value_dim;
+};
+
+reference::Problem problem_of(const TunedShape& s) {
+  reference::Problem p;
+  p.variant = reference::Variant::mamba2;
+  p.batch = s.batch;
+  p.seq_len = s.seq_len;
+  p.heads = s.heads;
+  p.groups = s.heads;
+  p.key_dim = s.key_dim;
+  p.value_dim = s.value_dim;
+  p.levels = lla_num_levels(s.seq_len);
+  p.scale = 1.0;
+  return p;
+}
+
+lla_tune_report tune(lla_context* ctx, const reference::Problem& p) {
+  const lla_problem problem = runtime::to_lla_problem(p, LLA_DTYPE_BF16, 0);
+  lla_tune_report report{};
+  EXPECT_EQ(lla_tune(ctx, &problem, &report), LLA_SUCCESS) << lla_last_error(ctx);
+  return report;
+}
+
+class TuningGpu : public ::testing::Test {
+ protected:
+  void SetUp() override { LLA_SKIP_WITHOUT_GPU(); }
+};
+
+TEST_F(TuningGpu, TheWinnerIsCorrectAndNoSlowerThanTheHeuristicOnThreeShapes) {
+  testing::GpuContext ctx("tuning-three-shapes");
+  ASSERT_EQ(ctx.status(), LLA_SUCCESS) << ctx.error();
+  for (const TunedShape& shape : {TunedShape{1, 1024, 4, 64, 64}, TunedShape{2, 2048, 8, 128, 128},
+                                  TunedShape{1, 4096, 16, 128, 64}}) {
+    const reference::Problem p = problem_of(shape);
+    const lla_tune_report report = tune(ctx.get(), p);
+    const auto details = nlohmann::json::parse(report.details_json);
+    std::printf(
+        "  T=%d K=%d V=%d: %d configs, %d timed, %d failed, %d pruned, %d skipped; "
+        "winner %.4f ms (%s), heuristic %.4f ms\n",
+        shape.seq_len, shape.key_dim, shape.value_dim, report.configs, report.timed, report.failed,
+        report.pruned, report.skipped, report.winner_ms, report.winner, report.heuristic_ms);
+    ASSERT_STRNE(report.winner, "") << details.dump(1);
+    ASSERT_GT(report.heuristic_ms, 0) << "the heuristic is always timed first";
+    // Ties within the noise go to the earlier config, which may be a little slower.
+    EXPECT_LE(report.winner_ms, report.heuristic_ms * 1.05) << details.dump(1);
+
+    const reference::Inputs inputs =
+        reference::round_inputs(reference::random_inputs(p, 7), compiler::Dtype::bf16);
+    runtime::DeviceForwardOptions options;
+    options.dtype = LLA_DTYPE_BF16;
+    const runtime::DeviceForwardRun run =
+        runtime::run_forward_on_device(ctx.get(), 0, p, inputs, options);
+    EXPECT_EQ(run.first_call.kernel, report.winner) << "lla_forward uses the tuned winner";
+    EXPECT_EQ(run.unwritten, 0u);
+    const reference::Result want = reference::forward_chunkwise(p, inputs, 64);
+    EXPECT_LT(reference::relative_frobenius_error(run.o, want.o), 1e-2);
+  }
+}
+
+TEST_F(TuningGpu, TuningAgainWithTheSameDatabaseGivesTheSameWinner) {
+  const reference::Problem p = problem_of({2, 2048, 8, 128, 128});
+  std::string first_winner;
+  {
+    testing::GpuContext first("tuning-twice");
+    ASSERT_EQ(first.status(), LLA_SUCCESS) << first.error();
+    const lla_tune_report report = tune(first.get(), p);
+    first_winner = report.winner;
+    EXPECT_GT(report.timed, 0);
+  }
+  testing::GpuContext second("tuning-twice", LLA_TUNE_OFF, testing::CacheFolder::keep);
+  ASSERT_EQ(second.status(), LLA_SUCCESS) << second.error();
+  const lla_tune_report again = tune(second.get(), p);
+  EXPECT_EQ(again.timed, 0) << "every row was stored by the first search";
+  EXPECT_EQ(std::string(again.winner), first_winner);
+}
+
+TEST_F(TuningGpu, OnMissTunesANewBucketOnceThenReusesIt) {
+  const reference::Problem p = problem_of({1, 1024, 4, 64, 64});
+  const reference::Inputs inputs =
+      reference::round_inputs(reference::random_inputs(p, 3), compiler::Dtype::bf16);
+  runtime::DeviceForwardOptions options;
+  options.dtype = LLA_DTYPE_BF16;
+  {
+    testing::GpuContext first("tuning-on-miss", LLA_TUNE_ON_MISS);
+    ASSERT_EQ(first.status(), LLA_SUCCESS) << first.error();
+    const auto run = runtime::run_forward_on_device(first.get(), 0, p, inputs, options);
+    EXPECT_EQ(run.first_call.chosen_by, tuner::ForwardChoice::Source::tuned);
+  }
+  testing::GpuContext second("tuning-on-miss", LLA_TUNE_ON_MISS, testing::CacheFolder::keep);
+  ASSERT_EQ(second.status(), LLA_SUCCESS) << second.error();
+  const auto run = runtime::run_forward_on_device(second.get(), 0, p, inputs, options);
+  EXPECT_EQ(run.first_call.chosen_by, tuner::ForwardChoice::Source::stored);
+}
+
+}  // namespace
+}  // namespace lla
