@@ -155,8 +155,9 @@ lla_context::lla_context(const lla::runtime::ResolvedOptions& options)
   tuning.policy = tune_policy;
   tuning.device = device;
   tuning.context = primary_context.get();
+  workspace_pool = std::make_unique<lla::runtime::dispatch::WorkspacePool>(driver, device);
   dispatcher = std::make_unique<lla::runtime::dispatch::ForwardDispatcher>(
-      driver, device_info, binary_cache.get(), logger, tuning);
+      driver, device_info, binary_cache.get(), logger, tuning, workspace_pool->get());
   decode_dispatcher = std::make_unique<lla::runtime::dispatch::DecodeDispatcher>(
       driver, device_info, binary_cache.get(), logger);
   logger.info("device " + std::to_string(device_ordinal) + ": " + device_info.name + " (" +

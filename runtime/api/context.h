@@ -11,6 +11,7 @@
 #include "binary_cache.h"
 #include "dispatch/decode_dispatcher.h"
 #include "dispatch/forward_dispatcher.h"
+#include "dispatch/workspace_pool.h"
 #include "driver/cuda_driver.h"
 #include "heuristic_config.h"
 #include "lla/lla.h"
@@ -63,6 +64,7 @@ struct lla_context {
   const lla::runtime::Logger logger;
   const lla::tuner::TunePolicy tune_policy;  // how the dispatcher picks configurations
   std::unique_ptr<lla::cache::BinaryCache> binary_cache;  // null: running uncached
+  std::unique_ptr<lla::runtime::dispatch::WorkspacePool> workspace_pool;  // outlives dispatchers
   std::unique_ptr<lla::runtime::dispatch::ForwardDispatcher> dispatcher;
   std::unique_ptr<lla::runtime::dispatch::DecodeDispatcher> decode_dispatcher;
 };

@@ -56,16 +56,17 @@ BoundBuffers bind_buffers(const lla_forward_args& a) {
   return b;
 }
 
-// Scratch memory ordered on the caller's stream: allocated before the launches, freed after
-// them, with no host synchronisation (and so capturable into a CUDA graph).
+// Scratch memory ordered on the caller's stream: allocated from the context's pool before the
+// launches, freed after them, with no host synchronisation (and so capturable into a CUDA graph).
 class StreamWorkspace {
  public:
-  StreamWorkspace(const driver::CudaDriver& driver, CUstream stream, size_t bytes)
+  StreamWorkspace(const driver::CudaDriver& driver, CUmemoryPool pool, CUstream stream, size_t bytes)
       : driver_(driver), stream_(stream) {
     if (bytes == 0) return;
     driver::check_cuda(driver_,
-                       driver_.cuMemAllocAsync(&allocation_, bytes + kWorkspaceAlignment - 1, stream_),
-                       "cuMemAllocAsync");
+                       driver_.cuMemAllocFromPoolAsync(&allocation_, bytes + kWorkspaceAlignment - 1,
+                                                       pool, stream_),
+                       "cuMemAllocFromPoolAsync");
   }
   ~StreamWorkspace() {
     if (allocation_) driver_.cuMemFreeAsync(allocation_, stream_);
@@ -88,12 +89,14 @@ class StreamWorkspace {
 
 ForwardDispatcher::ForwardDispatcher(const driver::CudaDriver& driver,
                                      const tuner::DeviceInfo& device, cache::BinaryCache* cache,
-                                     const Logger& logger, ForwardTuning tuning)
+                                     const Logger& logger, ForwardTuning tuning,
+                                     CUmemoryPool workspace_pool)
     : driver_(driver),
       device_(device),
       cache_(cache),
       logger_(logger),
-      tuning_(std::move(tuning)) {}
+      tuning_(std::move(tuning)),
+      workspace_pool_(workspace_pool) {}
 
 std::unique_ptr<tuner::CandidateBench> ForwardDispatcher::make_bench(
     const tuner::ForwardRequest& request) const {
@@ -187,7 +190,7 @@ ForwardDispatchInfo ForwardDispatcher::forward(const lla_problem& p, const lla_f
   info.workspace_bytes = plan.workspace_bytes;
 
   BoundBuffers buffers = bind_buffers(a);
-  StreamWorkspace workspace(driver_, stream, plan.workspace_bytes);
+  StreamWorkspace workspace(driver_, workspace_pool_, stream, plan.workspace_bytes);
   if (!workspace.empty()) buffers.bind(compiler::Buffer::workspace, workspace.aligned());
   for (const compiler::Launch& l : plan.launches) launch(driver_, module, l, buffers, stream);
   return info;

@@ -44,9 +44,11 @@ struct ForwardTuning {
 
 class ForwardDispatcher {
  public:
-  // `cache` may be null (run uncached). All references must outlive the dispatcher.
+  // `cache` may be null (run uncached). Workspaces come from `workspace_pool`. All references
+  // and the pool must outlive the dispatcher.
   ForwardDispatcher(const driver::CudaDriver& driver, const tuner::DeviceInfo& device,
-                    cache::BinaryCache* cache, const Logger& logger, ForwardTuning tuning);
+                    cache::BinaryCache* cache, const Logger& logger, ForwardTuning tuning,
+                    CUmemoryPool workspace_pool);
 
   // Runs a validated problem with the configuration the policy picks for its bucket (decided
   // once per bucket and process; a search, when the policy calls for one, runs inside this
@@ -74,6 +76,7 @@ class ForwardDispatcher {
   cache::BinaryCache* cache_;
   const Logger& logger_;
   const ForwardTuning tuning_;
+  const CUmemoryPool workspace_pool_;
   KernelTable table_;
   std::mutex chosen_mutex_;
   // By problem key (tuner/problem_bucket.h).

@@ -40,6 +40,10 @@ namespace lla::runtime::driver {
   X(cuMemFreeHost)                   \
   X(cuMemAllocAsync)                 \
   X(cuMemFreeAsync)                  \
+  X(cuMemAllocFromPoolAsync)         \
+  X(cuMemPoolCreate)                 \
+  X(cuMemPoolDestroy)                \
+  X(cuMemPoolSetAttribute)           \
   X(cuMemcpyHtoD)                    \
   X(cuMemcpyDtoH)                    \
   X(cuMemsetD8Async)                 \
