@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine, over a build made on another machine of the same architecture
-# (LLA_BUILD_DIR, default build/): the GPU tests, compute-sanitizer memcheck and racecheck,
-# the golden cases through the kernel, and `lla run` cold and then cached in a fresh process.
+# (LLA_BUILD_DIR, default build/; a copy without its *.o and *.a files is enough): the whole
+# test suite with its GPU tests, compute-sanitizer memcheck and racecheck, the golden cases
+# through the kernel, `lla run` cold and then cached in a fresh process, and both benchmarks.
 # Full logs go to $OUT (default gpu-logs/); a summary is printed last.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -9,11 +10,12 @@ build=${LLA_BUILD_DIR:-$root/build}
 out=${OUT:-$root/gpu-logs}
 mkdir -p "$out"
 
-# CMake and the tests carry the absolute source path of the machine that built them.
-built_root=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")
-if [ "$built_root" != "$root" ] && [ ! -e "$built_root" ]; then
-  mkdir -p "$(dirname "$built_root")" && ln -s "$root" "$built_root"
-fi
+# CMake and the tests carry the absolute source and build paths of the machine that built them.
+link_to() {  # link_to BUILT_PATH HERE: make BUILT_PATH lead HERE when it does not exist
+  if [ "$1" != "$2" ] && [ ! -e "$1" ]; then mkdir -p "$(dirname "$1")" && ln -s "$2" "$1"; fi
+}
+link_to "$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$build/CMakeCache.txt")" "$root"
+link_to "$(sed -n 's/^CMAKE_CACHEFILE_DIR:INTERNAL=//p' "$build/CMakeCache.txt")" "$build"
 export PATH=$PATH:/usr/local/cuda/bin
 export LLA_CACHE_DIR=${LLA_CACHE_DIR:-/tmp/lla-gpu-check-cache}
 rm -rf "$LLA_CACHE_DIR"
@@ -46,6 +48,8 @@ step racecheck-run sanitize_run racecheck
 step check-cuda "$build/tools/lla" check --backend cuda "$root"/tests/data/cases/*.json
 step run-cold "$build/tools/lla" run
 step run-cached "$build/tools/lla" run
+step bench "$build/tools/lla" bench
+step bench-decode "$build/tools/lla" bench --decode
 
 echo "--- device"; cat "$out/device.txt"
 echo "--- ctest"; tail -n 25 "$out/ctest.log"
@@ -53,5 +57,5 @@ for f in memcheck racecheck memcheck-run racecheck-run; do
   echo "--- $f"; grep -E "ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED|check  " "$out/$f.log"
 done
 echo "--- check-cuda"; cat "$out/check-cuda.log"
-for f in run-cold run-cached; do echo "--- $f"; cat "$out/$f.log"; done
+for f in run-cold run-cached bench bench-decode; do echo "--- $f"; cat "$out/$f.log"; done
 exit $status
