@@ -61,6 +61,20 @@ __device__ float level_gap(const float* __restrict__ decays, size_t node0, int c
   return gap;
 }
 
+// The weight of chunk level e for each row i of a chunk, scale * lambda_i^(log2 C + 1 + e) *
+// exp(G_i + gap), into row_factor[0, kChunk); zero past the sequence.
+__device__ void level_row_factors(const Element* __restrict__ lambda, size_t lambda_row0,
+                                  int heads, int n, int e, float gap, float scale,
+                                  const float* gc, float* row_factor) {
+  for (int i = threadIdx.x; i < kChunk; i += kThreads) {
+    row_factor[i] =
+        i < n ? scale * expf(gc[i] + gap) *
+                    lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
+                                        kLog2Chunk + 1 + e])
+              : 0.0f;
+  }
+}
+
 // grid (ceil(K*V / threads), num_chunks >> (level+1), B*H): tree node (level+1, j) from its
 // two children (level, 2j) and (level, 2j+1): the left one decays across the right. The same
 // for every node layout.

@@ -182,13 +182,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     if (((c >> e) & 1) == 0) continue;
     const float gap = level_gap(decays, node0, c, e, num_chunks);
     const size_t node = level_node(node0, c, e, num_chunks);
-    for (int i = threadIdx.x; i < kChunk; i += kThreads) {
-      row_factor[i] =
-          i < n ? scale * expf(gc[i] + gap) *
-                      lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
-                                          kLog2Chunk + 1 + e])
-                : 0.0f;
-    }
+    level_row_factors(lambda, lambda_row0, heads, n, e, gap, scale, gc, row_factor);
     float part[Tile::kTileRows][Tile::kTileCols] = {};
     for (int k0 = 0; k0 < kKeyDim; k0 += kBlockK) {
       __syncthreads();

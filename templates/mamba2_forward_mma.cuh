@@ -275,13 +275,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
       const float4 x = *reinterpret_cast<const float4*>(node + vv * kKeyDim + kk);
       *reinterpret_cast<uint2*>(node_s + vv * kKeyPitch + kk) = make_uint2(pack(x.x, x.y), pack(x.z, x.w));
     }
-    for (int i = threadIdx.x; i < kChunk; i += kThreads) {
-      row_factor[i] =
-          i < n ? scale * expf(gc[i] + gap) *
-                      lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
-                                          kIntraLevels + e])
-                : 0.0f;
-    }
+    level_row_factors(lambda, lambda_row0, heads, n, e, gap, scale, gc, row_factor);
     __syncthreads();
     float part[kBlockV / 8][4] = {};
 #pragma unroll

@@ -48,6 +48,9 @@ struct Result {
   FenwickState final_state;  // after the last token; empty levels when not computed
 };
 
+// A log-linear Mamba-2 problem of these sizes with levels = num_levels(seq_len), scale 1.
+Problem mamba2_problem(int batch, int seq_len, int heads, int groups, int key_dim, int value_dim);
+
 // Throws std::invalid_argument naming the field when shapes or sizes are inconsistent.
 void validate(const Problem& p, const Inputs& in);
 void validate(const Problem& p, const FenwickState& s);

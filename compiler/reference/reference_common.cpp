@@ -57,6 +57,20 @@ void validate_chunk(int chunk) {
 
 }  // namespace
 
+Problem mamba2_problem(int batch, int seq_len, int heads, int groups, int key_dim,
+                       int value_dim) {
+  Problem p;
+  p.variant = Variant::mamba2;
+  p.batch = batch;
+  p.seq_len = seq_len;
+  p.heads = heads;
+  p.groups = groups;
+  p.key_dim = key_dim;
+  p.value_dim = value_dim;
+  p.levels = levels::num_levels(seq_len);
+  return p;
+}
+
 const char* variant_name(Variant v) {
   switch (v) {
     case Variant::mamba2:

@@ -69,6 +69,15 @@ compiler::Dtype to_compiler_dtype(lla_dtype dtype) {
   throw StatusError(LLA_ERR_INTERNAL, "an unvalidated lla_dtype reached dispatch");
 }
 
+lla_dtype to_lla_dtype(compiler::Dtype dtype) {
+  switch (dtype) {
+    case compiler::Dtype::f32: return LLA_DTYPE_F32;
+    case compiler::Dtype::f16: return LLA_DTYPE_F16;
+    case compiler::Dtype::bf16: return LLA_DTYPE_BF16;
+  }
+  throw StatusError(LLA_ERR_INTERNAL, "an unknown compiler::Dtype");
+}
+
 std::unique_ptr<LoadedModule> build_module(const driver::CudaDriver& driver,
                                            const tuner::DeviceInfo& device,
                                            const compiler::KernelSpec& spec,

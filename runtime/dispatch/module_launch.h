@@ -21,6 +21,7 @@ namespace lla::runtime::dispatch {
 
 // The compiler's dtype of a validated lla_dtype; StatusError(LLA_ERR_INTERNAL) otherwise.
 compiler::Dtype to_compiler_dtype(lla_dtype dtype);
+lla_dtype to_lla_dtype(compiler::Dtype dtype);
 
 // The module of `spec` (binary cache, else NVRTC), loaded, every entry point opted in to the
 // device's shared memory. Needs the context current. Throws StatusError.

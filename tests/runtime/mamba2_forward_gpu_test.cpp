@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gpu_test_support.h"
+#include "dispatch/module_launch.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
 #include "verification/device_forward.h"
@@ -31,25 +32,13 @@ std::string describe(const Shape& s) {
   return text;
 }
 
-compiler::Dtype to_compiler(lla_dtype d) {
-  return d == LLA_DTYPE_F32 ? compiler::Dtype::f32
-                            : d == LLA_DTYPE_F16 ? compiler::Dtype::f16 : compiler::Dtype::bf16;
-}
-
 // Runs one shape on the device and on the reference (same rounded inputs).
 void expect_matches_reference(lla_context* ctx, const Shape& s, uint64_t seed) {
-  reference::Problem p;
-  p.variant = reference::Variant::mamba2;
-  p.batch = s.batch;
-  p.seq_len = s.seq_len;
-  p.heads = s.heads;
-  p.groups = s.groups;
-  p.key_dim = s.key_dim;
-  p.value_dim = s.value_dim;
-  p.levels = lla_num_levels(s.seq_len);
+  reference::Problem p = reference::mamba2_problem(s.batch, s.seq_len, s.heads, s.groups,
+                                                   s.key_dim, s.value_dim);
   p.scale = s.scale;
-  const reference::Inputs inputs =
-      reference::round_inputs(reference::random_inputs(p, seed), to_compiler(s.dtype));
+  const reference::Inputs inputs = reference::round_inputs(
+      reference::random_inputs(p, seed), runtime::dispatch::to_compiler_dtype(s.dtype));
 
   runtime::DeviceForwardOptions options;
   options.dtype = s.dtype;

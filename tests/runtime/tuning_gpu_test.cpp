@@ -21,17 +21,7 @@ struct TunedShape {
 };
 
 reference::Problem problem_of(const TunedShape& s) {
-  reference::Problem p;
-  p.variant = reference::Variant::mamba2;
-  p.batch = s.batch;
-  p.seq_len = s.seq_len;
-  p.heads = s.heads;
-  p.groups = s.heads;
-  p.key_dim = s.key_dim;
-  p.value_dim = s.value_dim;
-  p.levels = lla_num_levels(s.seq_len);
-  p.scale = 1.0;
-  return p;
+  return reference::mamba2_problem(s.batch, s.seq_len, s.heads, s.heads, s.key_dim, s.value_dim);
 }
 
 lla_tune_report tune(lla_context* ctx, const reference::Problem& p) {

@@ -18,8 +18,10 @@
 #include "api/context_internal.h"
 #include "bench_decode.h"
 #include "commands.h"
+#include "dispatch/module_launch.h"
 #include "driver/cuda_driver.h"
 #include "forward_cost.h"
+#include "option_values.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
 #include "verification/device_forward.h"
@@ -49,7 +51,7 @@ const PeerFigures kPerfShapes[] = {
 
 struct BenchOptions {
   std::vector<BenchShape> shapes;
-  lla_dtype dtype = LLA_DTYPE_BF16;
+  compiler::Dtype dtype = compiler::Dtype::bf16;
   int chunk = 0;
   int warmup = 5;
   int repetitions = 20;
@@ -72,14 +74,10 @@ void print_usage(FILE* out) {
                5, 20);
 }
 
-int parse_int(const std::string& option, const std::string& text) {
-  try {
-    size_t used = 0;
-    const int value = std::stoi(text, &used);
-    if (used == text.size() && value > 0) return value;
-  } catch (const std::exception&) {
-  }
-  throw std::invalid_argument(option + " wants a positive integer, got '" + text + "'");
+int parse_positive(const std::string& option, const std::string& text) {
+  const int value = parse_int(option, text);
+  if (value <= 0) throw std::invalid_argument(option + ": '" + text + "' is not above zero");
+  return value;
 }
 
 BenchShape parse_shape(const std::string& text) {
@@ -87,7 +85,7 @@ BenchShape parse_shape(const std::string& text) {
   size_t begin = 0;
   while (begin <= text.size()) {
     const size_t end = std::min(text.find(':', begin), text.size());
-    fields.push_back(parse_int("--shape", text.substr(begin, end - begin)));
+    fields.push_back(parse_positive("--shape", text.substr(begin, end - begin)));
     begin = end + 1;
   }
   if (fields.size() < 2 || fields.size() > 6)
@@ -115,24 +113,15 @@ BenchOptions parse_options(const Args& args) {
     if (i + 1 >= args.size()) throw std::invalid_argument("unknown option or missing value: " + arg);
     const std::string& value = args[++i];
     if (arg == "--shape") o.shapes.push_back(parse_shape(value));
-    else if (arg == "--dtype") {
-      if (value == "bf16") o.dtype = LLA_DTYPE_BF16;
-      else if (value == "f16") o.dtype = LLA_DTYPE_F16;
-      else if (value == "f32") o.dtype = LLA_DTYPE_F32;
-      else throw std::invalid_argument("--dtype wants bf16, f16 or f32, got '" + value + "'");
-    } else if (arg == "--chunk") o.chunk = parse_int(arg, value);
-    else if (arg == "--warmup") o.warmup = std::stoi(value);
-    else if (arg == "--repetitions") o.repetitions = parse_int(arg, value);
+    else if (arg == "--dtype") o.dtype = parse_dtype(value);
+    else if (arg == "--chunk") o.chunk = parse_positive(arg, value);
+    else if (arg == "--warmup") o.warmup = parse_int(arg, value);
+    else if (arg == "--repetitions") o.repetitions = parse_positive(arg, value);
     else throw std::invalid_argument("unknown option " + arg);
   }
   if (o.shapes.empty())
     for (const PeerFigures& p : kPerfShapes) o.shapes.push_back(p.shape);
   return o;
-}
-
-compiler::Dtype to_compiler(lla_dtype d) {
-  return d == LLA_DTYPE_F32 ? compiler::Dtype::f32
-                            : d == LLA_DTYPE_F16 ? compiler::Dtype::f16 : compiler::Dtype::bf16;
 }
 
 // One (batch, head) of a problem as a problem of its own, so the reference can check it alone.
@@ -182,20 +171,12 @@ struct BenchRow {
 };
 
 BenchRow bench_shape(lla_context* ctx, const BenchOptions& o, const BenchShape& s) {
-  reference::Problem p;
-  p.variant = reference::Variant::mamba2;
-  p.batch = s.batch;
-  p.seq_len = s.seq_len;
-  p.heads = s.heads;
-  p.groups = s.groups;
-  p.key_dim = s.key_dim;
-  p.value_dim = s.value_dim;
-  p.levels = lla_num_levels(s.seq_len);
-  const reference::Inputs inputs =
-      reference::round_inputs(reference::random_inputs(p, 1), to_compiler(o.dtype));
+  const reference::Problem p = reference::mamba2_problem(s.batch, s.seq_len, s.heads, s.groups,
+                                                         s.key_dim, s.value_dim);
+  const reference::Inputs inputs = reference::round_inputs(reference::random_inputs(p, 1), o.dtype);
 
   runtime::DeviceForwardOptions run_options;
-  run_options.dtype = o.dtype;
+  run_options.dtype = runtime::dispatch::to_lla_dtype(o.dtype);
   run_options.chunk = o.chunk;
   run_options.warmup = o.warmup;
   run_options.repetitions = o.repetitions;
@@ -205,21 +186,20 @@ BenchRow bench_shape(lla_context* ctx, const BenchOptions& o, const BenchShape& 
   row.shape = s;
   row.kernel = run.first_call.kernel;
   row.timing = run.timing;
-  row.cost = mamba2_forward_cost(p, run.first_call.spec.chunk,
-                                 compiler::dtype_bytes(to_compiler(o.dtype)));
+  row.cost = mamba2_forward_cost(p, run.first_call.spec.chunk, compiler::dtype_bytes(o.dtype));
   for (int h : {0, s.heads - 1}) {
     const reference::Problem one = single_head(p);
     const reference::Result want = reference::forward_chunkwise(one, slice_head(p, inputs, 0, h), 64);
     row.check_error = std::max(row.check_error, reference::relative_frobenius_error(
                                                     output_of_head(p, run.o, 0, h), want.o));
   }
-  const double tolerance = o.dtype == LLA_DTYPE_F32 ? 1e-4 : 1e-2;
+  const double tolerance = o.dtype == compiler::Dtype::f32 ? 1e-4 : 1e-2;
   row.passed = run.unwritten == 0 && row.check_error < tolerance;
   for (const PeerFigures& peer : kPerfShapes) {
     const BenchShape& q = peer.shape;
     if (q.seq_len == s.seq_len && q.batch == s.batch && q.heads == s.heads &&
         q.groups == s.groups && q.key_dim == s.key_dim && q.value_dim == s.value_dim &&
-        o.dtype == LLA_DTYPE_BF16) {
+        o.dtype == compiler::Dtype::bf16) {
       row.official_ms = peer.official_ms;
       row.flash_attention_ms = peer.flash_attention_ms;
     }

@@ -16,7 +16,9 @@
 #include "commands.h"
 #include "dispatch/binary_provider.h"
 #include "driver/cuda_driver.h"
+#include "dispatch/module_launch.h"
 #include "forward_cost.h"
+#include "option_values.h"
 #include "heuristic_config.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
@@ -31,7 +33,7 @@ constexpr int kReferenceChunk = 64;
 
 struct RunOptions {
   reference::Problem problem;
-  lla_dtype dtype = LLA_DTYPE_BF16;
+  compiler::Dtype dtype = compiler::Dtype::bf16;
   int chunk = 0;
   std::string arch = "sm_90a";  // without a GPU only
   int warmup = 5;
@@ -55,26 +57,10 @@ void print_usage(FILE* out) {
                "2 bad usage or a failure to compile or run.\n");
 }
 
-int parse_int(const std::string& option, const std::string& text) {
-  try {
-    size_t used = 0;
-    const int value = std::stoi(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  throw std::invalid_argument(option + " wants an integer, got '" + text + "'");
-}
-
 RunOptions parse_options(const Args& args) {
   RunOptions o;
   reference::Problem& p = o.problem;
-  p.variant = reference::Variant::mamba2;
-  p.batch = 2;
-  p.seq_len = 2048;
-  p.heads = 8;
-  p.groups = 8;
-  p.key_dim = 128;
-  p.value_dim = 128;
+  p = reference::mamba2_problem(2, 2048, 8, 8, 128, 128);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -83,12 +69,8 @@ RunOptions parse_options(const Args& args) {
     }
     if (i + 1 >= args.size()) throw std::invalid_argument("unknown option or missing value: " + arg);
     const std::string& value = args[++i];
-    if (arg == "--dtype") {
-      if (value == "bf16") o.dtype = LLA_DTYPE_BF16;
-      else if (value == "f16") o.dtype = LLA_DTYPE_F16;
-      else if (value == "f32") o.dtype = LLA_DTYPE_F32;
-      else throw std::invalid_argument("--dtype wants bf16, f16 or f32, got '" + value + "'");
-    } else if (arg == "--batch") p.batch = parse_int(arg, value);
+    if (arg == "--dtype") o.dtype = parse_dtype(value);
+    else if (arg == "--batch") p.batch = parse_int(arg, value);
     else if (arg == "--seq-len") p.seq_len = parse_int(arg, value);
     else if (arg == "--heads") p.heads = parse_int(arg, value);
     else if (arg == "--groups") p.groups = parse_int(arg, value);
@@ -108,11 +90,6 @@ RunOptions parse_options(const Args& args) {
   return o;
 }
 
-compiler::Dtype to_compiler(lla_dtype d) {
-  return d == LLA_DTYPE_F32 ? compiler::Dtype::f32
-                            : d == LLA_DTYPE_F16 ? compiler::Dtype::f16 : compiler::Dtype::bf16;
-}
-
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -120,7 +97,7 @@ double ms_since(Clock::time_point start) {
 void print_problem(const RunOptions& o) {
   const reference::Problem& p = o.problem;
   std::printf("problem   log-linear Mamba-2 %s B=%d T=%d H=%d G=%d K=%d V=%d L=%d chunk=%s\n",
-              compiler::dtype_name(to_compiler(o.dtype)), p.batch, p.seq_len, p.heads, p.groups,
+              compiler::dtype_name(o.dtype), p.batch, p.seq_len, p.heads, p.groups,
               p.key_dim, p.value_dim, p.levels,
               o.chunk ? std::to_string(o.chunk).c_str() : "auto");
 }
@@ -131,7 +108,7 @@ int compile_only(const RunOptions& o, const std::string& why) {
   tuner::DeviceInfo device;
   device.arch = o.arch;
   tuner::ForwardRequest request;
-  request.dtype = to_compiler(o.dtype);
+  request.dtype = o.dtype;
   request.key_dim = o.problem.key_dim;
   request.value_dim = o.problem.value_dim;
   request.levels = o.problem.levels;
@@ -187,9 +164,9 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   const std::string cache_path = runtime::context_cache_path(*ctx);
 
   const reference::Inputs inputs =
-      reference::round_inputs(reference::random_inputs(p, o.seed), to_compiler(o.dtype));
+      reference::round_inputs(reference::random_inputs(p, o.seed), o.dtype);
   runtime::DeviceForwardOptions run_options;
-  run_options.dtype = o.dtype;
+  run_options.dtype = runtime::dispatch::to_lla_dtype(o.dtype);
   run_options.chunk = o.chunk;
   run_options.warmup = o.warmup;
   run_options.repetitions = o.repetitions;
@@ -199,12 +176,12 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   const reference::Result want = reference::forward_chunkwise(p, inputs, kReferenceChunk);
   const double reference_ms = ms_since(reference_start);
   const double error = reference::relative_frobenius_error(run.o, want.o);
-  const double tolerance = o.dtype == LLA_DTYPE_F32 ? 1e-4 : 1e-2;
+  const double tolerance = o.dtype == compiler::Dtype::f32 ? 1e-4 : 1e-2;
   const bool passed = run.unwritten == 0 && error < tolerance;
 
   const auto& info = run.first_call;
   const ForwardCost cost =
-      mamba2_forward_cost(p, info.spec.chunk, compiler::dtype_bytes(to_compiler(o.dtype)));
+      mamba2_forward_cost(p, info.spec.chunk, compiler::dtype_bytes(o.dtype));
   const double seconds = run.timing.median_ms * 1e-3;
 
   print_problem(o);
