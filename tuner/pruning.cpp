@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "kernels/forward_plan.h"
+#include "kernels/mamba2_forward_plan.h"
 
 namespace lla::tuner {
 
@@ -15,6 +16,12 @@ std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
     plan = compiler::plan_forward(spec, shape);
   } catch (const std::invalid_argument& e) {
     return std::string("not generable for this problem: ") + e.what();
+  }
+  const int registers = compiler::mamba2::estimated_registers(spec);
+  if (registers > kMaxRegistersPerThread) {
+    return "needs about " + std::to_string(registers) + " registers a thread (estimated from " +
+           "its register tiles), above the " + std::to_string(kMaxRegistersPerThread) +
+           " a thread can hold";
   }
   if (device.max_shared_per_block_optin <= 0) return std::nullopt;
   for (const compiler::Launch& launch : plan.launches) {

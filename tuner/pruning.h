@@ -15,10 +15,13 @@ namespace lla::tuner {
 
 // Registers of one SM (and the most one block may use) on every architecture lla targets.
 inline constexpr int kRegistersPerSm = 65536;
+// The most registers one thread can hold.
+inline constexpr int kMaxRegistersPerThread = 255;
 
 // Why `spec` cannot run `shape` on `device`, judged without compiling: the generator rejects
-// it (divisibility, sizes), its launch plan rejects the shape, or its dynamic shared memory
-// exceeds the device's per-block limit. nullopt when it may run.
+// it (divisibility, sizes), its launch plan rejects the shape, its estimated registers exceed
+// what a thread holds, or its dynamic shared memory exceeds the device's per-block limit.
+// nullopt when it may run.
 std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
                                                const compiler::ForwardShape& shape,
                                                const DeviceInfo& device);

@@ -1,5 +1,6 @@
 #include "kernels/mamba2_forward_plan.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -74,6 +75,19 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
       if (base.value_dim % block_v == 0)
         space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, Algorithm::mma});
   return space;
+}
+
+int estimated_registers(const KernelSpec& spec) {
+  // Allowances read off ptxas for the smallest tiles (sm_90a): what is not a held tile.
+  constexpr int kFmaAllowance = 40, kMmaAllowance = 56;
+  const int threads = 32 * spec.tile.warps, bv = spec.tile.block_v;
+  if (spec.tile.algorithm == Algorithm::mma) {
+    // A warp's 16 x chunk scores, 16 x block_v output and 16 x block_v level part, over 32 lanes.
+    return kMmaAllowance + spec.chunk / 2 + bv;
+  }
+  // Output: chunk x block_v output and level part; states: a block_k x block_v tile.
+  const int output = 2 * spec.chunk * bv / threads, states = spec.tile.block_k * bv / threads;
+  return kFmaAllowance + std::max(output, states);
 }
 
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape) {

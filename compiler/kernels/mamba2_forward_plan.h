@@ -21,6 +21,11 @@ int output_shared_bytes(const KernelSpec& spec);
 
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
 
+// Registers a thread of the hungriest kernel needs, estimated before compiling from the tiles
+// it holds in registers (fp32 accumulators) plus a fixed allowance for addresses and operands.
+// Over 255 the kernel cannot run without spilling, so the tuner need not compile it.
+int estimated_registers(const KernelSpec& spec);
+
 // The configuration space of the family for a base spec (dtype, K, V, chunk, levels, arch
 // taken from it), in its fixed order (the tuner breaks ties by it): every tile config the
 // generator accepts for those dims, fma first, then mma for 16-bit inputs. Static pruning

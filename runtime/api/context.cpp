@@ -1,5 +1,6 @@
 #include "api/context.h"
 
+#include <cmath>
 #include <optional>
 #include <stdexcept>
 
@@ -111,6 +112,12 @@ ResolvedOptions resolve_options(const lla_options* options) {
   resolved.device = o.device;
   resolved.log_level = resolve_log_level(o.log_level);
   resolved.tune = resolve_tune_policy(o.tune);
+  if (!(o.tune_budget_seconds >= 0) || std::isinf(o.tune_budget_seconds))
+    throw StatusError(LLA_ERR_INVALID_ARGUMENT,
+                      "lla_options.tune_budget_seconds: " + std::to_string(o.tune_budget_seconds) +
+                          " is not a number of seconds (0 means the default, " +
+                          std::to_string(static_cast<int>(resolved.tune_budget_s)) + " s)");
+  if (o.tune_budget_seconds > 0) resolved.tune_budget_s = o.tune_budget_seconds;
   resolved.explicit_cache_dir = o.cache_dir && *o.cache_dir;
   resolved.cache_dir = resolved.explicit_cache_dir ? o.cache_dir : cache::default_cache_dir();
   return resolved;
@@ -153,6 +160,7 @@ lla_context::lla_context(const lla::runtime::ResolvedOptions& options)
   binary_cache = lla::runtime::open_binary_cache(options, logger);
   lla::runtime::dispatch::ForwardTuning tuning;
   tuning.policy = tune_policy;
+  tuning.options.budget_s = options.tune_budget_s;
   tuning.device = device;
   tuning.context = primary_context.get();
   workspace_pool = std::make_unique<lla::runtime::dispatch::WorkspacePool>(driver, device);

@@ -15,6 +15,7 @@
 #include "driver/cuda_driver.h"
 #include "heuristic_config.h"
 #include "lla/lla.h"
+#include "forward_tuning.h"
 #include "tune_policy.h"
 
 namespace lla::runtime {
@@ -26,6 +27,7 @@ struct ResolvedOptions {
   std::string cache_dir;
   bool explicit_cache_dir = false;
   tuner::TunePolicy tune = tuner::TunePolicy::on_miss;
+  double tune_budget_s = tuner::TuneOptions{}.budget_s;
   lla_log_level log_level = LLA_LOG_WARN;
 };
 

@@ -30,6 +30,7 @@ void lla_options_init(lla_options* opts) {
   opts->cache_dir = nullptr;
   opts->tune = LLA_TUNE_FROM_ENV;
   opts->log_level = LLA_LOG_FROM_ENV;
+  opts->tune_budget_seconds = 0;
 }
 
 void lla_problem_init(lla_problem* p, lla_variant variant, lla_dtype dtype, int batch,

@@ -100,6 +100,16 @@ TEST(Mamba2ForwardPlan, MmaPlanUsesAWarpPer16RowsAndDynamicStateMemory) {
                                   2 * (2 * 64 * 136 + 64 * 72 + 64 * 136)));
 }
 
+TEST(Mamba2ForwardPlan, RegisterEstimateFollowsTheHeldTiles) {
+  KernelSpec s;
+  s.tile = {32, 32, 4, Algorithm::fma};
+  EXPECT_EQ(mamba2::estimated_registers(s), 40 + 2 * 64 * 32 / 128);
+  s.tile = {64, 64, 1, Algorithm::fma};
+  EXPECT_EQ(mamba2::estimated_registers(s), 40 + 2 * 64 * 64 / 32);
+  s.tile = {32, 64, 4, Algorithm::mma};
+  EXPECT_EQ(mamba2::estimated_registers(s), 56 + 32 + 64);  // ptxas: 168 with 3 blocks an SM
+}
+
 TEST(Mamba2ForwardPlan, SharedMemoryFollowsTheLayout) {
   KernelSpec s;
   s.chunk = 64;

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstdlib>
 #include <string>
 
@@ -70,6 +72,21 @@ TEST_F(CreateOptions, OutOfRangeFieldsAreNamed) {
   options.device = -1;
   EXPECT_EQ(create(&options), LLA_ERR_INVALID_ARGUMENT);
   EXPECT_THAT(lla_last_error(nullptr), HasSubstr("lla_options.device"));
+}
+
+TEST_F(CreateOptions, TuneBudgetIsValidatedAndDefaultsTo30Seconds) {
+  lla_options options;
+  lla_options_init(&options);
+  EXPECT_EQ(resolve_options(&options).tune_budget_s, 30.0);
+  options.tune_budget_seconds = 2.5;
+  EXPECT_EQ(resolve_options(&options).tune_budget_s, 2.5);
+  for (double bad : {-1.0, std::nan(""), HUGE_VAL}) {
+    options.tune_budget_seconds = bad;
+    lla_context* ctx = nullptr;
+    EXPECT_EQ(lla_create(&options, &ctx), LLA_ERR_INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(ctx, nullptr);
+    EXPECT_THAT(lla_last_error(nullptr), HasSubstr("lla_options.tune_budget_seconds")) << bad;
+  }
 }
 
 TEST_F(CreateOptions, DefaultsComeFromTheEnvironment) {

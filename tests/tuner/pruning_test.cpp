@@ -49,6 +49,18 @@ TEST(Pruning, ATileThatDoesNotDivideItsDimensionIsPrunedBeforeCompiling) {
   EXPECT_NE(reason->find("not generable for this problem"), std::string::npos) << *reason;
 }
 
+TEST(Pruning, TilesThatCannotFitInRegistersArePrunedBeforeCompiling) {
+  compiler::KernelSpec spec = fma_spec();
+  spec.chunk = 128;
+  spec.tile = {64, 64, 1, compiler::Algorithm::fma};  // 2 x 128 x 64 accumulators on 32 threads
+  const auto reason = static_prune_reason(spec, shape(), h100());
+  ASSERT_TRUE(reason.has_value());
+  EXPECT_NE(reason->find("registers a thread"), std::string::npos) << *reason;
+  EXPECT_NE(reason->find("above the 255"), std::string::npos) << *reason;
+  spec.tile.warps = 8;
+  EXPECT_EQ(static_prune_reason(spec, shape(), h100()), std::nullopt);
+}
+
 TEST(Pruning, AShapeTheLaunchPlanRejectsIsPruned) {
   compiler::ForwardShape too_many = shape();
   too_many.batch = 5000;  // batch * heads over the grid limit

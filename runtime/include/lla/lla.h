@@ -63,6 +63,7 @@ typedef struct lla_options {
   const char *cache_dir;    /* NULL: LLA_CACHE_DIR, else $XDG_CACHE_HOME/lla, else ~/.cache/lla */
   lla_tune_policy tune;
   lla_log_level log_level;  /* messages go to stderr */
+  double tune_budget_seconds; /* time one problem's tuning may take; 0: 30 s */
 } lla_options;
 
 /* Fills *opts with the defaults: device 0, everything else from the environment. */
