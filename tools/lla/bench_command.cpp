@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "driver/cuda_driver.h"
 #include "forward_cost.h"
 #include "option_values.h"
+#include "owned_context.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
 #include "verification/device_forward.h"
@@ -235,12 +235,8 @@ int bench_command(const Args& args) {
     std::fprintf(stderr, "lla bench: needs a GPU: %s\n", loaded.unavailable_reason.c_str());
     return 2;
   }
-  lla_context* ctx = nullptr;
-  if (lla_create(nullptr, &ctx) != LLA_SUCCESS) {
-    std::fprintf(stderr, "lla bench: lla_create: %s\n", lla_last_error(nullptr));
-    return 2;
-  }
-  std::unique_ptr<lla_context, void (*)(lla_context*)> owned(ctx, lla_destroy);
+  const OwnedContext owned = create_context(nullptr);
+  lla_context* ctx = owned.get();
   const tuner::DeviceInfo& device = runtime::context_device_info(*ctx);
 
   std::vector<BenchRow> rows;

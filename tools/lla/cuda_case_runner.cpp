@@ -33,17 +33,20 @@ std::vector<double> trim_rows(const std::vector<double>& values, int padded_widt
 
 }  // namespace
 
-CudaCaseRunner::CudaCaseRunner() {
+namespace {
+
+OwnedContext create_untuned_context() {
   const auto& loaded = runtime::driver::load_cuda_driver();
   if (!loaded.driver) throw std::runtime_error("no CUDA device: " + loaded.unavailable_reason);
   lla_options options;
   lla_options_init(&options);
   options.tune = LLA_TUNE_OFF;
-  if (lla_create(&options, &ctx_) != LLA_SUCCESS)
-    throw std::runtime_error(std::string("lla_create: ") + lla_last_error(nullptr));
+  return create_context(&options);
 }
 
-CudaCaseRunner::~CudaCaseRunner() { lla_destroy(ctx_); }
+}  // namespace
+
+CudaCaseRunner::CudaCaseRunner() : ctx_(create_untuned_context()) {}
 
 reference::Result CudaCaseRunner::run(const reference::GoldenCase& c, int chunk) const {
   if (c.problem.variant != reference::Variant::mamba2)
@@ -60,7 +63,7 @@ reference::Result CudaCaseRunner::run(const reference::GoldenCase& c, int chunk)
   options.dtype = LLA_DTYPE_F32;
   options.chunk = chunk;
   const runtime::DeviceForwardRun run = runtime::run_forward_on_device(
-      ctx_, 0, padded, reference::round_inputs(inputs, compiler::Dtype::f32), options);
+      ctx_.get(), 0, padded, reference::round_inputs(inputs, compiler::Dtype::f32), options);
   reference::Result result;
   result.o = trim_rows(run.o, padded.value_dim, c.problem.value_dim);
   return result;

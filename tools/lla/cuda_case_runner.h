@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lla/lla.h"
+#include "owned_context.h"
 #include "reference/golden_case.h"
 
 namespace lla::tools {
@@ -21,16 +21,13 @@ class CudaCaseRunner {
  public:
   // Throws std::runtime_error saying why when no CUDA device is usable.
   CudaCaseRunner();
-  ~CudaCaseRunner();
-  CudaCaseRunner(const CudaCaseRunner&) = delete;
-  CudaCaseRunner& operator=(const CudaCaseRunner&) = delete;
 
   // o of the case in fp32 (the final state is not produced by the forward kernel yet, so it
   // comes back empty). Throws CaseSkipped for Gated DeltaNet cases.
   reference::Result run(const reference::GoldenCase& c, int chunk) const;
 
  private:
-  lla_context* ctx_ = nullptr;
+  OwnedContext ctx_;
 };
 
 }  // namespace lla::tools

@@ -19,6 +19,7 @@
 #include "dispatch/module_launch.h"
 #include "forward_cost.h"
 #include "option_values.h"
+#include "owned_context.h"
 #include "heuristic_config.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
@@ -153,13 +154,9 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   const Clock::time_point create_start = Clock::now();
   lla_options options;
   lla_options_init(&options);
-  lla_context* ctx = nullptr;
-  if (lla_create(&options, &ctx) != LLA_SUCCESS) {
-    std::fprintf(stderr, "lla run: lla_create: %s\n", lla_last_error(nullptr));
-    return 2;
-  }
+  const OwnedContext owned = create_context(&options);
   const double create_ms = ms_since(create_start);
-  std::unique_ptr<lla_context, void (*)(lla_context*)> owned(ctx, lla_destroy);
+  lla_context* ctx = owned.get();
   const tuner::DeviceInfo& device = runtime::context_device_info(*ctx);
   const std::string cache_path = runtime::context_cache_path(*ctx);
 
