@@ -35,10 +35,18 @@ __device__ __forceinline__ void lla_store(lla_f16* p, float x) {
 // level(t, s) = bit_length(t XOR s): 0 on the diagonal (spec/loglinear.md 2.1).
 __device__ __forceinline__ int lla_level(int t, int s) { return 32 - __clz(t ^ s); }
 
-// The Fenwick state tree over chunks keeps, per (batch, head), level e blocks of 2^e chunks:
-// nt >> e of them, levels stored one after another. Offset of level e's first block.
-__device__ __forceinline__ int lla_tree_level_offset(int level, int num_chunks) {
+// The Fenwick state tree over the chunks of one (sequence, head). Chunks are numbered by
+// absolute position (chunk a holds positions [a*C, (a+1)*C)), so a sequence continuing from
+// position P starts at chunk a0 = P / C and ends at a1. Level e holds nodes (blocks of 2^e
+// chunks) lla_tree_first(e, a0) .. a1 >> e, levels 0 .. bit_length(a1) - 1 one after another;
+// node (a0 >> e) - 1, when there is one, is the prefix block an initial state fills.
+// compiler/kernels/mamba2_forward_plan.cpp mirrors this layout on the host.
+__device__ __forceinline__ int lla_tree_first(int level, int first_chunk) {
+  const int block = first_chunk >> level;
+  return block > 0 ? block - 1 : 0;
+}
+__device__ __forceinline__ int lla_tree_level_offset(int level, int first_chunk, int last_chunk) {
   int offset = 0;
-  for (int e = 0; e < level; ++e) offset += num_chunks >> e;
+  for (int e = 0; e < level; ++e) offset += (last_chunk >> e) - lla_tree_first(e, first_chunk) + 1;
   return offset;
 }

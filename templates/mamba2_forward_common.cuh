@@ -1,6 +1,6 @@
 // Log-linear Mamba-2 forward (spec/loglinear.md section 3), for any T >= 1: what both of its
 // algorithms share (mamba2_forward_fma.cuh, CUDA cores in fp32; mamba2_forward_mma.cuh, tensor
-// cores for 16-bit inputs).
+// cores for 16-bit inputs) and the state kernels after them (mamba2_forward_state.cuh).
 //
 //   o_t = sum_{s<=t} lambda_t^{level(t,s)} exp(G_t - G_s) (q_t . k_s) v_s
 //
@@ -12,10 +12,22 @@
 // (lla_mamba2_output) reads one tree node per live level. Nothing is repeated per level and o
 // is written once, rounded once.
 //
-// Workspace per (batch, head): decays[tree] then states[tree][K*V] (fp32), where tree node
-// (e, j) is block j of 2^e chunks, stored at lla_tree_level_offset(e) + j. A node holds
-// sum over its tokens s of exp(G_end - G_s) k_s v_s^T, G_end the block's last token, and its
-// decay the block's total log decay. Each algorithm lays a node's K x V out its own way.
+// Tree (common.cuh): decays[node] then states[node][K*V] (fp32). A node holds sum over its
+// sources s of exp(G_end - G_s) k_s v_s^T, G_end the block's last token, and its decay the
+// block's total log decay. Each algorithm lays a node's K x V out its own way (node_element).
+//
+// Sequences. A plain call is B sequences of T tokens from position 0 (`sequences` NULL; the
+// grid's z is b * H + h). Otherwise a table describes each sequence: where its tokens are in
+// the packed tensors and the absolute position P of its first one (the grid's z is h, its y an
+// item of the table). Chunks are aligned to absolute positions, so a sequence continuing from
+// P has slots of its first chunk before P; those read as zero tokens with zero decay. An
+// initial Fenwick state (after P - 1) enters the tree as nodes of its own (spec 7): each of
+// its levels lies in one aligned block before chunk P / C (a "prefix node", decay 0, values
+// decayed to P - 1) or, for levels inside chunk P / C, in that chunk's node. A node holding
+// prefix values keeps them decayed to P - 1 until a merge decays them across later tokens, so
+// every read sees exp(G_t - G_{P-1}) on them, the rule of spec 7. Targets in chunk P / C also
+// read the levels inside it one by one ("in-chunk prefix slots"), with lambda level
+// max(level, bit_length(t XOR (P - 1))).
 
 namespace lla_mamba2 {
 
@@ -34,65 +46,167 @@ static_assert(kValueDim % kBlockV == 0, "block_v must divide V");
 
 constexpr int kStateElements = kKeyDim * kValueDim;
 
-// Chunk-local inclusive cumulative sum of g (spec 3.2 step 0) into gc[0, kChunk); positions
-// past the sequence add nothing.
-__device__ void load_chunk_cumsum(const float* __restrict__ g, int b, int h, int heads,
-                                  int seq_len, int start, int n, float* gc) {
+// Where a sequence of a call lies (host twin: compiler/kernels/sequence_table.h).
+struct lla_sequence {
+  long long row0;       // packed row of its first token
+  long long node_base;  // its first tree node; head h's nodes start at node_base + h * nodes
+  int start;            // absolute position of its first token (P)
+  int length;           // tokens, >= 1
+  int nodes;            // tree nodes per head
+  int prefix_slot;      // its head 0's first in-chunk prefix slot (head h: + h * kIntraLevels);
+                        // -1 when it has none
+};
+// One chunk (index: absolute chunk) or tree node (index: node of the merged level) of a
+// sequence: the grid's y walks a list of them.
+struct lla_item {
+  int seq;
+  int index;
+};
+static_assert(sizeof(lla_sequence) == 32 && sizeof(lla_item) == 8, "the host twins' layout");
+
+constexpr int kIntraLevels = kLog2Chunk + 1;
+
+__device__ __forceinline__ int bit_length(int x) { return 32 - __clz(x); }
+
+// What a block of the chunk kernels works on.
+struct ChunkTask {
+  long long row_base;  // packed row of chunk slot 0; slot i is a token iff first <= i < end
+  size_t node0;        // the (sequence, head)'s first tree node
+  int first, end;
+  int chunk, first_chunk, last_chunk;  // absolute
+  int start;                           // the sequence's P
+  int head;
+  int prefix_slot;  // this head's first in-chunk prefix slot; -1 when none
+
+  __device__ size_t node(int level, int block) const {
+    return node0 + lla_tree_level_offset(level, first_chunk, last_chunk) + block -
+           lla_tree_first(level, first_chunk);
+  }
+  // The tree node holding this chunk's sources at chunk level e (bit e of chunk set).
+  __device__ size_t level_node(int e) const { return node(e, (chunk >> e) - 1); }
+};
+
+// Node counts of a plain call's sequences, all alike (see the header).
+__device__ __forceinline__ lla_sequence plain_sequence(int b, int seq_len, int heads,
+                                                      int tree_nodes) {
+  return {static_cast<long long>(b) * seq_len, static_cast<long long>(b) * heads * tree_nodes, 0,
+          seq_len, tree_nodes, -1};
+}
+
+__device__ __forceinline__ ChunkTask chunk_task(const lla_sequence& s, int head, int chunk) {
+  ChunkTask t;
+  t.first_chunk = s.start / kChunk;
+  t.last_chunk = (s.start + s.length - 1) / kChunk;
+  t.chunk = chunk;
+  t.first = chunk == t.first_chunk ? s.start % kChunk : 0;
+  t.end = min(kChunk, s.start + s.length - chunk * kChunk);
+  t.row_base = s.row0 + static_cast<long long>(chunk) * kChunk - s.start;
+  t.node0 = static_cast<size_t>(s.node_base) + static_cast<size_t>(head) * s.nodes;
+  t.start = s.start;
+  t.head = head;
+  t.prefix_slot = s.prefix_slot < 0 ? -1 : s.prefix_slot + head * kIntraLevels;
+  return t;
+}
+
+// The chunk of this block: blockIdx.y a chunk and blockIdx.z b * H + h (plain call), or
+// blockIdx.y an item of `items` and blockIdx.z h.
+__device__ ChunkTask resolve_chunk(const lla_sequence* __restrict__ sequences,
+                                   const lla_item* __restrict__ items, int seq_len, int heads,
+                                   int tree_nodes) {
+  if (sequences) {
+    const lla_item item = items[blockIdx.y];
+    return chunk_task(sequences[item.seq], blockIdx.z, item.index);
+  }
+  const int b = blockIdx.z / heads;
+  return chunk_task(plain_sequence(b, seq_len, heads, tree_nodes), blockIdx.z % heads, blockIdx.y);
+}
+
+// Chunk-local inclusive cumulative sum of g (spec 3.2 step 0) into gc[0, kChunk); slots that
+// are not tokens add nothing.
+__device__ void load_chunk_cumsum(const float* __restrict__ g, const ChunkTask& task, int heads,
+                                  float* gc) {
   for (int i = threadIdx.x; i < kChunk; i += kThreads)
-    gc[i] = i < n ? g[(static_cast<size_t>(b) * seq_len + start + i) * heads + h] : 0.0f;
+    gc[i] = i >= task.first && i < task.end ? g[(task.row_base + i) * heads + task.head] : 0.0f;
   __syncthreads();
   if (threadIdx.x == 0)
     for (int i = 1; i < kChunk; ++i) gc[i] += gc[i - 1];
   __syncthreads();
 }
 
-// The tree node holding chunk c's sources at chunk level e (bit e of c set).
-__device__ __forceinline__ size_t level_node(size_t node0, int c, int e, int num_chunks) {
-  return node0 + lla_tree_level_offset(e, num_chunks) + (c >> e) - 1;
-}
-
-// Log decay from the end of level_node(c, e) to the start of chunk c: the aligned blocks given
-// by the set bits of c below e.
-__device__ float level_gap(const float* __restrict__ decays, size_t node0, int c, int e,
-                           int num_chunks) {
+// Log decay from the end of the chunk's level-e node to the start of the chunk: the aligned
+// blocks given by the set bits of the chunk below e.
+__device__ float level_gap(const float* __restrict__ decays, const ChunkTask& task, int e) {
   float gap = 0.0f;
   for (int lower = 0; lower < e; ++lower)
-    if ((c >> lower) & 1) gap += decays[level_node(node0, c, lower, num_chunks)];
+    if ((task.chunk >> lower) & 1) gap += decays[task.level_node(lower)];
   return gap;
 }
 
-// The weight of chunk level e for each row i of a chunk, scale * lambda_i^(log2 C + 1 + e) *
-// exp(G_i + gap), into row_factor[0, kChunk); zero past the sequence.
-__device__ void level_row_factors(const Element* __restrict__ lambda, size_t lambda_row0,
-                                  int heads, int n, int e, float gap, float scale,
-                                  const float* gc, float* row_factor) {
-  for (int i = threadIdx.x; i < kChunk; i += kThreads) {
-    row_factor[i] =
-        i < n ? scale * expf(gc[i] + gap) *
-                    lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels +
-                                        kLog2Chunk + 1 + e])
-              : 0.0f;
-  }
+// lambda_i at `level` of chunk slot i (a token).
+__device__ __forceinline__ float slot_lambda(const Element* __restrict__ lambda,
+                                             const ChunkTask& task, int heads, int i, int level) {
+  return lla_to_float(lambda[((task.row_base + i) * heads + task.head) * kLevels + level]);
 }
 
-// grid (ceil(K*V / threads), num_chunks >> (level+1), B*H): tree node (level+1, j) from its
-// two children (level, 2j) and (level, 2j+1): the left one decays across the right. The same
-// for every node layout.
+// The weight of chunk level e for each slot i of a chunk, scale * lambda_i^(log2 C + 1 + e) *
+// exp(G_i + gap), into row_factor[0, kChunk); zero for slots that are not tokens.
+__device__ void level_row_factors(const Element* __restrict__ lambda, const ChunkTask& task,
+                                  int heads, int e, float gap, float scale, const float* gc,
+                                  float* row_factor) {
+  for (int i = threadIdx.x; i < kChunk; i += kThreads)
+    row_factor[i] = i >= task.first && i < task.end
+                        ? scale * expf(gc[i] + gap) * slot_lambda(lambda, task, heads, i, kIntraLevels + e)
+                        : 0.0f;
+}
+
+// Whether in-chunk prefix slot `level` is live: level 0 always, level l >= 1 when bit l - 1
+// of P - 1 is set (spec 5).
+__device__ __forceinline__ bool prefix_level_live(int start, int level) {
+  return level == 0 || (((start - 1) >> (level - 1)) & 1);
+}
+
+// The weight of in-chunk prefix slot `level` for each slot i of the first chunk: scale *
+// lambda_i^max(level, bit_length(i XOR (P - 1) mod C)) * exp(G_i), zero for non-tokens.
+__device__ void prefix_row_factors(const Element* __restrict__ lambda, const ChunkTask& task,
+                                   int heads, int level, float scale, const float* gc,
+                                   float* row_factor) {
+  for (int i = threadIdx.x; i < kChunk; i += kThreads)
+    row_factor[i] = i >= task.first && i < task.end
+                        ? scale * expf(gc[i]) *
+                              slot_lambda(lambda, task, heads, i,
+                                          max(level, bit_length(i ^ (task.first - 1))))
+                        : 0.0f;
+}
+
+// grid (ceil(K*V / threads), nodes, B*H) for a plain call, (.., items, H) from a table: tree
+// node (level+1, j) from its two children (level, 2j) and (level, 2j+1): the left one decays
+// across the right. The same for every node layout.
 extern "C" __global__ void __launch_bounds__(kThreads)
-    lla_mamba2_merge_states(float* __restrict__ decays, float* __restrict__ states, int level,
-                            int num_chunks, int tree_nodes) {
-  const int j = blockIdx.y, bh = blockIdx.z;
-  const int child_level = lla_tree_level_offset(level, num_chunks);
-  const int parent = lla_tree_level_offset(level + 1, num_chunks) + j;
-  const size_t node0 = static_cast<size_t>(bh) * tree_nodes;
-  const size_t left = node0 + child_level + 2 * j, right = left + 1;
+    lla_mamba2_merge_states(const lla_sequence* __restrict__ sequences,
+                            const lla_item* __restrict__ items, float* __restrict__ decays,
+                            float* __restrict__ states, int level, int seq_len, int heads,
+                            int tree_nodes) {
+  lla_sequence s;
+  int head, j;
+  if (sequences) {
+    const lla_item item = items[blockIdx.y];
+    s = sequences[item.seq];
+    head = blockIdx.z;
+    j = item.index;
+  } else {
+    s = plain_sequence(blockIdx.z / heads, seq_len, heads, tree_nodes);
+    head = blockIdx.z % heads;
+    j = blockIdx.y;
+  }
+  const ChunkTask task = chunk_task(s, head, s.start / kChunk);
+  const size_t parent = task.node(level + 1, j), left = task.node(level, 2 * j), right = left + 1;
   const float right_decay = decays[right];
   const int e = blockIdx.x * kThreads + threadIdx.x;
   if (e < kStateElements) {
-    states[(node0 + parent) * kStateElements + e] =
+    states[parent * kStateElements + e] =
         expf(right_decay) * states[left * kStateElements + e] + states[right * kStateElements + e];
   }
-  if (blockIdx.x == 0 && threadIdx.x == 0) decays[node0 + parent] = decays[left] + right_decay;
+  if (blockIdx.x == 0 && threadIdx.x == 0) decays[parent] = decays[left] + right_decay;
 }
 
 }  // namespace lla_mamba2

@@ -16,7 +16,6 @@ using Bits = unsigned short;  // raw bits of a 16-bit Element
 // fragment load over all banks.
 constexpr int kKeyPitch = kKeyDim + 8;   // rows of K values: q, k, node tiles
 constexpr int kChunkPitch = kChunk + 8;  // rows of chunk positions: transposed v and k tiles
-constexpr int kIntraLevels = kLog2Chunk + 1;
 // 16-byte accesses: shared rows (pitch * 2 bytes) and global rows (K or V * 2 bytes) start
 // on 16-byte boundaries.
 static_assert(kKeyPitch % 8 == 0 && kChunkPitch % 8 == 0, "mma: 16-byte aligned shared rows");
@@ -41,17 +40,17 @@ __device__ __forceinline__ Eight load_eight(const Element* base, size_t at) {
   return *reinterpret_cast<const Eight*>(&raw);
 }
 
-// Rows [start, start + n) of a [B, T, X, kDim] tensor at (b, x), into a shared tile with rows
-// transposed to columns: tile[d * kChunkPitch + row], zero past n. 16-byte global reads.
+// The chunk's slots of a [rows, X, kDim] tensor at x, columns [col0, col0 + kCols), into a
+// shared tile with slots transposed to columns: tile[d * kChunkPitch + slot], zero for slots
+// that are not tokens. 16-byte global reads.
 template <int kDim, int kCols>
-__device__ void load_transposed(const Element* __restrict__ src, int b, int x, int x_count,
-                                int seq_len, int start, int n, int col0, Bits* tile) {
+__device__ void load_transposed(const Element* __restrict__ src, const ChunkTask& task, int x,
+                                int x_count, int col0, Bits* tile) {
   for (int idx = threadIdx.x; idx < kChunk * (kCols / 8); idx += kThreads) {
     const int row = idx / (kCols / 8), d0 = 8 * (idx % (kCols / 8));
     Eight v = {};
-    if (row < n)
-      v = load_eight(src, ((static_cast<size_t>(b) * seq_len + start + row) * x_count + x) * kDim +
-                              col0 + d0);
+    if (row >= task.first && row < task.end)
+      v = load_eight(src, ((task.row_base + row) * x_count + x) * kDim + col0 + d0);
 #pragma unroll
     for (int u = 0; u < 8; ++u) tile[(d0 + u) * kChunkPitch + row] = v.e[u];
   }
@@ -108,27 +107,33 @@ static_assert(kStateSharedBytes == lla_config::kStateSharedBytes &&
                   kOutputSharedBytes == lla_config::kOutputSharedBytes,
               "the host plan's shared memory sizes disagree with the kernels' layouts");
 
-// grid (chunks, B*H, V/block_v): rows [v0, v0 + block_v) of chunk c's node transposed,
-// S_c^T = (w v)^T k with w_j = exp(Glast - G_j), and from the first block its log decay.
+// A node's element (kk, vv) at node[node_element(kk, vv)]: [V][K], the operand layout of the
+// output pass.
+__device__ __forceinline__ int node_element(int kk, int vv) { return vv * kKeyDim + kk; }
+
+// grid (V/block_v, chunks or items, B*H or H; see resolve_chunk): rows [v0, v0 + block_v) of
+// the chunk's node transposed, S_c^T = (w v)^T k with w_j = exp(Glast - G_j), and from the
+// first block its log decay.
 extern "C" __global__ void __launch_bounds__(kThreads)
-    lla_mamba2_chunk_states(const Element* __restrict__ k, const Element* __restrict__ v,
-                            const float* __restrict__ g, float* __restrict__ decays,
-                            float* __restrict__ states, int seq_len, int heads, int groups,
-                            int num_chunks, int tree_nodes) {
+    lla_mamba2_chunk_states(const lla_sequence* __restrict__ sequences,
+                            const lla_item* __restrict__ items, const Element* __restrict__ k,
+                            const Element* __restrict__ v, const float* __restrict__ g,
+                            float* __restrict__ decays, float* __restrict__ states, int seq_len,
+                            int heads, int groups, int tree_nodes) {
   extern __shared__ float smem[];
   float* gc = smem;
   Bits* wv_t = reinterpret_cast<Bits*>(gc + kChunk);  // [block_v][chunk]
   Bits* k_t = wv_t + kBlockV * kChunkPitch;           // [K][chunk]
 
-  const int c = blockIdx.x, bh = blockIdx.y, b = bh / heads, h = bh % heads;
-  const int group = h / (heads / groups);
-  const int v0 = blockIdx.z * kBlockV;
-  const int start = c * kChunk, n = min(kChunk, seq_len - start);
+  const ChunkTask task = resolve_chunk(sequences, items, seq_len, heads, tree_nodes);
+  if (task.last_chunk == 0) return;  // a sequence of one chunk has no tree
+  const int group = task.head / (heads / groups);
+  const int v0 = blockIdx.x * kBlockV;
 
-  load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
-  const float g_last = gc[n - 1];
-  load_transposed<kKeyDim, kKeyDim>(k, b, group, groups, seq_len, start, n, 0, k_t);
-  load_transposed<kValueDim, kBlockV>(v, b, h, heads, seq_len, start, n, v0, wv_t);
+  load_chunk_cumsum(g, task, heads, gc);
+  const float g_last = gc[kChunk - 1];
+  load_transposed<kKeyDim, kKeyDim>(k, task, group, groups, 0, k_t);
+  load_transposed<kValueDim, kBlockV>(v, task, task.head, heads, v0, wv_t);
   __syncthreads();
   // Fold each position's decay to the chunk end into its v, rounded once.
   for (int idx = threadIdx.x; idx < kBlockV * kChunk; idx += kThreads) {
@@ -140,7 +145,8 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   __syncthreads();
 
   // 16 x 16 blocks of the block_v x K result, dealt round-robin to the warps.
-  float* node = states + (static_cast<size_t>(bh) * tree_nodes + c) * kStateElements;
+  const size_t node_index = task.node(0, task.chunk);
+  float* node = states + node_index * kStateElements;
   const int warp = threadIdx.x >> 5;
   constexpr int kBlocksK = kKeyDim / 16;
   for (int block = warp; block < (kBlockV / 16) * kBlocksK; block += lla_config::kWarps) {
@@ -164,22 +170,58 @@ extern "C" __global__ void __launch_bounds__(kThreads)
       *reinterpret_cast<float2*>(top + 8 * kKeyDim) = make_float2(acc[u][2], acc[u][3]);
     }
   }
-  if (blockIdx.z == 0 && threadIdx.x == 0)
-    decays[static_cast<size_t>(bh) * tree_nodes + c] = g_last;
+  if (blockIdx.x == 0 && threadIdx.x == 0) decays[node_index] = g_last;
+}
+
+// Rows [v0, v0 + block_v) of a node ([V][K] fp32) into node_s as 16-bit operands.
+__device__ void stage_node(const float* __restrict__ node, int v0, Bits* node_s) {
+  node += static_cast<size_t>(v0) * kKeyDim;
+  for (int idx = threadIdx.x; idx < kBlockV * (kKeyDim / 4); idx += kThreads) {
+    const int vv = idx / (kKeyDim / 4), kk = 4 * (idx % (kKeyDim / 4));
+    const float4 x = *reinterpret_cast<const float4*>(node + vv * kKeyDim + kk);
+    *reinterpret_cast<uint2*>(node_s + vv * kKeyPitch + kk) = make_uint2(pack(x.x, x.y), pack(x.z, x.w));
+  }
+}
+
+// acc += diag(row_factor) Q N for the warp's 16 rows from r0, N the staged node.
+__device__ __forceinline__ void add_staged_node(const Bits* q_s, const Bits* node_s,
+                                                const float* row_factor, int r0,
+                                                float acc[kBlockV / 8][4]) {
+  float part[kBlockV / 8][4] = {};
+#pragma unroll
+  for (int k0 = 0; k0 < kKeyDim; k0 += 16) {
+    unsigned a[4], bf[2];
+    load_a(a, q_s, kKeyPitch, r0, k0);
+#pragma unroll
+    for (int t = 0; t < kBlockV / 8; ++t) {
+      load_b(bf, node_s, kKeyPitch, 8 * t, k0);
+      mma(part[t], a, bf);
+    }
+  }
+  const float top = row_factor[r0 + lane_group()], bottom = row_factor[r0 + lane_group() + 8];
+#pragma unroll
+  for (int t = 0; t < kBlockV / 8; ++t) {
+    acc[t][0] += top * part[t][0];
+    acc[t][1] += top * part[t][1];
+    acc[t][2] += bottom * part[t][2];
+    acc[t][3] += bottom * part[t][3];
+  }
 }
 
 // 384 threads a multiprocessor (about 170 registers each, enough for the warp's 16 x chunk
 // scores and 16 x block_v accumulators) keep the tensor cores fed while other blocks stage.
 constexpr int kOutputBlocksPerSm = kThreads < 384 ? 384 / kThreads : 1;
 
-// grid (V/block_v, chunks, B*H): rows of chunk c, columns [v0, v0 + block_v) of o.
+// grid (V/block_v, chunks or items, B*H or H; see resolve_chunk): the chunk's rows, columns
+// [v0, v0 + block_v) of o.
 extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
-    lla_mamba2_output(const Element* __restrict__ q, const Element* __restrict__ k,
-                      const Element* __restrict__ v, const float* __restrict__ g,
-                      const Element* __restrict__ lambda, Element* __restrict__ o,
-                      const float* __restrict__ decays, const float* __restrict__ states,
-                      int seq_len, int heads, int groups, int num_chunks, int tree_nodes,
-                      float scale) {
+    lla_mamba2_output(const lla_sequence* __restrict__ sequences,
+                      const lla_item* __restrict__ items, const Element* __restrict__ q,
+                      const Element* __restrict__ k, const Element* __restrict__ v,
+                      const float* __restrict__ g, const Element* __restrict__ lambda,
+                      Element* __restrict__ o, const float* __restrict__ decays,
+                      const float* __restrict__ states, const float* __restrict__ prefix_slots,
+                      int seq_len, int heads, int groups, int tree_nodes, float scale) {
   extern __shared__ float smem[];
   float* gc = smem;
   float* row_factor = gc + kChunk;
@@ -189,28 +231,26 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
   Bits* v_t = k_s + kChunk * kKeyPitch;     // [block_v][chunk]
   Bits* node_s = v_t + kBlockV * kChunkPitch;  // [block_v][K]
 
-  const int c = blockIdx.y, bh = blockIdx.z, b = bh / heads, h = bh % heads;
-  const int group = h / (heads / groups);
+  const ChunkTask task = resolve_chunk(sequences, items, seq_len, heads, tree_nodes);
+  const int group = task.head / (heads / groups);
   const int v0 = blockIdx.x * kBlockV;
-  const int start = c * kChunk, n = min(kChunk, seq_len - start);
-  const size_t lambda_row0 = (static_cast<size_t>(b) * seq_len + start) * heads + h;
+  const int first = task.first, end = task.end;
 
-  load_chunk_cumsum(g, b, h, heads, seq_len, start, n, gc);
+  load_chunk_cumsum(g, task, heads, gc);
   for (int idx = threadIdx.x; idx < kChunk * (kKeyDim / 8); idx += kThreads) {
     const int i = idx / (kKeyDim / 8), d0 = 8 * (idx % (kKeyDim / 8));
-    const size_t at = ((static_cast<size_t>(b) * seq_len + start + i) * groups + group) * kKeyDim + d0;
+    const bool token = i >= first && i < end;
+    const size_t at = token ? ((task.row_base + i) * groups + group) * kKeyDim + d0 : 0;
     const uint4 zero = make_uint4(0, 0, 0, 0);
     *reinterpret_cast<uint4*>(q_s + i * kKeyPitch + d0) =
-        i < n ? *reinterpret_cast<const uint4*>(q + at) : zero;
+        token ? *reinterpret_cast<const uint4*>(q + at) : zero;
     *reinterpret_cast<uint4*>(k_s + i * kKeyPitch + d0) =
-        i < n ? *reinterpret_cast<const uint4*>(k + at) : zero;
+        token ? *reinterpret_cast<const uint4*>(k + at) : zero;
   }
-  load_transposed<kValueDim, kBlockV>(v, b, h, heads, seq_len, start, n, v0, v_t);
+  load_transposed<kValueDim, kBlockV>(v, task, task.head, heads, v0, v_t);
   for (int idx = threadIdx.x; idx < kChunk * kIntraLevels; idx += kThreads) {
     const int i = idx / kIntraLevels, level = idx % kIntraLevels;
-    intra_lambda[idx] =
-        i < n ? lla_to_float(lambda[(lambda_row0 + static_cast<size_t>(i) * heads) * kLevels + level])
-              : 0.0f;
+    intra_lambda[idx] = i >= first && i < end ? slot_lambda(lambda, task, heads, i, level) : 0.0f;
   }
   __syncthreads();
 
@@ -238,7 +278,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
     for (int x = 0; x < 4; ++x) {
       const int i = x < 2 ? row_top : row_bottom;
       const int j = 8 * t + 2 * lane_in_group() + (x & 1);
-      scores[t][x] = j <= i && i < n ? scores[t][x] * scale *
+      scores[t][x] = j <= i && i >= first && i < end ? scores[t][x] * scale *
                                            intra_lambda[i * kIntraLevels + lla_level(i, j)] *
                                            expf(gc[i] - gc[j])
                                      : 0.0f;
@@ -263,38 +303,25 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
   }
 
   // Inter-chunk levels: O += diag(lambda^m exp(G + gap)) Q S_node for each live level.
-  const size_t node0 = static_cast<size_t>(bh) * tree_nodes;
-  for (int e = 0; (c >> e) != 0; ++e) {
-    if (((c >> e) & 1) == 0) continue;
-    const float gap = level_gap(decays, node0, c, e, num_chunks);
-    const float* node = states + level_node(node0, c, e, num_chunks) * kStateElements +
-                        static_cast<size_t>(v0) * kKeyDim;
+  for (int e = 0; (task.chunk >> e) != 0; ++e) {
+    if (((task.chunk >> e) & 1) == 0) continue;
+    const float gap = level_gap(decays, task, e);
     __syncthreads();  // the previous level's readers of node_s and row_factor are done
-    for (int idx = threadIdx.x; idx < kBlockV * (kKeyDim / 4); idx += kThreads) {
-      const int vv = idx / (kKeyDim / 4), kk = 4 * (idx % (kKeyDim / 4));
-      const float4 x = *reinterpret_cast<const float4*>(node + vv * kKeyDim + kk);
-      *reinterpret_cast<uint2*>(node_s + vv * kKeyPitch + kk) = make_uint2(pack(x.x, x.y), pack(x.z, x.w));
-    }
-    level_row_factors(lambda, lambda_row0, heads, n, e, gap, scale, gc, row_factor);
+    stage_node(states + task.level_node(e) * kStateElements, v0, node_s);
+    level_row_factors(lambda, task, heads, e, gap, scale, gc, row_factor);
     __syncthreads();
-    float part[kBlockV / 8][4] = {};
-#pragma unroll
-    for (int k0 = 0; k0 < kKeyDim; k0 += 16) {
-      unsigned a[4], bf[2];
-      load_a(a, q_s, kKeyPitch, r0, k0);
-#pragma unroll
-      for (int t = 0; t < kBlockV / 8; ++t) {
-        load_b(bf, node_s, kKeyPitch, 8 * t, k0);
-        mma(part[t], a, bf);
-      }
-    }
-    const float top = row_factor[row_top], bottom = row_factor[row_bottom];
-#pragma unroll
-    for (int t = 0; t < kBlockV / 8; ++t) {
-      acc[t][0] += top * part[t][0];
-      acc[t][1] += top * part[t][1];
-      acc[t][2] += bottom * part[t][2];
-      acc[t][3] += bottom * part[t][3];
+    add_staged_node(q_s, node_s, row_factor, r0, acc);
+  }
+  // The initial state's levels inside the sequence's first chunk.
+  if (task.prefix_slot >= 0 && task.chunk == task.first_chunk) {
+    for (int level = 0; level < kIntraLevels; ++level) {
+      if (!prefix_level_live(task.start, level)) continue;
+      __syncthreads();
+      stage_node(prefix_slots + static_cast<size_t>(task.prefix_slot + level) * kStateElements, v0,
+                 node_s);
+      prefix_row_factors(lambda, task, heads, level, scale, gc, row_factor);
+      __syncthreads();
+      add_staged_node(q_s, node_s, row_factor, r0, acc);
     }
   }
 
@@ -302,11 +329,11 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
 #pragma unroll
   for (int t = 0; t < kBlockV / 8; ++t) {
     const int col = v0 + 8 * t + 2 * lane_in_group();
-    if (row_top < n)
-      o_pairs[(((static_cast<size_t>(b) * seq_len + start + row_top) * heads + h) * kValueDim + col) / 2] =
+    if (row_top >= first && row_top < end)
+      o_pairs[(((task.row_base + row_top) * heads + task.head) * kValueDim + col) / 2] =
           pack(acc[t][0], acc[t][1]);
-    if (row_bottom < n)
-      o_pairs[(((static_cast<size_t>(b) * seq_len + start + row_bottom) * heads + h) * kValueDim + col) / 2] =
+    if (row_bottom >= first && row_bottom < end)
+      o_pairs[(((task.row_base + row_bottom) * heads + task.head) * kValueDim + col) / 2] =
           pack(acc[t][2], acc[t][3]);
   }
 }

@@ -24,9 +24,9 @@ std::string mamba2_forward_plan_constants(const KernelSpec& spec) {
 }
 
 std::vector<const char*> mamba2_forward_templates(const KernelSpec& spec) {
-  return {"mamba2_forward_common.cuh", spec.tile.algorithm == Algorithm::mma
-                                           ? "mamba2_forward_mma.cuh"
-                                           : "mamba2_forward_fma.cuh"};
+  return {"mamba2_forward_common.cuh",
+          spec.tile.algorithm == Algorithm::mma ? "mamba2_forward_mma.cuh" : "mamba2_forward_fma.cuh",
+          "mamba2_forward_state.cuh"};
 }
 
 // The decode plan checks its tile against K with rows_per_pass; the template asserts that
@@ -50,7 +50,8 @@ const FamilyTemplate& family_template(Family f) {
   static const std::vector<FamilyTemplate> table = {
       {Family::mamba2_forward,
        mamba2_forward_templates,
-       {"lla_mamba2_chunk_states", "lla_mamba2_merge_states", "lla_mamba2_output"},
+       {"lla_mamba2_chunk_states", "lla_mamba2_merge_states", "lla_mamba2_output",
+        "lla_mamba2_seed_prefix", "lla_mamba2_final_state"},
        mamba2_forward_plan_constants},
       {Family::mamba2_decode,
        mamba2_decode_templates,

@@ -16,8 +16,10 @@ namespace lla::compiler {
 // The device buffers a launch can name. workspace is scratch the runtime provides with at
 // least LaunchPlan::workspace_bytes bytes, 256-byte aligned, uninitialised; it stays last.
 // Decoding adds the caller's Fenwick state (read and written in place) and the per-sequence
-// positions.
-enum class Buffer { q, k, v, g, beta, lambda, o, state, positions, workspace };
+// positions; a forward that continues or hands on sequences, their initial and final states.
+enum class Buffer {
+  q, k, v, g, beta, lambda, o, state, positions, initial_state, final_state, workspace
+};
 
 struct BufferArg {
   Buffer buffer;
@@ -41,6 +43,16 @@ struct Launch {
 struct LaunchPlan {
   std::vector<Launch> launches;
   size_t workspace_bytes = 0;
+  // Copied to the start of the workspace, on the stream, before the first launch.
+  std::vector<uint8_t> upload;
+};
+
+// One sequence of a forward call: `length` tokens at packed rows [row0, row0 + length) of
+// the [rows, ...] tensors, at absolute positions [start, start + length).
+struct SequenceSpan {
+  int64_t row0 = 0;
+  int64_t start = 0;
+  int64_t length = 0;
 };
 
 // The sizes of one forward call (everything that is not compiled into the kernel).
@@ -50,6 +62,12 @@ struct ForwardShape {
   int heads = 1;
   int groups = 1;
   float scale = 1.0f;
+  // Empty: batch sequences of seq_len tokens from position 0, and no states. Otherwise the
+  // sequences of the call (batch * seq_len rows in all), and whether sequences starting
+  // after position 0 continue the initial state and whether the final state is written.
+  std::vector<SequenceSpan> sequences;
+  bool initial_state = false;
+  bool final_state = false;
 };
 
 }  // namespace lla::compiler

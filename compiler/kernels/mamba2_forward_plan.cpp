@@ -1,6 +1,8 @@
 #include "kernels/mamba2_forward_plan.h"
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -13,6 +15,7 @@ namespace {
 
 constexpr size_t kWorkspaceAlignment = 256;
 constexpr int64_t kMaxGridYZ = 65535;
+constexpr int64_t kMaxPosition = std::numeric_limits<int32_t>::max();  // kernels count in int
 
 size_t align_up(size_t bytes) {
   return (bytes + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment;
@@ -24,15 +27,68 @@ void require(bool ok, const std::string& message) {
 
 unsigned to_grid(int64_t n) { return static_cast<unsigned>(n); }
 
-}  // namespace
+int bit_length(int64_t x) { return x <= 0 ? 0 : levels::bit_length(static_cast<uint64_t>(x)); }
 
-int chunk_levels(int64_t num_chunks) {
-  return num_chunks <= 1 ? 0 : levels::bit_length(static_cast<uint64_t>(num_chunks - 1));
+// Nodes of level `level` + 1 that a merge builds: those past the prefix node whose two
+// children exist, j in [first_chunk >> (level + 1), ((last_chunk >> level) - 1) / 2].
+std::pair<int64_t, int64_t> merged_nodes(int64_t first_chunk, int64_t last_chunk, int level) {
+  const int64_t children = last_chunk >> level;
+  const int64_t lo = first_chunk >> (level + 1);
+  const int64_t hi = children >= 1 ? (children - 1) / 2 : -1;
+  return {lo, hi};
 }
 
-int64_t tree_nodes(int64_t num_chunks) {
+// The scratch memory of a call, region after region, each 256-byte aligned.
+class WorkspaceLayout {
+ public:
+  size_t add(size_t bytes) {
+    const size_t offset = align_up(size_);
+    size_ = offset + bytes;
+    return offset;
+  }
+  size_t size() const { return size_; }
+
+ private:
+  size_t size_ = 0;
+};
+
+// Host twins of the kernels' lla_sequence and lla_item (mamba2_forward_common.cuh).
+struct SequenceEntry {
+  int64_t row0;
+  int64_t node_base;
+  int32_t start;
+  int32_t length;
+  int32_t nodes;
+  int32_t prefix_slot;
+};
+struct ItemEntry {
+  int32_t seq;
+  int32_t index;
+};
+static_assert(sizeof(SequenceEntry) == kSequenceEntryBytes && sizeof(ItemEntry) == kItemBytes,
+              "the kernels' table layout");
+
+template <typename T>
+size_t append_bytes(std::vector<uint8_t>& bytes, const std::vector<T>& entries) {
+  const size_t offset = bytes.size();
+  bytes.resize(offset + entries.size() * sizeof(T));
+  if (!entries.empty()) std::memcpy(bytes.data() + offset, entries.data(), entries.size() * sizeof(T));
+  return offset;
+}
+
+}  // namespace
+
+int tree_levels(int64_t last_chunk) { return bit_length(last_chunk); }
+
+int64_t tree_first(int level, int64_t first_chunk) {
+  const int64_t block = first_chunk >> level;
+  return block > 0 ? block - 1 : 0;
+}
+
+int64_t tree_nodes(int64_t first_chunk, int64_t last_chunk) {
   int64_t nodes = 0;
-  for (int e = 0; e < chunk_levels(num_chunks); ++e) nodes += num_chunks >> e;
+  for (int e = 0; e < tree_levels(last_chunk); ++e)
+    nodes += (last_chunk >> e) - tree_first(e, first_chunk) + 1;
   return nodes;
 }
 
@@ -90,77 +146,232 @@ int estimated_registers(const KernelSpec& spec) {
   return kFmaAllowance + std::max(output, states);
 }
 
+namespace {
+
+// The kernels' arguments that do not change between launches of one plan.
+struct TreeArgs {
+  KernelArg sequences = NullPointer{};
+  KernelArg decays = NullPointer{};
+  KernelArg states = NullPointer{};
+  KernelArg prefix_slots = NullPointer{};
+  int32_t tree_nodes = 0;  // per (sequence, head) of a plain call
+};
+
+class PlanBuilder {
+ public:
+  PlanBuilder(const KernelSpec& spec, const ForwardShape& shape, LaunchPlan& plan)
+      : spec_(spec), shape_(shape), plan_(plan), threads_(32 * spec.tile.warps) {}
+
+  // grid (tiles, chunks or items, B*H or H) of the chunk kernels.
+  void chunk_states(const TreeArgs& tree, const KernelArg& items, int64_t chunks, int64_t z) {
+    Launch l = launch("lla_mamba2_chunk_states", state_tiles(), chunks, z);
+    l.shared_bytes = static_cast<unsigned>(state_shared_bytes(spec_));
+    l.args = {tree.sequences, items, BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g},
+              tree.decays, tree.states, seq_len(), heads(), groups(), tree.tree_nodes};
+    plan_.launches.push_back(std::move(l));
+  }
+  void merge(const TreeArgs& tree, const KernelArg& items, int level, int64_t nodes, int64_t z) {
+    Launch l = launch("lla_mamba2_merge_states", state_blocks(), nodes, z);
+    l.args = {tree.sequences, items, tree.decays, tree.states, int32_t{level}, seq_len(), heads(),
+              tree.tree_nodes};
+    plan_.launches.push_back(std::move(l));
+  }
+  void output(const TreeArgs& tree, const KernelArg& items, int64_t chunks, int64_t z) {
+    Launch l = launch("lla_mamba2_output", spec_.value_dim / spec_.tile.block_v, chunks, z);
+    l.shared_bytes = static_cast<unsigned>(output_shared_bytes(spec_));
+    l.args = {tree.sequences, items, BufferArg{Buffer::q}, BufferArg{Buffer::k},
+              BufferArg{Buffer::v}, BufferArg{Buffer::g}, BufferArg{Buffer::lambda},
+              BufferArg{Buffer::o}, tree.decays, tree.states, tree.prefix_slots, seq_len(),
+              heads(), groups(), tree.tree_nodes, shape_.scale};
+    plan_.launches.push_back(std::move(l));
+  }
+  void seed_prefix(const TreeArgs& tree, int64_t sequences) {
+    Launch l = launch("lla_mamba2_seed_prefix", state_blocks(), sequences, shape_.heads);
+    l.args = {tree.sequences, BufferArg{Buffer::initial_state}, tree.decays, tree.states,
+              tree.prefix_slots, heads()};
+    plan_.launches.push_back(std::move(l));
+  }
+  void final_state(const TreeArgs& tree, int64_t sequences) {
+    Launch l = launch("lla_mamba2_final_state", state_blocks(), sequences, shape_.heads);
+    const KernelArg initial =
+        shape_.initial_state ? KernelArg{BufferArg{Buffer::initial_state}} : NullPointer{};
+    l.args = {tree.sequences, BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g},
+              tree.decays, tree.states, tree.prefix_slots, initial,
+              BufferArg{Buffer::final_state}, heads(), groups()};
+    plan_.launches.push_back(std::move(l));
+  }
+
+ private:
+  Launch launch(const char* kernel, int64_t x, int64_t y, int64_t z) const {
+    Launch l;
+    l.kernel = kernel;
+    l.grid[0] = to_grid(x);
+    l.grid[1] = to_grid(y);
+    l.grid[2] = to_grid(z);
+    l.block[0] = threads_;
+    return l;
+  }
+  // fma: a block per (block_k x block_v) tile of a node; mma: per block_v rows of its transpose.
+  int64_t state_tiles() const {
+    return spec_.tile.algorithm == Algorithm::mma
+               ? spec_.value_dim / spec_.tile.block_v
+               : int64_t{spec_.key_dim / spec_.tile.block_k} * (spec_.value_dim / spec_.tile.block_v);
+  }
+  // One thread per element of a K x V node.
+  int64_t state_blocks() const {
+    return (int64_t{spec_.key_dim} * spec_.value_dim + threads_ - 1) / threads_;
+  }
+  int32_t seq_len() const { return shape_.seq_len; }
+  int32_t heads() const { return shape_.heads; }
+  int32_t groups() const { return shape_.groups; }
+
+  const KernelSpec& spec_;
+  const ForwardShape& shape_;
+  LaunchPlan& plan_;
+  const int threads_;
+};
+
+size_t node_bytes(const KernelSpec& spec) {
+  return size_t{4} * static_cast<size_t>(spec.key_dim) * static_cast<size_t>(spec.value_dim);
+}
+
+// B sequences of T tokens from position 0, nothing in or out but o: no table.
+LaunchPlan plan_plain(const KernelSpec& spec, const ForwardShape& shape) {
+  const int64_t batch_heads = int64_t{shape.batch} * shape.heads;
+  const int64_t num_chunks = (shape.seq_len + spec.chunk - 1) / spec.chunk;
+  const int64_t nodes = tree_nodes(0, num_chunks - 1);
+  require(batch_heads <= kMaxGridYZ, "batch * heads must be at most 65535");
+  require(num_chunks <= kMaxGridYZ, "seq_len / chunk must be at most 65535");
+  require(nodes <= std::numeric_limits<int32_t>::max(), "seq_len too large for the state tree");
+
+  LaunchPlan plan;
+  TreeArgs tree;
+  PlanBuilder build(spec, shape, plan);
+  if (nodes > 0) {
+    WorkspaceLayout layout;
+    const size_t tree_nodes_all = static_cast<size_t>(batch_heads * nodes);
+    tree.decays = BufferArg{Buffer::workspace, layout.add(tree_nodes_all * sizeof(float))};
+    tree.states = BufferArg{Buffer::workspace, layout.add(tree_nodes_all * node_bytes(spec))};
+    tree.tree_nodes = static_cast<int32_t>(nodes);
+    plan.workspace_bytes = layout.size();
+    build.chunk_states(tree, NullPointer{}, num_chunks, batch_heads);
+    for (int level = 0; level + 1 < tree_levels(num_chunks - 1); ++level) {
+      const auto [lo, hi] = merged_nodes(0, num_chunks - 1, level);
+      build.merge(tree, NullPointer{}, level, hi - lo + 1, batch_heads);
+    }
+  }
+  build.output(tree, NullPointer{}, num_chunks, batch_heads);
+  return plan;
+}
+
+// Sequences described by a table: packed, continuing from initial states, handing on final
+// states.
+LaunchPlan plan_sequences(const KernelSpec& spec, const ForwardShape& shape) {
+  const int64_t count = static_cast<int64_t>(shape.sequences.size());
+  const int64_t rows = int64_t{shape.batch} * shape.seq_len;
+  const int64_t heads = shape.heads;
+  require(count <= kMaxGridYZ, "at most 65535 sequences");
+  require(heads <= kMaxGridYZ, "heads must be at most 65535");
+  const int intra_levels = log2_exact(spec.chunk) + 1;
+
+  std::vector<SequenceEntry> entries;
+  std::vector<ItemEntry> chunk_items;
+  std::vector<std::vector<ItemEntry>> merge_items;  // by level
+  int64_t node_count = 0, prefix_slots = 0;
+  bool seeds = false;
+  for (int64_t s = 0; s < count; ++s) {
+    const SequenceSpan& span = shape.sequences[s];
+    const std::string name = "sequence " + std::to_string(s);
+    require(span.length >= 0 && span.start >= 0, name + ": negative start or length");
+    require(span.row0 >= 0 && span.row0 + span.length <= rows,
+            name + ": rows [" + std::to_string(span.row0) + ", " +
+                std::to_string(span.row0 + span.length) + ") lie outside the " +
+                std::to_string(rows) + " rows of the call");
+    require(span.start + span.length <= kMaxPosition,
+            name + ": positions beyond 2^31 - 1 are not supported");
+    require(spec.levels >= levels::num_levels(span.start + span.length),
+            name + ": levels=" + std::to_string(spec.levels) +
+                " is below num_levels(start + length)=" +
+                std::to_string(levels::num_levels(span.start + span.length)));
+    SequenceEntry e{span.row0, 0, static_cast<int32_t>(span.start),
+                    static_cast<int32_t>(span.length), 0, -1};
+    if (span.length > 0) {
+      const int64_t a0 = span.start / spec.chunk, a1 = (span.start + span.length - 1) / spec.chunk;
+      const int64_t nodes = tree_nodes(a0, a1);
+      require(nodes <= std::numeric_limits<int32_t>::max(), name + ": too long for the state tree");
+      e.nodes = static_cast<int32_t>(nodes);
+      e.node_base = node_count;
+      node_count += nodes * heads;
+      const bool continues = shape.initial_state && span.start > 0;
+      seeds = seeds || continues;
+      if (continues && span.start % spec.chunk != 0) {
+        e.prefix_slot = static_cast<int32_t>(prefix_slots);
+        prefix_slots += heads * intra_levels;
+      }
+      for (int64_t a = a0; a <= a1; ++a)
+        chunk_items.push_back({static_cast<int32_t>(s), static_cast<int32_t>(a)});
+      for (int level = 0; level + 1 < tree_levels(a1); ++level) {
+        if (merge_items.size() <= static_cast<size_t>(level)) merge_items.resize(level + 1);
+        const auto [lo, hi] = merged_nodes(a0, a1, level);
+        for (int64_t j = lo; j <= hi; ++j)
+          merge_items[level].push_back({static_cast<int32_t>(s), static_cast<int32_t>(j)});
+      }
+    }
+    entries.push_back(e);
+  }
+  require(static_cast<int64_t>(chunk_items.size()) <= kMaxGridYZ,
+          "the sequences span more than 65535 chunks");
+
+  LaunchPlan plan;
+  const size_t sequences_at = append_bytes(plan.upload, entries);
+  const size_t chunk_items_at = append_bytes(plan.upload, chunk_items);
+  std::vector<size_t> merge_items_at;
+  for (const std::vector<ItemEntry>& items : merge_items) {
+    require(static_cast<int64_t>(items.size()) <= kMaxGridYZ,
+            "the sequences' state trees have more than 65535 nodes on one level");
+    merge_items_at.push_back(append_bytes(plan.upload, items));
+  }
+
+  WorkspaceLayout layout;
+  layout.add(plan.upload.size());
+  TreeArgs tree;
+  tree.sequences = BufferArg{Buffer::workspace, sequences_at};
+  if (node_count > 0) {
+    tree.decays = BufferArg{Buffer::workspace, layout.add(static_cast<size_t>(node_count) * sizeof(float))};
+    tree.states = BufferArg{Buffer::workspace, layout.add(static_cast<size_t>(node_count) * node_bytes(spec))};
+  }
+  if (prefix_slots > 0)
+    tree.prefix_slots = BufferArg{Buffer::workspace, layout.add(static_cast<size_t>(prefix_slots) * node_bytes(spec))};
+  plan.workspace_bytes = layout.size();
+
+  PlanBuilder build(spec, shape, plan);
+  const KernelArg chunks = BufferArg{Buffer::workspace, chunk_items_at};
+  const auto chunk_count = static_cast<int64_t>(chunk_items.size());
+  if (node_count > 0) build.chunk_states(tree, chunks, chunk_count, heads);
+  if (seeds) build.seed_prefix(tree, count);
+  for (size_t level = 0; level < merge_items.size(); ++level)
+    if (!merge_items[level].empty())
+      build.merge(tree, BufferArg{Buffer::workspace, merge_items_at[level]}, static_cast<int>(level),
+                  static_cast<int64_t>(merge_items[level].size()), heads);
+  if (chunk_count > 0) build.output(tree, chunks, chunk_count, heads);
+  if (shape.final_state) build.final_state(tree, count);
+  return plan;
+}
+
+}  // namespace
+
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape) {
   require(shape.batch >= 1, "batch must be at least 1");
   require(shape.seq_len >= 1, "seq_len must be at least 1");
   require(shape.heads >= 1 && shape.groups >= 1 && shape.heads % shape.groups == 0,
           "heads must be a positive multiple of groups");
+  if (!shape.sequences.empty()) return plan_sequences(spec, shape);
+  require(!shape.initial_state && !shape.final_state,
+          "initial and final states need the call's sequences");
   require(spec.levels >= levels::num_levels(shape.seq_len),
           "levels=" + std::to_string(spec.levels) + " is below num_levels(seq_len)=" +
               std::to_string(levels::num_levels(shape.seq_len)));
-
-  const int64_t batch_heads = int64_t{shape.batch} * shape.heads;
-  const int64_t num_chunks = (shape.seq_len + spec.chunk - 1) / spec.chunk;
-  const int64_t nodes = tree_nodes(num_chunks);
-  require(batch_heads <= kMaxGridYZ, "batch * heads must be at most 65535");
-  require(num_chunks <= kMaxGridYZ, "seq_len / chunk must be at most 65535");
-  require(nodes <= std::numeric_limits<int32_t>::max(), "seq_len too large for the state tree");
-
-  const int threads = 32 * spec.tile.warps;
-  const int64_t state_elements = int64_t{spec.key_dim} * spec.value_dim;
-  const size_t decay_bytes = align_up(static_cast<size_t>(batch_heads * nodes) * sizeof(float));
-  const size_t state_bytes = static_cast<size_t>(batch_heads * nodes * state_elements) * sizeof(float);
-
-  LaunchPlan plan;
-  plan.workspace_bytes = nodes > 0 ? decay_bytes + state_bytes : 0;
-  // One chunk has no inter-chunk levels: the output kernel then reads no tree.
-  const KernelArg decays = nodes > 0 ? KernelArg{BufferArg{Buffer::workspace, 0}} : NullPointer{};
-  const KernelArg states =
-      nodes > 0 ? KernelArg{BufferArg{Buffer::workspace, decay_bytes}} : NullPointer{};
-  const auto seq_len = int32_t{shape.seq_len}, heads = int32_t{shape.heads},
-             groups = int32_t{shape.groups};
-  const auto chunks = static_cast<int32_t>(num_chunks), tree = static_cast<int32_t>(nodes);
-
-  if (nodes > 0) {
-    Launch states_launch;
-    states_launch.kernel = "lla_mamba2_chunk_states";
-    states_launch.grid[0] = to_grid(num_chunks);
-    states_launch.grid[1] = to_grid(batch_heads);
-    // fma: a block per (block_k x block_v) tile of a node; mma: per block_v rows of its transpose.
-    states_launch.grid[2] = to_grid(spec.tile.algorithm == Algorithm::mma
-                                        ? spec.value_dim / spec.tile.block_v
-                                        : int64_t{spec.key_dim / spec.tile.block_k} *
-                                              (spec.value_dim / spec.tile.block_v));
-    states_launch.block[0] = threads;
-    states_launch.shared_bytes = static_cast<unsigned>(state_shared_bytes(spec));
-    states_launch.args = {BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g},
-                          decays, states, seq_len, heads, groups, chunks, tree};
-    plan.launches.push_back(states_launch);
-
-    for (int level = 0; level + 1 < chunk_levels(num_chunks); ++level) {
-      Launch merge;
-      merge.kernel = "lla_mamba2_merge_states";
-      merge.grid[0] = to_grid((state_elements + threads - 1) / threads);
-      merge.grid[1] = to_grid(num_chunks >> (level + 1));
-      merge.grid[2] = to_grid(batch_heads);
-      merge.block[0] = threads;
-      merge.args = {decays, states, int32_t{level}, chunks, tree};
-      plan.launches.push_back(merge);
-    }
-  }
-
-  Launch output;
-  output.kernel = "lla_mamba2_output";
-  output.grid[0] = to_grid(spec.value_dim / spec.tile.block_v);
-  output.grid[1] = to_grid(num_chunks);
-  output.grid[2] = to_grid(batch_heads);
-  output.block[0] = threads;
-  output.shared_bytes = static_cast<unsigned>(output_shared_bytes(spec));
-  output.args = {BufferArg{Buffer::q}, BufferArg{Buffer::k}, BufferArg{Buffer::v},
-                 BufferArg{Buffer::g}, BufferArg{Buffer::lambda}, BufferArg{Buffer::o},
-                 decays, states, seq_len, heads, groups, chunks, tree, shape.scale};
-  plan.launches.push_back(output);
-  return plan;
+  return plan_plain(spec, shape);
 }
 
 }  // namespace lla::compiler::mamba2

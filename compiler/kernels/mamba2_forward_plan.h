@@ -7,12 +7,16 @@
 
 namespace lla::compiler::mamba2 {
 
-// Chunk levels a sequence of `num_chunks` chunks has: bit_length(num_chunks - 1), 0 for one chunk.
-int chunk_levels(int64_t num_chunks);
+// The chunk-state tree of one (sequence, head) over its absolute chunks [first_chunk,
+// last_chunk] (the layout of templates/common.cuh): tree_levels(last_chunk) = bit_length of it
+// levels, level e holding nodes tree_first(e, first_chunk) .. last_chunk >> e.
+int tree_levels(int64_t last_chunk);
+int64_t tree_first(int level, int64_t first_chunk);
+int64_t tree_nodes(int64_t first_chunk, int64_t last_chunk);
 
-// Nodes per (batch, head) of the chunk-state tree: sum over levels e < chunk_levels of
-// num_chunks >> e.
-int64_t tree_nodes(int64_t num_chunks);
+// Bytes of the kernels' per-sequence table entries (lla_sequence, lla_item).
+inline constexpr size_t kSequenceEntryBytes = 32;
+inline constexpr size_t kItemBytes = 8;
 
 // Dynamic shared memory of the state and output kernels (0: static only); the generator
 // compiles them into the source, where the kernels check them against their own layouts.

@@ -16,6 +16,7 @@
 
 #include "api/pointer_inspection.h"
 #include "api/validation_checks.h"
+#include "dispatch/forward_sequences.h"
 #include "lla/lla.h"
 
 namespace lla::runtime {
@@ -30,14 +31,16 @@ struct ForwardTensorBytes {
 };
 
 // Field checks of the problem: enums, sizes, grouping, levels, chunk, scale, 64-bit overflow
-// of every tensor size. INVALID_ARGUMENT only; p may be NULL.
-ValidationResult check_forward_problem(const lla_problem* p);
+// of every tensor size. INVALID_ARGUMENT only; p may be NULL. With `packed`, seq_len counts
+// the tokens of many sequences, and check_forward_args checks levels per sequence instead.
+ValidationResult check_forward_problem(const lla_problem* p, bool packed = false);
 
 // Tensor sizes of a problem that passed check_forward_problem.
 ForwardTensorBytes forward_tensor_bytes(const lla_problem& p);
 
 // Pointer checks that need no device: NULL, alignment, beta only for Gated DeltaNet, o not
-// overlapping an input. a may be NULL.
+// overlapping an input; and the sequences of the call (offsets, start positions against
+// levels, a state for every continued sequence). a may be NULL.
 ValidationResult check_forward_args(const lla_problem& p, const lla_forward_args* a);
 
 // Every tensor is device memory of device_ordinal or managed memory.

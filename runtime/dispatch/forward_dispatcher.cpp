@@ -1,8 +1,11 @@
 #include "dispatch/forward_dispatcher.h"
 
+#include <algorithm>
 #include <stdexcept>
 
+
 #include "api/status_error.h"
+#include "dispatch/forward_sequences.h"
 #include "dispatch/module_launch.h"
 #include "kernels/forward_plan.h"
 #include "problem_bucket.h"
@@ -44,6 +47,23 @@ StatusError not_supported(const tuner::DeviceInfo& device, const std::invalid_ar
                                                 "): " + e.what());
 }
 
+// A call with sequences or states plans from a table of its sequences; its configuration is
+// that of num_seqs sequences of the longest one's length.
+void add_sequences(const lla_problem& p, const lla_forward_args& a, tuner::ForwardRequest& request,
+                   compiler::ForwardShape& shape) {
+  if (!has_sequences(a)) return;
+  int64_t longest = 1;
+  for (int64_t s = 0; s < sequence_count(p, a); ++s) {
+    const SequenceExtent e = sequence_extent(p, a, s);
+    shape.sequences.push_back({e.row0, e.start, e.length});
+    longest = std::max(longest, e.length);
+  }
+  shape.initial_state = a.initial_state != nullptr;
+  shape.final_state = a.final_state != nullptr;
+  request.shape.batch = static_cast<int>(sequence_count(p, a));
+  request.shape.seq_len = static_cast<int>(longest);
+}
+
 BoundBuffers bind_buffers(const lla_forward_args& a) {
   BoundBuffers b;
   b.bind(compiler::Buffer::q, a.q);
@@ -53,6 +73,8 @@ BoundBuffers bind_buffers(const lla_forward_args& a) {
   b.bind(compiler::Buffer::beta, a.beta);
   b.bind(compiler::Buffer::lambda, a.lambda);
   b.bind(compiler::Buffer::o, a.o);
+  b.bind(compiler::Buffer::initial_state, a.initial_state);
+  b.bind(compiler::Buffer::final_state, a.final_state);
   return b;
 }
 
@@ -167,12 +189,14 @@ tuner::TuneReport ForwardDispatcher::tune(const lla_problem& p) {
 
 ForwardDispatchInfo ForwardDispatcher::forward(const lla_problem& p, const lla_forward_args& a,
                                                CUstream stream) {
-  const tuner::ForwardRequest request = forward_request(p);
+  tuner::ForwardRequest request = forward_request(p);
+  compiler::ForwardShape shape = request.shape;
+  add_sequences(p, a, request, shape);
   ForwardDispatchInfo info;
   compiler::LaunchPlan plan;
   try {
     info.spec = choose_spec(request, &info.chosen_by);
-    plan = compiler::plan_forward(info.spec, request.shape);
+    plan = compiler::plan_forward(info.spec, shape);
   } catch (const std::invalid_argument& e) {
     throw not_supported(device_, e);
   }
@@ -192,7 +216,17 @@ ForwardDispatchInfo ForwardDispatcher::forward(const lla_problem& p, const lla_f
   BoundBuffers buffers = bind_buffers(a);
   StreamWorkspace workspace(driver_, workspace_pool_, stream, plan.workspace_bytes);
   if (!workspace.empty()) buffers.bind(compiler::Buffer::workspace, workspace.aligned());
+  if (!plan.upload.empty())
+    driver::check_cuda(driver_,
+                       driver_.cuMemcpyHtoDAsync(workspace.aligned(), plan.upload.data(),
+                                                 plan.upload.size(), stream),
+                       "cuMemcpyHtoDAsync");
   for (const compiler::Launch& l : plan.launches) launch(driver_, module, l, buffers, stream);
+  if (a.final_positions)
+    for (int64_t s = 0; s < sequence_count(p, a); ++s) {
+      const SequenceExtent e = sequence_extent(p, a, s);
+      a.final_positions[s] = e.start + e.length;
+    }
   return info;
 }
 

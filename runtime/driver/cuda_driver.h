@@ -57,6 +57,7 @@ namespace lla::runtime::driver {
   X(cuStreamSynchronize)             \
   X(cuPointerGetAttributes)          \
   X(cuMemcpyDtoDAsync)               \
+  X(cuMemcpyHtoDAsync)               \
   X(cuMemsetD32Async)                \
   X(cuStreamBeginCapture)            \
   X(cuStreamEndCapture)              \

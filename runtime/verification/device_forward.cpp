@@ -51,7 +51,29 @@ DeviceForwardRun run_forward_on_device(lla_context* ctx, int device, const refer
   o.upload(std::vector<uint8_t>(o.bytes(), 0xff));  // NaN in every dtype
 
   const lla_problem problem = to_lla_problem(p, options.dtype, options.chunk);
+  const size_t sequences = options.seq_offsets.empty() ? p.batch : options.seq_offsets.size() - 1;
+  const size_t state_elements = sequences * reference::state_size(p) / p.batch;
+  DeviceBuffer initial_state(d, options.initial_state.size() * sizeof(float));
+  DeviceBuffer final_state(d, options.final_state && !options.state_in_place
+                                  ? state_elements * sizeof(float)
+                                  : 0);
+  if (!options.initial_state.empty())
+    initial_state.upload(reference::encode(options.initial_state, compiler::Dtype::f32));
+  if (options.final_state && !options.state_in_place)
+    final_state.upload(std::vector<uint8_t>(final_state.bytes(), 0xff));
+  std::vector<long long> final_positions(sequences, -1);
+
   lla_forward_args args{};
+  if (!options.seq_offsets.empty()) {
+    args.num_seqs = static_cast<int>(sequences);
+    args.seq_offsets = options.seq_offsets.data();
+  }
+  if (!options.start_positions.empty()) args.start_positions = options.start_positions.data();
+  if (!options.initial_state.empty()) args.initial_state = static_cast<const float*>(initial_state.get());
+  if (options.final_state) {
+    args.final_state = static_cast<float*>(options.state_in_place ? initial_state.get() : final_state.get());
+    args.final_positions = final_positions.data();
+  }
   args.q = q.get();
   args.k = k.get();
   args.v = v.get();
@@ -70,6 +92,11 @@ DeviceForwardRun run_forward_on_device(lla_context* ctx, int device, const refer
   stream.synchronize();
 
   run.o = reference::decode(o.download(), dtype);
+  if (options.final_state) {
+    run.final_state = reference::decode(
+        options.state_in_place ? initial_state.download() : final_state.download(), compiler::Dtype::f32);
+    run.final_positions = final_positions;
+  }
   run.unwritten = static_cast<size_t>(
       std::count_if(run.o.begin(), run.o.end(), [](double x) { return std::isnan(x); }));
 

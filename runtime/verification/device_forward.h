@@ -18,11 +18,20 @@ struct DeviceForwardOptions {
   int chunk = 0;        // 0: lla chooses
   int warmup = 0;       // untimed runs after the checked one
   int repetitions = 0;  // timed runs after the warm-up
+  // The optional sequence fields of lla_forward_args (lla.h). Packed: the reference problem
+  // has batch 1 and seq_offsets splits its tokens. Empty vectors leave a field unset.
+  std::vector<long long> seq_offsets;
+  std::vector<long long> start_positions;
+  std::vector<double> initial_state;  // [S,H,L,K,V], uploaded as fp32
+  bool final_state = false;           // read back into DeviceForwardRun::final_state
+  bool state_in_place = false;        // the final state overwrites the initial state's memory
 };
 
 struct DeviceForwardRun {
   std::vector<double> o;  // the output of the first (checked) run
   size_t unwritten = 0;   // output elements that still hold the NaN poison written before it
+  std::vector<double> final_state;         // [S,H,L,K,V] after the first run, with final_state
+  std::vector<long long> final_positions;  // with final_state
   dispatch::ForwardDispatchInfo first_call;  // what the first lla_forward ran, and from where
   double first_call_host_ms = 0;  // host time of the first lla_forward (until it was queued)
   TimingSummary timing;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
+#include <vector>
 #include <variant>
 
 #include "kernels/forward_plan.h"
@@ -25,16 +27,23 @@ KernelSpec spec_for(int seq_len) {
   return s;
 }
 
-TEST(Mamba2ForwardPlan, ChunkLevelsAndTreeNodes) {
-  EXPECT_EQ(mamba2::chunk_levels(1), 0);
-  EXPECT_EQ(mamba2::chunk_levels(2), 1);
-  EXPECT_EQ(mamba2::chunk_levels(3), 2);
-  EXPECT_EQ(mamba2::chunk_levels(256), 8);
-  EXPECT_EQ(mamba2::chunk_levels(257), 9);
-  EXPECT_EQ(mamba2::tree_nodes(1), 0);
-  EXPECT_EQ(mamba2::tree_nodes(2), 2);
-  EXPECT_EQ(mamba2::tree_nodes(6), 6 + 3 + 1);
-  EXPECT_EQ(mamba2::tree_nodes(256), 510);
+TEST(Mamba2ForwardPlan, TreeLevelsAndNodes) {
+  // Chunks [0, n): levels bit_length(n - 1), level e holding ceil(n / 2^e) nodes.
+  EXPECT_EQ(mamba2::tree_levels(0), 0);
+  EXPECT_EQ(mamba2::tree_levels(1), 1);
+  EXPECT_EQ(mamba2::tree_levels(2), 2);
+  EXPECT_EQ(mamba2::tree_levels(255), 8);
+  EXPECT_EQ(mamba2::tree_levels(256), 9);
+  EXPECT_EQ(mamba2::tree_nodes(0, 0), 0);
+  EXPECT_EQ(mamba2::tree_nodes(0, 1), 2);
+  EXPECT_EQ(mamba2::tree_nodes(0, 5), 6 + 3 + 2);
+  EXPECT_EQ(mamba2::tree_nodes(0, 255), 510);
+  // Chunks [5, 6] of a continued sequence: level 0 keeps prefix node 4, level 1 node 1
+  // (chunks 2-3, before chunk 5's pair) through node 3, level 2 node 0 (chunks 0-3) and 1.
+  EXPECT_EQ(mamba2::tree_first(0, 5), 4);
+  EXPECT_EQ(mamba2::tree_first(1, 5), 1);
+  EXPECT_EQ(mamba2::tree_first(2, 5), 0);
+  EXPECT_EQ(mamba2::tree_nodes(5, 6), 3 + 3 + 2);
 }
 
 TEST(Mamba2ForwardPlan, OneChunkReadsNoTree) {
@@ -43,8 +52,9 @@ TEST(Mamba2ForwardPlan, OneChunkReadsNoTree) {
   EXPECT_EQ(plan.workspace_bytes, 0u);
   const Launch& output = plan.launches[0];
   EXPECT_EQ(output.kernel, "lla_mamba2_output");
-  EXPECT_TRUE(std::holds_alternative<NullPointer>(output.args[6]));  // decays
-  EXPECT_TRUE(std::holds_alternative<NullPointer>(output.args[7]));  // states
+  EXPECT_TRUE(std::holds_alternative<NullPointer>(output.args[0]));  // sequences
+  EXPECT_TRUE(std::holds_alternative<NullPointer>(output.args[8]));  // decays
+  EXPECT_TRUE(std::holds_alternative<NullPointer>(output.args[9]));  // states
 }
 
 TEST(Mamba2ForwardPlan, StatesThenOneMergePerTreeLevelThenOutput) {
@@ -53,29 +63,66 @@ TEST(Mamba2ForwardPlan, StatesThenOneMergePerTreeLevelThenOutput) {
   // 256 chunks: 8 chunk levels, so states + 7 merges + output.
   ASSERT_EQ(plan.launches.size(), 9u);
   EXPECT_EQ(plan.launches.front().kernel, "lla_mamba2_chunk_states");
-  EXPECT_EQ(plan.launches.front().grid[0], 256u);
-  EXPECT_EQ(plan.launches.front().grid[1], 32u);
-  EXPECT_EQ(plan.launches.front().grid[2], (128u / 32) * (128 / 32));
+  EXPECT_EQ(plan.launches.front().grid[0], (128u / 32) * (128 / 32));
+  EXPECT_EQ(plan.launches.front().grid[1], 256u);
+  EXPECT_EQ(plan.launches.front().grid[2], 32u);
   for (int level = 0; level < 7; ++level) {
     const Launch& merge = plan.launches[1 + level];
     EXPECT_EQ(merge.kernel, "lla_mamba2_merge_states");
     EXPECT_EQ(merge.grid[1], 256u >> (level + 1));
-    EXPECT_EQ(std::get<int32_t>(merge.args[2]), level);
+    EXPECT_EQ(std::get<int32_t>(merge.args[4]), level);
   }
   const Launch& output = plan.launches.back();
   EXPECT_EQ(output.kernel, "lla_mamba2_output");
   EXPECT_EQ(output.grid[0], 128u / 32);
   EXPECT_EQ(output.grid[1], 256u);
   EXPECT_EQ(output.shared_bytes, static_cast<unsigned>(mamba2::output_shared_bytes(spec)));
+  // Levels 0..7 of 256 chunks: 256 + 128 + ... + 2 nodes a head.
   const size_t decay_bytes = (2 * 16 * 510 * 4 + 255) / 256 * 256;
   EXPECT_EQ(plan.workspace_bytes, decay_bytes + size_t{2} * 16 * 510 * 128 * 128 * 4);
-  EXPECT_EQ(std::get<BufferArg>(output.args[7]).offset_bytes, decay_bytes);
+  EXPECT_EQ(std::get<BufferArg>(output.args[9]).offset_bytes, decay_bytes);
+  EXPECT_TRUE(plan.upload.empty());
 }
 
 TEST(Mamba2ForwardPlan, PartialLastChunkCounts) {
   const LaunchPlan plan = plan_forward(spec_for(65), shape(1, 65, 1, 1));
   ASSERT_EQ(plan.launches.size(), 2u);  // 2 chunks, one chunk level: no merge
   EXPECT_EQ(plan.launches.back().grid[1], 2u);
+}
+
+TEST(Mamba2ForwardPlan, SequencesPlanFromAnUploadedTable) {
+  KernelSpec spec = spec_for(512);
+  ForwardShape s = shape(1, 300, 4, 2);
+  // Sequence 0: tokens 0..99 (chunks 0-1); sequence 1 continues from position 70 (chunks 1-4).
+  s.sequences = {{0, 0, 100}, {100, 70, 200}};
+  s.initial_state = true;
+  s.final_state = true;
+  const LaunchPlan plan = plan_forward(spec, s);
+  std::vector<std::string> kernels;
+  for (const Launch& l : plan.launches) kernels.push_back(l.kernel);
+  EXPECT_EQ(kernels, (std::vector<std::string>{"lla_mamba2_chunk_states", "lla_mamba2_seed_prefix",
+                                               "lla_mamba2_merge_states", "lla_mamba2_merge_states",
+                                               "lla_mamba2_output", "lla_mamba2_final_state"}));
+  // Sequence 1 merges level 1 nodes 0 (prefix chunk 0 with chunk 1) and 1, then level 2 node 0.
+  EXPECT_EQ(plan.launches[2].grid[1], 2u);
+  EXPECT_EQ(plan.launches[3].grid[1], 1u);
+  const Launch& output = plan.launches[4];
+  EXPECT_EQ(output.grid[1], 2u + 4u);  // every chunk of every sequence, no padding
+  EXPECT_EQ(output.grid[2], 4u);       // heads
+  EXPECT_EQ(plan.upload.size(), 2 * mamba2::kSequenceEntryBytes + (6 + 2 + 1) * mamba2::kItemBytes);
+  EXPECT_EQ(plan.launches.back().grid[1], 2u);  // one final state per sequence
+  // Sequence 1 starts inside chunk 1 (70 % 64 = 6): 7 in-chunk prefix slots a head.
+  const size_t slots = std::get<BufferArg>(output.args[10]).offset_bytes;
+  EXPECT_EQ(plan.workspace_bytes, slots + size_t{4} * 7 * 128 * 128 * 4);
+}
+
+TEST(Mamba2ForwardPlan, SequencesMustFitTheRowsAndLevels) {
+  KernelSpec spec = spec_for(512);
+  ForwardShape s = shape(1, 300, 4, 2);
+  s.sequences = {{0, 0, 100}, {100, 0, 201}};
+  EXPECT_THROW(plan_forward(spec, s), std::invalid_argument);  // rows 100..301 of 300
+  s.sequences = {{0, 600, 100}};
+  EXPECT_THROW(plan_forward(spec, s), std::invalid_argument);  // position 699 needs 11 levels
 }
 
 TEST(Mamba2ForwardPlan, RejectsShapesTheSpecCannotServe) {
@@ -90,7 +137,7 @@ TEST(Mamba2ForwardPlan, MmaPlanUsesAWarpPer16RowsAndDynamicStateMemory) {
   spec.tile = {32, 64, 4, Algorithm::mma};
   const LaunchPlan plan = plan_forward(spec, shape(1, 4096, 2, 1));
   const Launch& states = plan.launches.front();
-  EXPECT_EQ(states.grid[2], 128u / 64);
+  EXPECT_EQ(states.grid[0], 128u / 64);
   EXPECT_EQ(states.block[0], 128u);
   EXPECT_EQ(states.shared_bytes, static_cast<unsigned>(4 * 64 + 2 * (64 + 128) * (64 + 8)));
   const Launch& output = plan.launches.back();

@@ -148,7 +148,8 @@ TEST(SourceGenerator, FollowsTheTemplateContract) {
   const GeneratedSource g = generate(spec);
   const std::string common(templates::find("common.cuh"));
   const std::string family = std::string(templates::find("mamba2_forward_common.cuh")) +
-                             std::string(templates::find("mamba2_forward_fma.cuh"));
+                             std::string(templates::find("mamba2_forward_fma.cuh")) +
+                             std::string(templates::find("mamba2_forward_state.cuh"));
   ASSERT_FALSE(common.empty());
   ASSERT_FALSE(templates::find("mamba2_forward_common.cuh").empty());
   ASSERT_FALSE(templates::find("mamba2_forward_fma.cuh").empty());
@@ -178,7 +179,8 @@ TEST(SourceGenerator, FollowsTheTemplateContract) {
 TEST(SourceGenerator, ListsTheFamilysEntryPoints) {
   const GeneratedSource g = generate(KernelSpec{});
   const std::vector<std::string> expected = {"lla_mamba2_chunk_states", "lla_mamba2_merge_states",
-                                             "lla_mamba2_output"};
+                                             "lla_mamba2_output", "lla_mamba2_seed_prefix",
+                                             "lla_mamba2_final_state"};
   EXPECT_EQ(g.entry_points, expected);
   for (const std::string& entry : g.entry_points)
     EXPECT_NE(g.source.find(entry + "("), std::string::npos) << entry;

@@ -306,6 +306,107 @@ TEST(ForwardValidation, ChecksGAsDeviceMemoryToo) {
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.g");
 }
 
+// A packed call: 3 sequences of 10, 0 and 90 tokens (seq_len 100), the last continuing from
+// position 500.
+struct PackedCall : Call {
+  PackedCall() {
+    problem.batch = 1;
+    problem.levels = lla_num_levels(590);
+    args.num_seqs = 3;
+    args.seq_offsets = offsets;
+    args.start_positions = starts;
+    args.initial_state = static_cast<const float*>(address(7ull << 32));
+    args.final_state = static_cast<float*>(const_cast<void*>(address(7ull << 32)));
+  }
+  PackedCall(const PackedCall&) = delete;  // args point into the object
+  PackedCall& operator=(const PackedCall&) = delete;
+
+  long long offsets[4] = {0, 10, 10, 100};
+  long long starts[3] = {0, 0, 500};
+};
+
+// The verdict on a packed call after `change`.
+template <typename Change>
+ValidationResult packed_verdict(Change change) {
+  PackedCall c;
+  change(c);
+  return c.validate();
+}
+
+TEST(ForwardSequences, AcceptsPackedSequencesWithStatesUpdatedInPlace) {
+  PackedCall c;
+  const ValidationResult r = c.validate();
+  EXPECT_TRUE(r.ok()) << r.message;
+  // Levels follow each sequence, not the packed count: the longest, 90 tokens, needs 8.
+  c.starts[2] = 0;
+  c.problem.levels = 8;
+  EXPECT_TRUE(c.validate().ok()) << c.validate().message;
+}
+
+TEST(ForwardSequences, OffsetsMustStartAtZeroNeverDecreaseAndEndAtSeqLen) {
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) { c.offsets[0] = 1; }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.seq_offsets[0]");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) { c.offsets[2] = 5; }),
+                 LLA_ERR_INVALID_ARGUMENT,
+                 "lla_forward_args.seq_offsets[2]: 5 is below seq_offsets[1] = 10");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) { c.offsets[3] = 99; }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.seq_offsets[3]");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) { c.problem.batch = 2; }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_problem.batch = 1");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) { c.args.num_seqs = 0; }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.num_seqs");
+}
+
+TEST(ForwardSequences, StartPositionsNeedAStateAndEnoughLevels) {
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) {
+                   c.args.initial_state = nullptr;
+                   c.args.final_state = nullptr;
+                 }),
+                 LLA_ERR_INVALID_ARGUMENT,
+                 "lla_forward_args.initial_state: NULL, but start_positions[2] = 500");
+  // The last token, position 589, needs lla_num_levels(590) levels.
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) { c.problem.levels = lla_num_levels(590) - 1; }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_problem.levels");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) { c.starts[1] = -3; }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.start_positions[1]");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) {
+                   c.starts[2] = 2147483600;
+                   c.problem.levels = 40;
+                 }),
+                 LLA_ERR_NOT_SUPPORTED, "lla_forward_args.start_positions[2]");
+}
+
+TEST(ForwardSequences, StatesAreCheckedLikeTensors) {
+  // Overlapping the initial state without being it, overlapping o, misaligned, host memory.
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) {
+                   c.args.final_state = static_cast<float*>(const_cast<void*>(address((7ull << 32) + 16)));
+                 }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.final_state");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) {
+                   c.args.final_state = static_cast<float*>(const_cast<void*>(address(6ull << 32)));
+                 }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.final_state");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) {
+                   c.args.initial_state = static_cast<const float*>(address((8ull << 32) + 8));
+                 }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.initial_state");
+  EXPECT_VERDICT(packed_verdict([](PackedCall& c) {
+                   c.inspector.overrides[c.args.initial_state] = {MemoryKind::host, -1};
+                 }),
+                 LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.final_state");
+}
+
+TEST(ForwardSequences, BatchesWithoutOffsetsHaveBatchSequences) {
+  Call c;
+  long long starts[2] = {0, 64};
+  c.args.start_positions = starts;
+  c.args.initial_state = static_cast<const float*>(address(7ull << 32));
+  c.problem.levels = lla_num_levels(164);
+  EXPECT_TRUE(c.validate().ok()) << c.validate().message;
+  c.args.num_seqs = 3;
+  EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.num_seqs");
+}
+
 TEST(ForwardEntry, NullContextIsAnInvalidArgument) {
   Call c;
   EXPECT_EQ(lla_forward(nullptr, &c.problem, &c.args, nullptr), LLA_ERR_INVALID_ARGUMENT);

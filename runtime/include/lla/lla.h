@@ -105,6 +105,32 @@ void lla_problem_init(lla_problem *p, lla_variant variant, lla_dtype dtype, int 
 /* Levels a sequence of length T needs: ceil(log2 T) + 1 (1 for T = 1); 0 for T < 1. */
 int lla_num_levels(long long seq_len);
 
+/* ---- Sequences and states of a forward (prefill) -------------------------------------------
+ *
+ * By default a forward runs B sequences of T tokens, each from position 0, and returns o
+ * only. The optional fields below make it a prefill of a serving engine (spec/loglinear.md
+ * section 7); leave them zero / NULL otherwise.
+ *
+ * Packed sequences: with seq_offsets, the call holds num_seqs sequences packed along T (like
+ * cu_seqlens of FlashAttention): batch must be 1, seq_len the packed token count, and
+ * sequence s the rows [seq_offsets[s], seq_offsets[s+1]). No work is spent on padding. A
+ * sequence may be empty (its final state is its initial state). Without seq_offsets the call
+ * has num_seqs = batch sequences of seq_len tokens.
+ *
+ * Continuing: start_positions[s] = P says sequence s already consumed P tokens; its tokens
+ * are positions P, P+1, ... and initial_state holds its Fenwick state after them (the state
+ * layout of lla_decode_step: level 0 token P-1, level l >= 1 live iff bit l-1 of P-1 is set,
+ * empty levels zero). Any P is exact: lla applies the rule of spec section 7 inside the
+ * chunked pass. levels must cover every position: levels >= lla_num_levels(P + length).
+ *
+ * Handing on: final_state receives each sequence's Fenwick state after its last token, ready
+ * for lla_decode_step at position P + length (final_positions receives that number). It may
+ * be the initial_state memory itself (updated in place).
+ *
+ * seq_offsets, start_positions and final_positions are host memory: lla plans the launches
+ * from them (a small table goes to the device with the call). States are device memory,
+ * [num_seqs, H, L, K, V] float32, 16-byte aligned. */
+
 typedef struct lla_forward_args {
   const void *q;       /* 16-byte aligned */
   const void *k;       /* 16-byte aligned */
@@ -113,11 +139,21 @@ typedef struct lla_forward_args {
   const void *beta;    /* Gated DeltaNet only; NULL for Mamba-2 */
   const void *lambda;  /* 16-byte aligned */
   void *o;             /* 16-byte aligned; may not overlap the inputs */
+  /* Optional (see above): */
+  int num_seqs;                      /* with seq_offsets: the sequences packed along T */
+  const long long *seq_offsets;      /* host, num_seqs + 1 entries, [0] = 0, non-decreasing,
+                                        [num_seqs] = seq_len; NULL: batch x seq_len */
+  const long long *start_positions;  /* host, one per sequence, >= 0; NULL: all 0 */
+  const float *initial_state;        /* device; needed when a start position is > 0 */
+  float *final_state;                /* device; NULL: not written */
+  long long *final_positions;        /* host, one per sequence: P + length; may be NULL */
 } lla_forward_args;
 
 /* o = log-linear attention of the inputs, launched on `stream` (a CUstream; NULL for the
  * default stream). Returns once the work is queued. The first call for a new kernel compiles
- * it (or loads it from the cache); later calls reuse it with no compile or database work. */
+ * it (or loads it from the cache); later calls reuse it with no compile or database work.
+ * A plain call (none of the optional fields) queues kernels only and can be captured in a
+ * CUDA graph; a call with sequences or states also copies its table from host memory. */
 lla_status lla_forward(lla_context *ctx, const lla_problem *p, const lla_forward_args *a,
                        void *stream);
 
