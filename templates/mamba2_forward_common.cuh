@@ -82,8 +82,6 @@ struct ChunkTask {
     return node0 + lla_tree_level_offset(level, first_chunk, last_chunk) + block -
            lla_tree_first(level, first_chunk);
   }
-  // The tree node holding this chunk's sources at chunk level e (bit e of chunk set).
-  __device__ size_t level_node(int e) const { return node(e, (chunk >> e) - 1); }
 };
 
 // Node counts of a plain call's sequences, all alike (see the header).
@@ -133,13 +131,39 @@ __device__ void load_chunk_cumsum(const float* __restrict__ g, const ChunkTask& 
   __syncthreads();
 }
 
-// Log decay from the end of the chunk's level-e node to the start of the chunk: the aligned
-// blocks given by the set bits of the chunk below e.
-__device__ float level_gap(const float* __restrict__ decays, const ChunkTask& task, int e) {
+// One node the output pass of a chunk reads: a tree node at chunk level `level` >= 0, with the
+// log decay from its end to the chunk's start, or in-chunk prefix slot `node` of the initial
+// state's level -1 - `level`.
+struct NodeRead {
+  long long node;
+  float gap;
+  int level;
+};
+// Live chunk levels (at most 31) and in-chunk prefix levels.
+constexpr int kMaxReads = 31 + kIntraLevels;
+
+// The nodes a chunk reads, in order: one per live chunk level (bit e of the chunk set), then,
+// in the first chunk of a continued sequence, the initial state's live levels inside it. One
+// walk up the levels keeps the level offsets and gaps running. Returns the count.
+__device__ int list_reads(const ChunkTask& task, const float* __restrict__ decays,
+                          NodeRead* reads) {
+  int count = 0;
+  long long level_base = static_cast<long long>(task.node0);
   float gap = 0.0f;
-  for (int lower = 0; lower < e; ++lower)
-    if ((task.chunk >> lower) & 1) gap += decays[task.level_node(lower)];
-  return gap;
+  for (int e = 0; (task.chunk >> e) != 0; ++e) {
+    const int first = lla_tree_first(e, task.first_chunk);
+    if ((task.chunk >> e) & 1) {
+      const long long node = level_base + (task.chunk >> e) - 1 - first;
+      reads[count++] = {node, gap, e};
+      gap += decays[node];
+    }
+    level_base += (task.last_chunk >> e) - first + 1;
+  }
+  if (task.prefix_slot >= 0 && task.chunk == task.first_chunk)
+    for (int level = 0; level < kIntraLevels; ++level)
+      if (level == 0 || (((task.start - 1) >> (level - 1)) & 1))
+        reads[count++] = {task.prefix_slot + level, 0.0f, -1 - level};
+  return count;
 }
 
 // lambda_i at `level` of chunk slot i (a token).
@@ -148,34 +172,22 @@ __device__ __forceinline__ float slot_lambda(const Element* __restrict__ lambda,
   return lla_to_float(lambda[((task.row_base + i) * heads + task.head) * kLevels + level]);
 }
 
-// The weight of chunk level e for each slot i of a chunk, scale * lambda_i^(log2 C + 1 + e) *
-// exp(G_i + gap), into row_factor[0, kChunk); zero for slots that are not tokens.
-__device__ void level_row_factors(const Element* __restrict__ lambda, const ChunkTask& task,
-                                  int heads, int e, float gap, float scale, const float* gc,
-                                  float* row_factor) {
-  for (int i = threadIdx.x; i < kChunk; i += kThreads)
-    row_factor[i] = i >= task.first && i < task.end
-                        ? scale * expf(gc[i] + gap) * slot_lambda(lambda, task, heads, i, kIntraLevels + e)
-                        : 0.0f;
-}
-
-// Whether in-chunk prefix slot `level` is live: level 0 always, level l >= 1 when bit l - 1
-// of P - 1 is set (spec 5).
-__device__ __forceinline__ bool prefix_level_live(int start, int level) {
-  return level == 0 || (((start - 1) >> (level - 1)) & 1);
-}
-
-// The weight of in-chunk prefix slot `level` for each slot i of the first chunk: scale *
-// lambda_i^max(level, bit_length(i XOR (P - 1) mod C)) * exp(G_i), zero for non-tokens.
-__device__ void prefix_row_factors(const Element* __restrict__ lambda, const ChunkTask& task,
-                                   int heads, int level, float scale, const float* gc,
-                                   float* row_factor) {
-  for (int i = threadIdx.x; i < kChunk; i += kThreads)
-    row_factor[i] = i >= task.first && i < task.end
-                        ? scale * expf(gc[i]) *
-                              slot_lambda(lambda, task, heads, i,
-                                          max(level, bit_length(i ^ (task.first - 1))))
-                        : 0.0f;
+// The weight of a read for each slot i of the chunk, into row_factor[0, kChunk), zero for
+// slots that are not tokens: scale * lambda_i^(log2 C + 1 + e) * exp(G_i + gap) for chunk
+// level e; for the initial state's in-chunk level l, scale * lambda_i^max(l, bit_length(i XOR
+// (P - 1) mod C)) * exp(G_i) (spec 7).
+__device__ void read_row_factors(const Element* __restrict__ lambda, const ChunkTask& task,
+                                 int heads, const NodeRead& read, float scale, const float* gc,
+                                 float* row_factor) {
+  for (int i = threadIdx.x; i < kChunk; i += kThreads) {
+    float factor = 0.0f;
+    if (i >= task.first && i < task.end) {
+      const int level = read.level >= 0 ? kIntraLevels + read.level
+                                        : max(-1 - read.level, bit_length(i ^ (task.first - 1)));
+      factor = scale * expf(gc[i] + read.gap) * slot_lambda(lambda, task, heads, i, level);
+    }
+    row_factor[i] = factor;
+  }
 }
 
 // grid (ceil(K*V / threads), nodes, B*H) for a plain call, (.., items, H) from a table: tree

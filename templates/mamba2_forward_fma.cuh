@@ -166,6 +166,9 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   const int group = task.head / (heads / groups);
   const int v0 = blockIdx.x * kBlockV;
   const int first = task.first, end = task.end;
+  __shared__ NodeRead reads[kMaxReads];
+  __shared__ int read_count;
+  if (threadIdx.x == 0) read_count = list_reads(task, decays, reads);
 
   load_chunk_cumsum(g, task, heads, gc);
 
@@ -209,25 +212,15 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     }
   }
 
-  // Inter-chunk levels: chunk level e is live when bit e of the chunk is set; its sources
-  // are tree node (e, (chunk >> e) - 1), decayed from that block's end to the start of the
-  // chunk across the blocks given by the lower set bits of the chunk.
-  for (int e = 0; (task.chunk >> e) != 0; ++e) {
-    if (((task.chunk >> e) & 1) == 0) continue;
-    const float gap = level_gap(decays, task, e);
-    level_row_factors(lambda, task, heads, e, gap, scale, gc, row_factor);
-    add_node_product<Tile>(q, task, group, groups, states + task.level_node(e) * kStateElements,
+  // Inter-chunk levels (chunk level e is live when bit e of the chunk is set; its sources are
+  // tree node (e, (chunk >> e) - 1), decayed across the blocks of the lower set bits) and an
+  // initial state's in-chunk levels: acc += diag(row factors) Q N for each node N read.
+  for (int r = 0; r < read_count; ++r) {
+    const NodeRead read = reads[r];
+    read_row_factors(lambda, task, heads, read, scale, gc, row_factor);
+    add_node_product<Tile>(q, task, group, groups,
+                           (read.level >= 0 ? states : prefix_slots) + read.node * kStateElements,
                            v0, row_factor, q_tile, s_tile, acc);
-  }
-  // The initial state's levels inside the sequence's first chunk.
-  if (task.prefix_slot >= 0 && task.chunk == task.first_chunk) {
-    for (int level = 0; level < kIntraLevels; ++level) {
-      if (!prefix_level_live(task.start, level)) continue;
-      prefix_row_factors(lambda, task, heads, level, scale, gc, row_factor);
-      add_node_product<Tile>(q, task, group, groups,
-                             prefix_slots + static_cast<size_t>(task.prefix_slot + level) * kStateElements,
-                             v0, row_factor, q_tile, s_tile, acc);
-    }
   }
 
 #pragma unroll

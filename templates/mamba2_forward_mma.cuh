@@ -235,6 +235,9 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
   const int group = task.head / (heads / groups);
   const int v0 = blockIdx.x * kBlockV;
   const int first = task.first, end = task.end;
+  __shared__ NodeRead reads[kMaxReads];
+  __shared__ int read_count;
+  if (threadIdx.x == 0) read_count = list_reads(task, decays, reads);
 
   load_chunk_cumsum(g, task, heads, gc);
   for (int idx = threadIdx.x; idx < kChunk * (kKeyDim / 8); idx += kThreads) {
@@ -302,27 +305,15 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
     }
   }
 
-  // Inter-chunk levels: O += diag(lambda^m exp(G + gap)) Q S_node for each live level.
-  for (int e = 0; (task.chunk >> e) != 0; ++e) {
-    if (((task.chunk >> e) & 1) == 0) continue;
-    const float gap = level_gap(decays, task, e);
-    __syncthreads();  // the previous level's readers of node_s and row_factor are done
-    stage_node(states + task.level_node(e) * kStateElements, v0, node_s);
-    level_row_factors(lambda, task, heads, e, gap, scale, gc, row_factor);
+  // Inter-chunk levels and an initial state's in-chunk levels: O += diag(row factors) Q N
+  // for each node N the chunk reads.
+  for (int r = 0; r < read_count; ++r) {
+    const NodeRead read = reads[r];
+    __syncthreads();  // the previous read's users of node_s and row_factor are done
+    stage_node((read.level >= 0 ? states : prefix_slots) + read.node * kStateElements, v0, node_s);
+    read_row_factors(lambda, task, heads, read, scale, gc, row_factor);
     __syncthreads();
     add_staged_node(q_s, node_s, row_factor, r0, acc);
-  }
-  // The initial state's levels inside the sequence's first chunk.
-  if (task.prefix_slot >= 0 && task.chunk == task.first_chunk) {
-    for (int level = 0; level < kIntraLevels; ++level) {
-      if (!prefix_level_live(task.start, level)) continue;
-      __syncthreads();
-      stage_node(prefix_slots + static_cast<size_t>(task.prefix_slot + level) * kStateElements, v0,
-                 node_s);
-      prefix_row_factors(lambda, task, heads, level, scale, gc, row_factor);
-      __syncthreads();
-      add_staged_node(q_s, node_s, row_factor, r0, acc);
-    }
   }
 
   unsigned* o_pairs = reinterpret_cast<unsigned*>(o);

@@ -102,6 +102,8 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 
   const long long t = static_cast<long long>(s.start) + s.length - 1;
   const ChunkTask task = chunk_task(s, head, static_cast<int>(t / kChunk));
+  __shared__ NodeRead reads[kMaxReads];
+  if (threadIdx.x == 0) list_reads(task, decays, reads);
   load_chunk_cumsum(g, task, heads, gc);
   if (element >= kStateElements) return;
   const int slot = static_cast<int>(t % kChunk);
@@ -109,13 +111,13 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   // The in-chunk prefix slots hold the levels of P - 1 inside this chunk.
   const bool continues = task.prefix_slot >= 0 && task.chunk == task.first_chunk;
 
+  int tree_read = 0;  // reads[] holds the live chunk levels in order
   for (int level = 0; level < kLevels; ++level) {
     const bool live = fenwick_level_live(t, level);
     float x = 0.0f;  // an empty level stays zero
     if (live && level >= kIntraLevels) {
-      const int e = level - kIntraLevels;
-      x = expf(level_gap(decays, task, e) + gc[slot]) *
-          states[task.level_node(e) * kStateElements + at];
+      const NodeRead read = reads[tree_read++];
+      x = expf(read.gap + gc[slot]) * states[read.node * kStateElements + at];
     } else if (live) {
       const TokenBlock block = fenwick_block(slot, level);
       for (int u = max(static_cast<int>(block.begin), task.first);

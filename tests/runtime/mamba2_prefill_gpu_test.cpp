@@ -194,6 +194,15 @@ TEST_F(Mamba2PrefillGpu, PackedSequencesEqualEachAlone) {
   expect_packed_matches(ctx.get(), LLA_DTYPE_F32, true, 22);
 }
 
+// Small packed calls for compute-sanitizer (memcheck, racecheck) runs on the device:
+// --gtest_filter=Mamba2PrefillGpu.SanitizerShapes
+TEST_F(Mamba2PrefillGpu, SanitizerShapes) {
+  testing::GpuContext ctx("prefill-sanitizer");
+  ASSERT_EQ(ctx.status(), LLA_SUCCESS) << ctx.error();
+  expect_packed_matches(ctx.get(), LLA_DTYPE_BF16, true, 41);
+  expect_packed_matches(ctx.get(), LLA_DTYPE_F32, false, 42);
+}
+
 // A GPU prefill of two sequences (64 and 100 tokens, packed) hands its states to GPU decode
 // steps; together they equal one forward over every token.
 TEST_F(Mamba2PrefillGpu, PrefillThenDecodeEqualsOneForward) {

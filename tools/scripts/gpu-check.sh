@@ -35,7 +35,9 @@ step gpu-tests "$build/tests/mamba2_forward_gpu_test"
 step ctest bash -c "cd '$build' && ctest -LE filecheck --output-on-failure -j 4"
 sanitize() {
   compute-sanitizer --tool "$1" --error-exitcode 1 \
-    "$build/tests/mamba2_forward_gpu_test" --gtest_filter='*SanitizerShapes*'
+    "$build/tests/mamba2_forward_gpu_test" --gtest_filter='*SanitizerShapes*' &&
+    compute-sanitizer --tool "$1" --error-exitcode 1 \
+      "$build/tests/mamba2_prefill_gpu_test" --gtest_filter='*SanitizerShapes*'
 }
 step memcheck sanitize memcheck
 step racecheck sanitize racecheck
