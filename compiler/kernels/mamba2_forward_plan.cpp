@@ -171,7 +171,7 @@ class PlanBuilder {
     plan_.launches.push_back(std::move(l));
   }
   void merge(const TreeArgs& tree, const KernelArg& items, int level, int64_t nodes, int64_t z) {
-    Launch l = launch("lla_mamba2_merge_states", state_blocks(), nodes, z);
+    Launch l = launch("lla_mamba2_merge_states", merge_blocks(), nodes, z);
     l.args = {tree.sequences, items, tree.decays, tree.states, int32_t{level}, seq_len(), heads(),
               tree.tree_nodes};
     plan_.launches.push_back(std::move(l));
@@ -220,6 +220,10 @@ class PlanBuilder {
   // One thread per element of a K x V node.
   int64_t state_blocks() const {
     return (int64_t{spec_.key_dim} * spec_.value_dim + threads_ - 1) / threads_;
+  }
+  // The merge walks a node in 16-byte accesses, four a thread.
+  int64_t merge_blocks() const {
+    return (int64_t{spec_.key_dim} * spec_.value_dim + 16 * threads_ - 1) / (16 * threads_);
   }
   int32_t seq_len() const { return shape_.seq_len; }
   int32_t heads() const { return shape_.heads; }
