@@ -41,6 +41,12 @@ __device__ __forceinline__ int lla_level(int t, int s) { return 32 - __clz(t ^ s
 // chunks) lla_tree_first(e, a0) .. a1 >> e, levels 0 .. bit_length(a1) - 1 one after another;
 // node (a0 >> e) - 1, when there is one, is the prefix block an initial state fills.
 // compiler/kernels/mamba2_forward_plan.cpp mirrors this layout on the host.
+// Level l of position t holds tokens: level 0 always, level l >= 1 when bit l - 1 of t is
+// set (spec 5).
+__device__ __forceinline__ bool lla_fenwick_level_live(long long t, int level) {
+  return level == 0 || ((t >> (level - 1)) & 1);
+}
+
 __device__ __forceinline__ int lla_tree_first(int level, int first_chunk) {
   const int block = first_chunk >> level;
   return block > 0 ? block - 1 : 0;

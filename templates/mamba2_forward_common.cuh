@@ -46,12 +46,13 @@ static_assert(kValueDim % kBlockV == 0, "block_v must divide V");
 
 constexpr int kStateElements = kKeyDim * kValueDim;
 
-// Where a sequence of a call lies (host twin: compiler/kernels/sequence_table.h).
+// Where a sequence of a call lies (host twin: SequenceEntry in
+// compiler/kernels/mamba2_forward_plan.cpp).
 struct lla_sequence {
   long long row0;       // packed row of its first token
   long long node_base;  // its first tree node; head h's nodes start at node_base + h * nodes
   int start;            // absolute position of its first token (P)
-  int length;           // tokens, >= 1
+  int length;           // tokens, >= 0
   int nodes;            // tree nodes per head
   int prefix_slot;      // its head 0's first in-chunk prefix slot (head h: + h * kIntraLevels);
                         // -1 when it has none
@@ -78,13 +79,15 @@ struct ChunkTask {
   int head;
   int prefix_slot;  // this head's first in-chunk prefix slot; -1 when none
 
+  // Whether chunk slot i holds a token of this call.
+  __device__ bool is_token(int i) const { return i >= first && i < end; }
   __device__ size_t node(int level, int block) const {
     return node0 + lla_tree_level_offset(level, first_chunk, last_chunk) + block -
            lla_tree_first(level, first_chunk);
   }
 };
 
-// Node counts of a plain call's sequences, all alike (see the header).
+// Sequence b of a plain call: T tokens from position 0, every sequence's tree alike.
 __device__ __forceinline__ lla_sequence plain_sequence(int b, int seq_len, int heads,
                                                       int tree_nodes) {
   return {static_cast<long long>(b) * seq_len, static_cast<long long>(b) * heads * tree_nodes, 0,
@@ -106,17 +109,30 @@ __device__ __forceinline__ ChunkTask chunk_task(const lla_sequence& s, int head,
   return t;
 }
 
-// The chunk of this block: blockIdx.y a chunk and blockIdx.z b * H + h (plain call), or
-// blockIdx.y an item of `items` and blockIdx.z h.
+// What blockIdx.y and z name: blockIdx.y an index (a chunk or a node) and blockIdx.z b * H + h
+// (plain call), or blockIdx.y an item of `items` and blockIdx.z h.
+struct BlockItem {
+  lla_sequence sequence;
+  int head;
+  int index;
+};
+__device__ BlockItem resolve_item(const lla_sequence* __restrict__ sequences,
+                                  const lla_item* __restrict__ items, int seq_len, int heads,
+                                  int tree_nodes) {
+  if (sequences) {
+    const lla_item item = items[blockIdx.y];
+    return {sequences[item.seq], static_cast<int>(blockIdx.z), item.index};
+  }
+  return {plain_sequence(blockIdx.z / heads, seq_len, heads, tree_nodes),
+          static_cast<int>(blockIdx.z % heads), static_cast<int>(blockIdx.y)};
+}
+
+// The chunk of this block (resolve_item).
 __device__ ChunkTask resolve_chunk(const lla_sequence* __restrict__ sequences,
                                    const lla_item* __restrict__ items, int seq_len, int heads,
                                    int tree_nodes) {
-  if (sequences) {
-    const lla_item item = items[blockIdx.y];
-    return chunk_task(sequences[item.seq], blockIdx.z, item.index);
-  }
-  const int b = blockIdx.z / heads;
-  return chunk_task(plain_sequence(b, seq_len, heads, tree_nodes), blockIdx.z % heads, blockIdx.y);
+  const BlockItem item = resolve_item(sequences, items, seq_len, heads, tree_nodes);
+  return chunk_task(item.sequence, item.head, item.index);
 }
 
 // Chunk-local inclusive cumulative sum of g (spec 3.2 step 0) into gc[0, kChunk); slots that
@@ -124,7 +140,7 @@ __device__ ChunkTask resolve_chunk(const lla_sequence* __restrict__ sequences,
 __device__ void load_chunk_cumsum(const float* __restrict__ g, const ChunkTask& task, int heads,
                                   float* gc) {
   for (int i = threadIdx.x; i < kChunk; i += kThreads)
-    gc[i] = i >= task.first && i < task.end ? g[(task.row_base + i) * heads + task.head] : 0.0f;
+    gc[i] = task.is_token(i) ? g[(task.row_base + i) * heads + task.head] : 0.0f;
   __syncthreads();
   if (threadIdx.x == 0)
     for (int i = 1; i < kChunk; ++i) gc[i] += gc[i - 1];
@@ -161,7 +177,7 @@ __device__ int list_reads(const ChunkTask& task, const float* __restrict__ decay
   }
   if (task.prefix_slot >= 0 && task.chunk == task.first_chunk)
     for (int level = 0; level < kIntraLevels; ++level)
-      if (level == 0 || (((task.start - 1) >> (level - 1)) & 1))
+      if (lla_fenwick_level_live(task.start - 1, level))
         reads[count++] = {task.prefix_slot + level, 0.0f, -1 - level};
   return count;
 }
@@ -181,7 +197,7 @@ __device__ void read_row_factors(const Element* __restrict__ lambda, const Chunk
                                  float* row_factor) {
   for (int i = threadIdx.x; i < kChunk; i += kThreads) {
     float factor = 0.0f;
-    if (i >= task.first && i < task.end) {
+    if (task.is_token(i)) {
       const int level = read.level >= 0 ? kIntraLevels + read.level
                                         : max(-1 - read.level, bit_length(i ^ (task.first - 1)));
       factor = scale * expf(gc[i] + read.gap) * slot_lambda(lambda, task, heads, i, level);
@@ -198,19 +214,9 @@ extern "C" __global__ void __launch_bounds__(kThreads)
                             const lla_item* __restrict__ items, float* __restrict__ decays,
                             float* __restrict__ states, int level, int seq_len, int heads,
                             int tree_nodes) {
-  lla_sequence s;
-  int head, j;
-  if (sequences) {
-    const lla_item item = items[blockIdx.y];
-    s = sequences[item.seq];
-    head = blockIdx.z;
-    j = item.index;
-  } else {
-    s = plain_sequence(blockIdx.z / heads, seq_len, heads, tree_nodes);
-    head = blockIdx.z % heads;
-    j = blockIdx.y;
-  }
-  const ChunkTask task = chunk_task(s, head, s.start / kChunk);
+  const BlockItem item = resolve_item(sequences, items, seq_len, heads, tree_nodes);
+  const int j = item.index;
+  const ChunkTask task = chunk_task(item.sequence, item.head, item.sequence.start / kChunk);
   const size_t parent = task.node(level + 1, j), left = task.node(level, 2 * j), right = left + 1;
   const float right_decay = decays[right], across = expf(right_decay);
   // Grid-stride over the node in 16-byte accesses, so the node arithmetic above is paid once

@@ -39,7 +39,7 @@ __device__ void load_rows(const Element* __restrict__ src, const ChunkTask& task
   for (int idx = threadIdx.x; idx < kRows * kCols; idx += kThreads) {
     const int r = idx / kCols, c = idx % kCols, slot = slot0 + r;
     dst[r * (kCols + 1) + c] =
-        slot >= task.first && slot < task.end
+        task.is_token(slot)
             ? lla_to_float(src[(task.row_base + slot) * pitch + static_cast<size_t>(x) * kDim + col0 + c])
             : 0.0f;
   }
@@ -165,7 +165,6 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   const ChunkTask task = resolve_chunk(sequences, items, seq_len, heads, tree_nodes);
   const int group = task.head / (heads / groups);
   const int v0 = blockIdx.x * kBlockV;
-  const int first = task.first, end = task.end;
   __shared__ NodeRead reads[kMaxReads];
   __shared__ int read_count;
   if (threadIdx.x == 0) read_count = list_reads(task, decays, reads);
@@ -180,7 +179,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     for (int idx = threadIdx.x; idx < kChunk * kChunk; idx += kThreads) {
       const int i = idx / kChunk, j = idx % kChunk;
-      if (j > i || i < first || i >= end) continue;
+      if (j > i || !task.is_token(i)) continue;
       float dot = 0.0f;
 #pragma unroll 8
       for (int kk = 0; kk < kBlockK; ++kk)
@@ -192,7 +191,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   // Decay and per-pair lambda: levels 0..log2(C) all live inside the chunk.
   for (int idx = threadIdx.x; idx < kChunk * kChunk; idx += kThreads) {
     const int i = idx / kChunk, j = idx % kChunk;
-    if (j > i || i < first || i >= end) continue;
+    if (j > i || !task.is_token(i)) continue;
     const float weight = slot_lambda(lambda, task, heads, i, lla_level(i, j));
     scores[i * (kChunk + 1) + j] *= scale * weight * expf(gc[i] - gc[j]);
   }
@@ -226,7 +225,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 #pragma unroll
   for (int m = 0; m < Tile::kTileRows; ++m) {
     const int i = Tile::row(m);
-    if (i < first || i >= end) continue;
+    if (!task.is_token(i)) continue;
     Element* row = o + ((task.row_base + i) * heads + task.head) * kValueDim + v0 + Tile::col0();
 #pragma unroll
     for (int r = 0; r < Tile::kTileCols; ++r) lla_store(row + r, acc[m][r]);

@@ -49,7 +49,7 @@ __device__ void load_transposed(const Element* __restrict__ src, const ChunkTask
   for (int idx = threadIdx.x; idx < kChunk * (kCols / 8); idx += kThreads) {
     const int row = idx / (kCols / 8), d0 = 8 * (idx % (kCols / 8));
     Eight v = {};
-    if (row >= task.first && row < task.end)
+    if (task.is_token(row))
       v = load_eight(src, ((task.row_base + row) * x_count + x) * kDim + col0 + d0);
 #pragma unroll
     for (int u = 0; u < 8; ++u) tile[(d0 + u) * kChunkPitch + row] = v.e[u];
@@ -234,7 +234,6 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
   const ChunkTask task = resolve_chunk(sequences, items, seq_len, heads, tree_nodes);
   const int group = task.head / (heads / groups);
   const int v0 = blockIdx.x * kBlockV;
-  const int first = task.first, end = task.end;
   __shared__ NodeRead reads[kMaxReads];
   __shared__ int read_count;
   if (threadIdx.x == 0) read_count = list_reads(task, decays, reads);
@@ -242,7 +241,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
   load_chunk_cumsum(g, task, heads, gc);
   for (int idx = threadIdx.x; idx < kChunk * (kKeyDim / 8); idx += kThreads) {
     const int i = idx / (kKeyDim / 8), d0 = 8 * (idx % (kKeyDim / 8));
-    const bool token = i >= first && i < end;
+    const bool token = task.is_token(i);
     const size_t at = token ? ((task.row_base + i) * groups + group) * kKeyDim + d0 : 0;
     const uint4 zero = make_uint4(0, 0, 0, 0);
     *reinterpret_cast<uint4*>(q_s + i * kKeyPitch + d0) =
@@ -253,7 +252,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
   load_transposed<kValueDim, kBlockV>(v, task, task.head, heads, v0, v_t);
   for (int idx = threadIdx.x; idx < kChunk * kIntraLevels; idx += kThreads) {
     const int i = idx / kIntraLevels, level = idx % kIntraLevels;
-    intra_lambda[idx] = i >= first && i < end ? slot_lambda(lambda, task, heads, i, level) : 0.0f;
+    intra_lambda[idx] = task.is_token(i) ? slot_lambda(lambda, task, heads, i, level) : 0.0f;
   }
   __syncthreads();
 
@@ -281,7 +280,7 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
     for (int x = 0; x < 4; ++x) {
       const int i = x < 2 ? row_top : row_bottom;
       const int j = 8 * t + 2 * lane_in_group() + (x & 1);
-      scores[t][x] = j <= i && i >= first && i < end ? scores[t][x] * scale *
+      scores[t][x] = j <= i && task.is_token(i) ? scores[t][x] * scale *
                                            intra_lambda[i * kIntraLevels + lla_level(i, j)] *
                                            expf(gc[i] - gc[j])
                                      : 0.0f;
@@ -320,10 +319,10 @@ extern "C" __global__ void __launch_bounds__(kThreads, kOutputBlocksPerSm)
 #pragma unroll
   for (int t = 0; t < kBlockV / 8; ++t) {
     const int col = v0 + 8 * t + 2 * lane_in_group();
-    if (row_top >= first && row_top < end)
+    if (task.is_token(row_top))
       o_pairs[(((task.row_base + row_top) * heads + task.head) * kValueDim + col) / 2] =
           pack(acc[t][0], acc[t][1]);
-    if (row_bottom >= first && row_bottom < end)
+    if (task.is_token(row_bottom))
       o_pairs[(((task.row_base + row_bottom) * heads + task.head) * kValueDim + col) / 2] =
           pack(acc[t][2], acc[t][3]);
   }

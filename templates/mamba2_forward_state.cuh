@@ -17,11 +17,6 @@ __device__ __forceinline__ TokenBlock fenwick_block(long long t, int level) {
   return {begin, begin + (1LL << (level - 1))};
 }
 
-// Level l of position t holds tokens: level 0 always, level l >= 1 when bit l - 1 of t is set.
-__device__ __forceinline__ bool fenwick_level_live(long long t, int level) {
-  return level == 0 || ((t >> (level - 1)) & 1);
-}
-
 // grid (ceil(K*V / threads), sequences, H), after the chunk states and before the merges:
 // for every sequence continuing from P > 0, each level of its initial state (after P - 1,
 // [S,H,L,K,V]) goes into the one tree block that holds its tokens: the prefix node of chunk
@@ -50,7 +45,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
     const long long hi = lo + (static_cast<long long>(kChunk) << e);
     float sum = 0.0f;
     for (int level = 0; level < kLevels; ++level) {
-      if (!fenwick_level_live(last_prefix, level)) continue;
+      if (!lla_fenwick_level_live(last_prefix, level)) continue;
       const TokenBlock block = fenwick_block(last_prefix, level);
       if (block.begin >= lo && block.end <= hi) sum += levels[static_cast<size_t>(level) * kStateElements];
     }
@@ -62,7 +57,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
   if (task.prefix_slot < 0) return;  // P is a multiple of C: no level lies inside chunk a0
   float inside = 0.0f;
   for (int level = 0; level < kIntraLevels; ++level) {
-    if (!fenwick_level_live(last_prefix, level)) continue;
+    if (!lla_fenwick_level_live(last_prefix, level)) continue;
     const float x = levels[static_cast<size_t>(level) * kStateElements];
     prefix_slots[static_cast<size_t>(task.prefix_slot + level) * kStateElements + at] = x;
     inside += x;
@@ -113,7 +108,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 
   int tree_read = 0;  // reads[] holds the live chunk levels in order
   for (int level = 0; level < kLevels; ++level) {
-    const bool live = fenwick_level_live(t, level);
+    const bool live = lla_fenwick_level_live(t, level);
     float x = 0.0f;  // an empty level stays zero
     if (live && level >= kIntraLevels) {
       const NodeRead read = reads[tree_read++];
@@ -130,7 +125,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
       if (continues) {
         const int last_prefix = task.first - 1;
         for (int inner = 0; inner < kIntraLevels; ++inner) {
-          if (!fenwick_level_live(last_prefix, inner)) continue;
+          if (!lla_fenwick_level_live(last_prefix, inner)) continue;
           const TokenBlock held = fenwick_block(last_prefix, inner);
           if (held.begin >= block.begin && held.end <= block.end)
             x += expf(gc[slot]) *
