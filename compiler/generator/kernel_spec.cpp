@@ -49,9 +49,12 @@ const char* algorithm_name(Algorithm a) {
   switch (a) {
     case Algorithm::fma: return "fma";
     case Algorithm::mma: return "mma";
+    case Algorithm::scan: return "scan";
   }
   throw std::invalid_argument("algorithm: unknown value " + std::to_string(static_cast<int>(a)));
 }
+
+bool uses_tensor_cores(Algorithm a) { return a != Algorithm::fma; }
 
 const char* family_name(Family f) {
   switch (f) {
@@ -106,13 +109,17 @@ void validate(const KernelSpec& s) {
            "must be 16, 32 or 64 and divide value_dim=" + std::to_string(s.value_dim));
   if (!is_power_of_two(s.tile.warps) || s.tile.warps > 8)
     reject("tile.warps", s.tile.warps, "must be 1, 2, 4 or 8");
-  if (s.tile.algorithm == Algorithm::mma) {
+  if (uses_tensor_cores(s.tile.algorithm)) {
+    const std::string algorithm = algorithm_name(s.tile.algorithm);
     if (s.dtype == Dtype::f32)
-      throw std::invalid_argument("tile.algorithm=mma: needs bf16 or f16 inputs, not f32");
+      throw std::invalid_argument("tile.algorithm=" + algorithm + ": needs bf16 or f16 inputs, not f32");
     if (s.tile.warps * 16 != s.chunk)
       reject("tile.warps", s.tile.warps,
-             "must be chunk / 16 = " + std::to_string(s.chunk / 16) + " for algorithm mma");
+             "must be chunk / 16 = " + std::to_string(s.chunk / 16) + " for algorithm " + algorithm);
   }
+  // The scan reads K in 32-row steps.
+  if (s.tile.algorithm == Algorithm::scan && s.key_dim % 32 != 0)
+    reject("key_dim", s.key_dim, "must be a multiple of 32 for algorithm scan");
   arch_sm_number(s.arch);
 }
 

@@ -10,11 +10,16 @@ enum class Dtype { f32, f16, bf16 };
 enum class Family { mamba2_forward, mamba2_decode };
 
 // How a family computes: on CUDA cores in fp32 (every dtype), or on tensor cores with fp32
-// accumulation (16-bit inputs).
-enum class Algorithm { fma, mma };
+// accumulation (16-bit inputs): mma builds a chunk-state tree in memory and reads it in a
+// separate output pass; scan walks each sequence's chunks in one block with the Fenwick states
+// on chip (plain calls; calls with a sequence table run the mma kernels of the same module).
+enum class Algorithm { fma, mma, scan };
+
+// Whether an algorithm runs on tensor cores (and so lays its tree out as mma does).
+bool uses_tensor_cores(Algorithm a);
 
 const char* dtype_name(Dtype d);     // "f32", "f16", "bf16"
-const char* algorithm_name(Algorithm a);  // "fma", "mma"
+const char* algorithm_name(Algorithm a);  // "fma", "mma", "scan"
 const char* family_name(Family f);   // "mamba2_forward", "mamba2_decode"
 int dtype_bytes(Dtype d);
 
@@ -22,7 +27,8 @@ int dtype_bytes(Dtype d);
 struct TileConfig {
   int block_k = 32;  // rows of K a thread block owns in state work (fma)
   int block_v = 32;  // columns of V a thread block owns
-  int warps = 4;     // threads per block = 32 * warps (mma: chunk / 16, a warp per 16 rows)
+  int warps = 4;     // threads per block = 32 * warps (mma, scan: chunk / 16; the scan kernel
+                     // itself runs twice as many)
   Algorithm algorithm = Algorithm::fma;
   bool operator==(const TileConfig& o) const {
     return block_k == o.block_k && block_v == o.block_v && warps == o.warps &&

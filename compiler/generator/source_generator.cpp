@@ -19,14 +19,34 @@ std::string constant(const char* name, int value) {
 // What the host plan decides that the kernel must agree with (e.g. dynamic shared memory):
 // compiled in, so the template can static_assert it against its own layout.
 std::string mamba2_forward_plan_constants(const KernelSpec& spec) {
-  return constant("kStateSharedBytes", mamba2::state_shared_bytes(spec)) +
-         constant("kOutputSharedBytes", mamba2::output_shared_bytes(spec));
+  std::string constants = constant("kStateSharedBytes", mamba2::state_shared_bytes(spec)) +
+                          constant("kOutputSharedBytes", mamba2::output_shared_bytes(spec));
+  if (spec.tile.algorithm == Algorithm::scan)
+    constants += constant("kScanFixedBytes", mamba2::scan_fixed_bytes(spec)) +
+                 constant("kScanSlotBytes", mamba2::scan_slot_bytes(spec));
+  return constants;
 }
 
+// scan: the mma kernels (for calls with a sequence table) and the scan kernel.
 std::vector<const char*> mamba2_forward_templates(const KernelSpec& spec) {
-  return {"mamba2_forward_common.cuh",
-          spec.tile.algorithm == Algorithm::mma ? "mamba2_forward_mma.cuh" : "mamba2_forward_fma.cuh",
-          "mamba2_forward_state.cuh"};
+  switch (spec.tile.algorithm) {
+    case Algorithm::fma:
+      return {"mamba2_forward_common.cuh", "mamba2_forward_fma.cuh", "mamba2_forward_state.cuh"};
+    case Algorithm::mma:
+      return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh"};
+    case Algorithm::scan:
+      return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh",
+              "mamba2_forward_scan.cuh"};
+  }
+  throw std::invalid_argument("tile.algorithm: unknown value");
+}
+
+std::vector<std::string> mamba2_forward_entry_points(const KernelSpec& spec) {
+  std::vector<std::string> names = {"lla_mamba2_chunk_states", "lla_mamba2_merge_states",
+                                    "lla_mamba2_output", "lla_mamba2_seed_prefix",
+                                    "lla_mamba2_final_state"};
+  if (spec.tile.algorithm == Algorithm::scan) names.push_back("lla_mamba2_scan");
+  return names;
 }
 
 // The decode plan checks its tile against K with rows_per_pass; the template asserts that
@@ -39,24 +59,23 @@ std::vector<const char*> mamba2_decode_templates(const KernelSpec&) {
   return {"mamba2_decode.cuh"};
 }
 
+std::vector<std::string> mamba2_decode_entry_points(const KernelSpec&) {
+  return {"lla_mamba2_decode_step", "lla_decode_advance_positions"};
+}
+
 struct FamilyTemplate {
   Family family;
   std::vector<const char*> (*template_files)(const KernelSpec&);  // after common.cuh, in order
-  std::vector<std::string> entry_points;
+  std::vector<std::string> (*entry_points)(const KernelSpec&);  // extern "C" kernels
   std::string (*plan_constants)(const KernelSpec&);
 };
 
 const FamilyTemplate& family_template(Family f) {
   static const std::vector<FamilyTemplate> table = {
       {Family::mamba2_forward,
-       mamba2_forward_templates,
-       {"lla_mamba2_chunk_states", "lla_mamba2_merge_states", "lla_mamba2_output",
-        "lla_mamba2_seed_prefix", "lla_mamba2_final_state"},
-       mamba2_forward_plan_constants},
+       mamba2_forward_templates, mamba2_forward_entry_points, mamba2_forward_plan_constants},
       {Family::mamba2_decode,
-       mamba2_decode_templates,
-       {"lla_mamba2_decode_step", "lla_decode_advance_positions"},
-       mamba2_decode_plan_constants},
+       mamba2_decode_templates, mamba2_decode_entry_points, mamba2_decode_plan_constants},
   };
   for (const FamilyTemplate& t : table)
     if (t.family == f) return t;
@@ -125,7 +144,7 @@ GeneratedSource generate(const KernelSpec& spec) {
     src += text;
     if (!text.empty() && text.back() != '\n') src += '\n';
   }
-  return {source_name(spec), std::move(src), family.entry_points};
+  return {source_name(spec), std::move(src), family.entry_points(spec)};
 }
 
 }  // namespace lla::compiler

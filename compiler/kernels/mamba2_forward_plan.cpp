@@ -99,14 +99,14 @@ int log2_exact(int power_of_two) { return __builtin_ctz(static_cast<unsigned>(po
 // Layouts: templates/mamba2_forward_fma.cuh and mamba2_forward_mma.cuh (16-bit tiles padded by
 // 8 elements a row).
 int state_shared_bytes(const KernelSpec& spec) {
-  if (spec.tile.algorithm == Algorithm::fma) return 0;
+  if (!uses_tensor_cores(spec.tile.algorithm)) return 0;
   const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
   return 4 * c + 2 * (bv + k) * (c + 8);
 }
 
 int output_shared_bytes(const KernelSpec& spec) {
   const int c = spec.chunk, k = spec.key_dim, bk = spec.tile.block_k, bv = spec.tile.block_v;
-  if (spec.tile.algorithm == Algorithm::mma) {
+  if (uses_tensor_cores(spec.tile.algorithm)) {
     const int intra_levels = log2_exact(c) + 1;
     return 4 * (2 * c + c * intra_levels) + 2 * (2 * c * (k + 8) + bv * (c + 8) + bv * (k + 8));
   }
@@ -114,8 +114,37 @@ int output_shared_bytes(const KernelSpec& spec) {
   return floats * 4;
 }
 
+int scan_fixed_bytes(const KernelSpec& spec) {
+  const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
+  const int stage = 2 * (2 * c * (k + 8) + c * (bv + 8)) + 4 * c + 2 * c * spec.levels;
+  const int exchange = 2 * spec.tile.warps * 4 * 16 * bv / 2;  // the scan's two warps per 16 rows
+  return 2 * ((stage + 15) / 16 * 16) + exchange;
+}
+
+int scan_slot_bytes(const KernelSpec& spec) {
+  return 2 * spec.tile.block_v * (spec.key_dim + 8);
+}
+
+int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len) {
+  const int64_t chunks = (seq_len + spec.chunk - 1) / spec.chunk;
+  return scan_fixed_bytes(spec) + tree_levels(chunks - 1) * scan_slot_bytes(spec);
+}
+
+bool scan_supports(const KernelSpec& spec) {
+  // K in 32-row steps.
+  return spec.dtype != Dtype::f32 && spec.key_dim % 32 == 0;
+}
+
 std::vector<TileConfig> config_space(const KernelSpec& base) {
   std::vector<TileConfig> space;
+  if (scan_supports(base))
+    for (int block_v : {16, 32, 64})
+      if (base.value_dim % block_v == 0)
+        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, Algorithm::scan});
+  if (base.dtype != Dtype::f32)
+    for (int block_v : {16, 32, 64})
+      if (base.value_dim % block_v == 0)
+        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, Algorithm::mma});
   for (int block_k : {16, 32, 64})
     for (int block_v : {16, 32, 64})
       for (int warps : {2, 4, 8}) {
@@ -126,10 +155,6 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
         if (base.chunk * block_v < threads || block_k * block_v < threads) continue;
         space.push_back(TileConfig{block_k, block_v, warps, Algorithm::fma});
       }
-  if (base.dtype != Dtype::f32)
-    for (int block_v : {16, 32, 64})
-      if (base.value_dim % block_v == 0)
-        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, Algorithm::mma});
   return space;
 }
 
@@ -140,6 +165,11 @@ int estimated_registers(const KernelSpec& spec) {
   if (spec.tile.algorithm == Algorithm::mma) {
     // A warp's 16 x chunk scores, 16 x block_v output and 16 x block_v level part, over 32 lanes.
     return kMmaAllowance + spec.chunk / 2 + bv;
+  }
+  if (spec.tile.algorithm == Algorithm::scan) {
+    // A warp's half of the 16 x chunk scores, 16 x block_v output, a 16 x block_v / 2 level
+    // part and 16 x K operand A of q (held across the chunk's reads), over 32 lanes.
+    return kMmaAllowance + spec.chunk / 4 + bv + bv / 4 + spec.key_dim / 4;
   }
   // Output: chunk x block_v output and level part; states: a block_k x block_v tile.
   const int output = 2 * spec.chunk * bv / threads, states = spec.tile.block_k * bv / threads;
@@ -185,6 +215,17 @@ class PlanBuilder {
               heads(), groups(), tree.tree_nodes, shape_.scale};
     plan_.launches.push_back(std::move(l));
   }
+  // grid (V/block_v, B*H): the whole forward of a plain call.
+  void scan() {
+    Launch l = launch("lla_mamba2_scan", spec_.value_dim / spec_.tile.block_v,
+                      int64_t{shape_.batch} * shape_.heads, 1);
+    l.block[0] = 2 * threads_;  // two warps per 16 rows
+    l.shared_bytes = static_cast<unsigned>(scan_shared_bytes(spec_, shape_.seq_len));
+    l.args = {BufferArg{Buffer::q}, BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g},
+              BufferArg{Buffer::lambda}, BufferArg{Buffer::o}, seq_len(), heads(), groups(),
+              shape_.scale};
+    plan_.launches.push_back(std::move(l));
+  }
   void seed_prefix(const TreeArgs& tree, int64_t sequences) {
     Launch l = launch("lla_mamba2_seed_prefix", state_blocks(), sequences, shape_.heads);
     l.args = {tree.sequences, BufferArg{Buffer::initial_state}, tree.decays, tree.states,
@@ -211,9 +252,10 @@ class PlanBuilder {
     l.block[0] = threads_;
     return l;
   }
-  // fma: a block per (block_k x block_v) tile of a node; mma: per block_v rows of its transpose.
+  // fma: a block per (block_k x block_v) tile of a node; mma (and scan's tree kernels): per
+  // block_v rows of its transpose.
   int64_t state_tiles() const {
-    return spec_.tile.algorithm == Algorithm::mma
+    return uses_tensor_cores(spec_.tile.algorithm)
                ? spec_.value_dim / spec_.tile.block_v
                : int64_t{spec_.key_dim / spec_.tile.block_k} * (spec_.value_dim / spec_.tile.block_v);
   }
@@ -251,6 +293,10 @@ LaunchPlan plan_plain(const KernelSpec& spec, const ForwardShape& shape) {
   LaunchPlan plan;
   TreeArgs tree;
   PlanBuilder build(spec, shape, plan);
+  if (spec.tile.algorithm == Algorithm::scan) {
+    build.scan();
+    return plan;
+  }
   if (nodes > 0) {
     WorkspaceLayout layout;
     const size_t tree_nodes_all = static_cast<size_t>(batch_heads * nodes);

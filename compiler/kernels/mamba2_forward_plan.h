@@ -23,6 +23,15 @@ inline constexpr size_t kItemBytes = 8;
 int state_shared_bytes(const KernelSpec& spec);
 int output_shared_bytes(const KernelSpec& spec);
 
+// Dynamic shared memory of the scan kernel (templates/mamba2_forward_scan.cuh): two chunk
+// stages and the warps' exchange of partial outputs, then one state slot per chunk level of
+// the call.
+int scan_fixed_bytes(const KernelSpec& spec);
+int scan_slot_bytes(const KernelSpec& spec);
+int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len);
+// Whether the scan can be generated for the spec's dtype, K and chunk (kernel_spec.cpp's rules).
+bool scan_supports(const KernelSpec& spec);
+
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
 
 // Registers a thread of the hungriest kernel needs, estimated before compiling from the tiles
@@ -31,9 +40,10 @@ LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
 int estimated_registers(const KernelSpec& spec);
 
 // The configuration space of the family for a base spec (dtype, K, V, chunk, levels, arch
-// taken from it), in its fixed order (the tuner breaks ties by it): every tile config the
-// generator accepts for those dims, fma first, then mma for 16-bit inputs. Static pruning
-// (shared memory, registers) is the tuner's.
+// taken from it), in its fixed order (the tuner breaks ties by it, and a search cut short by
+// its budget reaches the first ones): every tile config the generator accepts for those dims,
+// the tensor-core algorithms first for 16-bit inputs (scan, then mma), then fma. Static
+// pruning (shared memory, registers) is the tuner's.
 std::vector<TileConfig> config_space(const KernelSpec& base);
 
 }  // namespace lla::compiler::mamba2

@@ -147,6 +147,38 @@ TEST(Mamba2ForwardPlan, MmaPlanUsesAWarpPer16RowsAndDynamicStateMemory) {
                                   2 * (2 * 64 * 136 + 64 * 72 + 64 * 136)));
 }
 
+TEST(Mamba2ForwardPlan, ScanIsOneLaunchWithAStateSlotPerChunkLevel) {
+  KernelSpec spec = spec_for(16384);
+  spec.tile = {32, 32, 4, Algorithm::scan};
+  const LaunchPlan plan = plan_forward(spec, shape(2, 16384, 16, 16));
+  ASSERT_EQ(plan.launches.size(), 1u);
+  const Launch& scan = plan.launches.front();
+  EXPECT_EQ(scan.kernel, "lla_mamba2_scan");
+  EXPECT_EQ(scan.grid[0], 128u / 32);
+  EXPECT_EQ(scan.grid[1], 2u * 16);
+  EXPECT_EQ(scan.block[0], 256u);  // two warps per 16 rows
+  EXPECT_EQ(plan.workspace_bytes, 0u);  // nothing goes to memory but o
+  // Two stages (q, k, v tiles, g, lambda rows), the warps' exchange, then 8 slots for chunks 0..255.
+  const int stage = 2 * (2 * 64 * 136 + 64 * 40) + 4 * 64 + 2 * 64 * 15;
+  const int fixed = 2 * stage + 8 * 4 * 16 * 16;
+  EXPECT_EQ(mamba2::scan_fixed_bytes(spec), fixed);
+  EXPECT_EQ(scan.shared_bytes, static_cast<unsigned>(fixed + 8 * 2 * 32 * 136));
+  EXPECT_EQ(mamba2::scan_shared_bytes(spec, 64), fixed);  // one chunk: no slot
+  EXPECT_EQ(mamba2::scan_shared_bytes(spec, 65), fixed + 2 * 32 * 136);
+}
+
+TEST(Mamba2ForwardPlan, ScanServesSequencesWithTheTensorCoreTree) {
+  KernelSpec spec = spec_for(512);
+  spec.tile = {32, 32, 4, Algorithm::scan};
+  ForwardShape s = shape(1, 300, 4, 2);
+  s.sequences = {{0, 0, 100}, {100, 70, 200}};
+  const LaunchPlan plan = plan_forward(spec, s);
+  ASSERT_EQ(plan.launches.front().kernel, "lla_mamba2_chunk_states");
+  EXPECT_EQ(plan.launches.front().grid[0], 128u / 32);  // block_v rows of a node, as mma
+  EXPECT_EQ(plan.launches.front().block[0], 128u);
+  EXPECT_EQ(plan.launches.back().kernel, "lla_mamba2_output");
+}
+
 TEST(Mamba2ForwardPlan, RegisterEstimateFollowsTheHeldTiles) {
   KernelSpec s;
   s.tile = {32, 32, 4, Algorithm::fma};
@@ -155,6 +187,8 @@ TEST(Mamba2ForwardPlan, RegisterEstimateFollowsTheHeldTiles) {
   EXPECT_EQ(mamba2::estimated_registers(s), 40 + 2 * 64 * 64 / 32);
   s.tile = {32, 64, 4, Algorithm::mma};
   EXPECT_EQ(mamba2::estimated_registers(s), 56 + 32 + 64);  // ptxas: 168 with 3 blocks an SM
+  s.tile = {32, 32, 4, Algorithm::scan};
+  EXPECT_EQ(mamba2::estimated_registers(s), 56 + 16 + 32 + 8 + 32);  // ptxas: 169
 }
 
 TEST(Mamba2ForwardPlan, SharedMemoryFollowsTheLayout) {
@@ -173,10 +207,12 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   base.key_dim = 128;
   base.value_dim = 64;
   const std::vector<TileConfig> space = mamba2::config_space(base);
-  EXPECT_EQ(space.size(), 27u + 3u);  // fma tiles, then mma with each V tile
-  EXPECT_EQ(space.front(), (TileConfig{16, 16, 2, Algorithm::fma}));
-  EXPECT_EQ(space[26], (TileConfig{64, 64, 8, Algorithm::fma}));
-  EXPECT_EQ(space.back(), (TileConfig{32, 64, 4, Algorithm::mma}));
+  EXPECT_EQ(space.size(), 3u + 3u + 27u);  // scan and mma with each V tile, then fma tiles
+  EXPECT_EQ(space.front(), (TileConfig{32, 16, 4, Algorithm::scan}));
+  EXPECT_EQ(space[2], (TileConfig{32, 64, 4, Algorithm::scan}));
+  EXPECT_EQ(space[5], (TileConfig{32, 64, 4, Algorithm::mma}));
+  EXPECT_EQ(space[6], (TileConfig{16, 16, 2, Algorithm::fma}));
+  EXPECT_EQ(space.back(), (TileConfig{64, 64, 8, Algorithm::fma}));
   EXPECT_EQ(mamba2::config_space(base), space);
   for (const TileConfig& t : space) {
     KernelSpec s = base;
@@ -188,6 +224,8 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   base.key_dim = 48;
   base.value_dim = 80;
   EXPECT_EQ(mamba2::config_space(base).size(), 3u);  // 16 x 16 tiles, three warp counts
+  base.dtype = Dtype::bf16;
+  EXPECT_EQ(mamba2::config_space(base).size(), 4u);  // and mma; no scan: K is not a multiple of 32
 }
 
 }  // namespace

@@ -99,6 +99,8 @@ TEST_F(Mamba2ForwardGpu, SanitizerShapes) {
   ASSERT_EQ(ctx.status(), LLA_SUCCESS) << ctx.error();
   expect_matches_reference(ctx.get(), {1, 200, 2, 1, 64, 32, LLA_DTYPE_BF16, 0, 1.0}, 300);
   expect_matches_reference(ctx.get(), {2, 65, 4, 2, 32, 64, LLA_DTYPE_F32, 32, 0.7}, 301);
+  // Enough sequences and heads (3 x 24 blocks) that the heuristic runs the scan.
+  expect_matches_reference(ctx.get(), {3, 130, 24, 8, 64, 32, LLA_DTYPE_BF16, 0, 1.0}, 302);
 }
 
 }  // namespace

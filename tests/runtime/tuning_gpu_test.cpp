@@ -68,6 +68,38 @@ TEST_F(TuningGpu, TheWinnerIsCorrectAndNoSlowerThanTheHeuristicOnThreeShapes) {
   }
 }
 
+// Every scan configuration the tuner can pick, against the tree algorithm's output (the trusted
+// result lla_tune checks each candidate against: at these shapes the heuristic is mma, which
+// the forward GPU tests check against the reference) on awkward shapes: T off the chunk grid,
+// grouped q/k, one chunk, K != V, and 258 chunks (state slots up to chunk level 8).
+TEST_F(TuningGpu, EveryScanConfigMatchesTheTreeAlgorithm) {
+  testing::GpuContext ctx("tuning-scan-configs");
+  ASSERT_EQ(ctx.status(), LLA_SUCCESS) << ctx.error();
+  struct Awkward {
+    int batch, seq_len, heads, groups, key_dim, value_dim;
+  };
+  for (const Awkward& a : {Awkward{2, 1000, 4, 2, 64, 64}, Awkward{1, 37, 2, 1, 128, 32},
+                           Awkward{1, 4099, 2, 1, 128, 128}, Awkward{3, 200, 2, 2, 32, 48},
+                           Awkward{1, 16500, 1, 1, 32, 32}}) {
+    const reference::Problem p = reference::mamba2_problem(a.batch, a.seq_len, a.heads, a.groups,
+                                                           a.key_dim, a.value_dim);
+    const lla_tune_report report = tune(ctx.get(), p);
+    const auto details = nlohmann::json::parse(report.details_json);
+    int scan_timed = 0;
+    for (const auto& config : details.at("configs")) {
+      const std::string name = config.at("config");
+      if (name.find("algorithm=scan") == std::string::npos) continue;
+      const std::string outcome = config.at("outcome");
+      EXPECT_TRUE(outcome == "timed" || outcome == "pruned")
+          << "T=" << a.seq_len << ": " << name << ": " << outcome << " " << config.dump();
+      scan_timed += outcome == "timed";
+    }
+    std::printf("  T=%d B=%d H=%d G=%d K=%d V=%d: %d scan configs timed and matching\n",
+                a.seq_len, a.batch, a.heads, a.groups, a.key_dim, a.value_dim, scan_timed);
+    EXPECT_GT(scan_timed, 0) << details.dump(1);
+  }
+}
+
 TEST_F(TuningGpu, TuningAgainWithTheSameDatabaseGivesTheSameWinner) {
   const reference::Problem p = problem_of({2, 2048, 8, 128, 128});
   std::string first_winner;

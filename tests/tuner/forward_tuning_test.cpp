@@ -117,6 +117,7 @@ class ForwardTuningTest : public ::testing::Test {
     fs::remove_all(folder_);
     store_ = std::make_unique<cache::BinaryCache>(folder_);
     options_.compile_threads = 2;
+    options_.budget_s = 1000;  // every config of the space is timed unless a test says otherwise
   }
   // A bench factory for searches that must not run: counts its calls, makes no bench.
   static std::function<std::unique_ptr<CandidateBench>()> counting_bench_factory(int* calls) {

@@ -31,6 +31,34 @@ TEST(HeuristicConfig, SixteenBitInputsUseTheTensorCores) {
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.warps, 8);
 }
 
+TEST(HeuristicConfig, TheScanServesEnoughSequencesAndHeads) {
+  ForwardRequest r;
+  r.shape.batch = 2;
+  r.shape.seq_len = 16384;
+  r.shape.heads = 16;
+  r.levels = 15;
+  compiler::KernelSpec s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan);
+  EXPECT_EQ(s.tile.block_v, 32);  // 2 * 16 * 128 / 32 = 128 blocks on 132 SMs
+  EXPECT_EQ(s.tile.warps, 4);
+  EXPECT_NO_THROW(compiler::validate(s));
+  r.shape.batch = 4;
+  r.shape.seq_len = 8192;
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.block_v, 64);  // 4 * 16 * 2 blocks
+  r.shape.seq_len = 16384;
+  r.shape.batch = 1;  // 64 blocks: a walk over T on half the SMs loses to the tree
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::mma);
+  r.shape.batch = 2;
+  r.key_dim = 48;  // the scan reads K in steps of 32
+  r.value_dim = 48;
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::mma);
+  r.key_dim = 256;
+  r.value_dim = 256;
+  r.shape.seq_len = 1 << 22;  // 16 slots of 2 x 32 x 264 bytes and two K = 256 stages overflow
+  r.levels = 23;
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::mma);
+}
+
 TEST(HeuristicConfig, Fp32InputsUseTheCudaCores) {
   ForwardRequest r;
   r.dtype = compiler::Dtype::f32;

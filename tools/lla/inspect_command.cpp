@@ -32,9 +32,10 @@ const char* const kUsage =
     "  --levels N                  lambda levels L (default 15)\n"
     "  --block-k N                 tile rows of K (default 32)\n"
     "  --block-v N                 tile columns of V (default 32)\n"
-    "  --warps N                   warps per block (default 4; mma: chunk / 16)\n"
-    "  --algorithm fma|mma         CUDA cores in fp32, or tensor cores (16-bit dtypes);\n"
-    "                              default fma\n"
+    "  --warps N                   warps per block (default 4; mma, scan: chunk / 16)\n"
+    "  --algorithm fma|mma|scan    CUDA cores in fp32, or tensor cores (16-bit dtypes):\n"
+    "                              a chunk-state tree in memory (mma) or a chunk scan\n"
+    "                              with the states on chip (scan); default fma\n"
     "  --arch sm_XY                NVRTC target (default sm_90a)\n"
     "  --emit WHAT[,WHAT...]       source, ptx, sass (needs cuobjdump) or resources;\n"
     "                              repeatable, shown in the order given\n";
@@ -120,7 +121,8 @@ Request parse(const Args& args) {
     } else if (option == "--algorithm") {
       if (value == "fma") r.spec.tile.algorithm = compiler::Algorithm::fma;
       else if (value == "mma") r.spec.tile.algorithm = compiler::Algorithm::mma;
-      else throw std::invalid_argument("--algorithm: '" + value + "' is not one of fma, mma");
+      else if (value == "scan") r.spec.tile.algorithm = compiler::Algorithm::scan;
+      else throw std::invalid_argument("--algorithm: '" + value + "' is not one of fma, mma, scan");
     } else if (option == "--arch") {
       r.spec.arch = value;
     } else if (option == "--emit") {

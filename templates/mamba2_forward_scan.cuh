@@ -1,0 +1,416 @@
+// Log-linear Mamba-2 forward, scan algorithm: one thread block per (sequence, head, block_v
+// columns of V) walks the chunks in order and keeps the Fenwick states of the chunk levels on
+// chip, so no chunk state ever goes to memory. Tensor cores as in mamba2_forward_mma.cuh
+// (whose tree kernels the same module keeps for calls with a sequence table).
+//
+// Before chunk c the state slots hold the Fenwick decomposition of chunks [0, c): slot e, live
+// when bit e of c is set, is the block of 2^e chunks chunk c reads at chunk level e (spec 3.2),
+// kept decayed to its own last token (so a read applies the decay across the gap as a row
+// factor) with its total log decay beside it. After chunk c the block of slot j =
+// ctz(c + 1) is formed from slots 0 .. j - 1 and chunk c's own state, as c + 1 carries into
+// bit j; the slots below j fall out. A slot is rounded to 16 bits once, when it is formed,
+// straight from fp32 accumulators.
+//
+// Per chunk, two warps share 16 rows (below): scores QK^T and PV stay in registers (as in the
+// mma output pass), then one QN^T per live slot. q, k, v tiles of the next chunk arrive by
+// cp.async while this one computes; its g and lambda rows wait in registers. Decays are kept
+// in log2 units, so each is one exp2f.
+
+namespace lla_mamba2 {
+
+// Two warps share 16 rows of the chunk (the module's kWarps is the mma kernels' one per 16
+// rows): for the intra-chunk levels they take alternate 16-column blocks of the scores (and so
+// of P V), for the chunk levels alternate halves of the block_v columns; each then hands the
+// other its partial sums of the other's half of o through shared memory.
+constexpr int kRowBlocks = kChunk / 16;
+constexpr int kScanWarps = 2 * kRowBlocks;
+constexpr int kScanThreads = 32 * kScanWarps;
+static_assert(lla_config::kWarps == kRowBlocks, "scan: the module's warps are one per 16 rows");
+
+// Chunk levels a slot can hold: every level of kLevels above the in-chunk ones.
+constexpr int kSlots = kLevels > kIntraLevels ? kLevels - kIntraLevels : 1;
+constexpr int kValuePitch = kBlockV + 8;  // rows of a v tile
+constexpr int kStageBytes =
+    2 * (2 * kChunk * kKeyPitch + kChunk * kValuePitch) + 4 * kChunk + 2 * kChunk * kLevels;
+constexpr int kStageStride = (kStageBytes + 15) / 16 * 16;
+constexpr int kSlotBytes = 2 * kBlockV * kKeyPitch;
+// Both stages, then each warp's partial sums for its partner (16 x block_v / 2 floats).
+static_assert(2 * kStageStride + kScanWarps * 4 * 16 * kBlockV / 2 == lla_config::kScanFixedBytes &&
+                  kSlotBytes == lla_config::kScanSlotBytes,
+              "the host plan's scan shared memory sizes disagree with the kernel's layout");
+
+// One chunk's inputs in shared memory.
+struct ScanStage {
+  Bits* q;       // [chunk][K], pitch kKeyPitch
+  Bits* k;       // [chunk][K]
+  Bits* v;       // [chunk][block_v], pitch kValuePitch
+  float* gc;     // [chunk] cumulative log decay within the chunk, in log2 units (exp2f)
+  Bits* lambda;  // [chunk][levels]
+};
+__device__ ScanStage scan_stage(unsigned char* base) {
+  ScanStage s;
+  s.q = reinterpret_cast<Bits*>(base);
+  s.k = s.q + kChunk * kKeyPitch;
+  s.v = s.k + kChunk * kKeyPitch;
+  s.gc = reinterpret_cast<float*>(s.v + kChunk * kValuePitch);
+  s.lambda = reinterpret_cast<Bits*>(s.gc + kChunk);
+  return s;
+}
+
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, asynchronously; zeros when `valid` is false.
+__device__ __forceinline__ void copy_async_16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)),
+               "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+// Four 8 x 8 matrices of 16-bit elements; lane l names row l % 8 of matrix l / 8.
+__device__ __forceinline__ void load_matrices(unsigned r[4], const Bits* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+__device__ __forceinline__ void load_matrices_transposed(unsigned r[4], const Bits* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+
+__device__ __forceinline__ int lane() { return threadIdx.x & 31; }
+
+// Operand A (16 x 16) at rows r0, columns k0 of a row-major [m][k] tile.
+__device__ __forceinline__ void load_a_rows(unsigned a[4], const Bits* tile, int pitch, int r0, int k0) {
+  load_matrices(a, tile + (r0 + (lane() & 7) + 8 * ((lane() >> 3) & 1)) * pitch + k0 + 8 * (lane() >> 4));
+}
+// Operand A (16 x 16) at rows m0, columns k0 of A = T^T, T stored row-major [k][m].
+__device__ __forceinline__ void load_a_columns(unsigned a[4], const Bits* tile, int pitch, int m0, int k0) {
+  load_matrices_transposed(a, tile + (k0 + (lane() & 7) + 8 * (lane() >> 4)) * pitch + m0 +
+                                  8 * ((lane() >> 3) & 1));
+}
+// Operand B (k x n = 32 x 8: two k steps) at columns n0, rows k0 of a tile stored [n][k]:
+// b[0..1] the step at k0, b[2..3] the step at k0 + 16.
+__device__ __forceinline__ void load_b_rows(unsigned b[4], const Bits* tile, int pitch, int n0, int k0) {
+  load_matrices(b, tile + (n0 + (lane() & 7)) * pitch + k0 + 8 * (lane() >> 3));
+}
+// Operand B (k x n = 16 x 16: two n tiles) at rows k0, columns n0 of a tile stored [k][n]:
+// b[0..1] the tile at n0, b[2..3] the tile at n0 + 8.
+__device__ __forceinline__ void load_b_columns(unsigned b[4], const Bits* tile, int pitch, int n0, int k0) {
+  load_matrices_transposed(b, tile + (k0 + (lane() & 7) + 8 * ((lane() >> 3) & 1)) * pitch + n0 +
+                                  8 * (lane() >> 4));
+}
+
+__device__ __forceinline__ float bits_float(Bits b) {
+  Element e;
+  e.bits = b;
+  return lla_to_float(e);
+}
+__device__ __forceinline__ float2 unpack(unsigned pair) {
+  return make_float2(bits_float(static_cast<Bits>(pair & 0xffff)), bits_float(static_cast<Bits>(pair >> 16)));
+}
+
+// The next chunk's g and lambda, loaded into registers while this chunk computes.
+constexpr int kLambdaPerThread = (kChunk * kLevels + kScanThreads - 1) / kScanThreads;
+constexpr int kDecayPerLane = (kChunk + 31) / 32;
+struct ChunkRows {
+  Bits lambda[kLambdaPerThread];
+  float g[kDecayPerLane];
+};
+
+__device__ ChunkRows load_chunk_rows(const float* __restrict__ g, const Element* __restrict__ lambda,
+                                     long long row0, int tokens, int heads, int head) {
+  ChunkRows r;
+#pragma unroll
+  for (int u = 0; u < kLambdaPerThread; ++u) {
+    const int idx = threadIdx.x + u * kScanThreads, i = idx / kLevels;
+    r.lambda[u] = idx < kChunk * kLevels && i < tokens
+                      ? lambda[((row0 + i) * heads + head) * kLevels + idx % kLevels].bits
+                      : Bits{0};
+  }
+#pragma unroll
+  for (int u = 0; u < kDecayPerLane; ++u) {
+    const int i = lane() * kDecayPerLane + u;
+    r.g[u] = threadIdx.x < 32 && i < min(tokens, kChunk) ? g[(row0 + i) * heads + head] : 0.0f;
+  }
+  return r;
+}
+
+// Into the stage: lambda as it is, g as its inclusive prefix sum over the chunk in log2 units
+// (warp 0), so every decay is one exp2f.
+__device__ void store_chunk_rows(const ChunkRows& r, const ScanStage& s) {
+#pragma unroll
+  for (int u = 0; u < kLambdaPerThread; ++u) {
+    const int idx = threadIdx.x + u * kScanThreads;
+    if (idx < kChunk * kLevels) s.lambda[idx] = r.lambda[u];
+  }
+  if (threadIdx.x >= 32) return;
+  float local[kDecayPerLane], total = 0.0f;
+#pragma unroll
+  for (int u = 0; u < kDecayPerLane; ++u) local[u] = total += 1.44269504088896341f * r.g[u];
+  float before = total;
+#pragma unroll
+  for (int d = 1; d < 32; d *= 2) {
+    const float x = __shfl_up_sync(0xffffffffu, before, d);
+    if (lane() >= d) before += x;
+  }
+  before -= total;
+#pragma unroll
+  for (int u = 0; u < kDecayPerLane; ++u) {
+    const int i = lane() * kDecayPerLane + u;
+    if (i < kChunk) s.gc[i] = before + local[u];
+  }
+}
+
+// The chunk's q, k and v tiles (rows past the sequence zero), asynchronously.
+__device__ void copy_chunk_tiles(const Element* __restrict__ q, const Element* __restrict__ k,
+                                 const Element* __restrict__ v, long long row0, int tokens,
+                                 int heads, int groups, int head, int group, int v0,
+                                 const ScanStage& s) {
+  constexpr int kKeyParts = kKeyDim / 8, kValueParts = kBlockV / 8;
+  for (int idx = threadIdx.x; idx < kChunk * kKeyParts; idx += kScanThreads) {
+    const int i = idx / kKeyParts, d0 = 8 * (idx % kKeyParts);
+    const bool token = i < tokens;
+    const size_t at = token ? ((row0 + i) * groups + group) * kKeyDim + d0 : 0;
+    copy_async_16(s.q + i * kKeyPitch + d0, q + at, token);
+    copy_async_16(s.k + i * kKeyPitch + d0, k + at, token);
+  }
+  for (int idx = threadIdx.x; idx < kChunk * kValueParts; idx += kScanThreads) {
+    const int i = idx / kValueParts, d0 = 8 * (idx % kValueParts);
+    const bool token = i < tokens;
+    const size_t at = token ? ((row0 + i) * heads + head) * kValueDim + v0 + d0 : 0;
+    copy_async_16(s.v + i * kValuePitch + d0, v + at, token);
+  }
+  copy_async_commit();
+}
+
+__device__ __forceinline__ float stage_lambda(const ScanStage& s, int i, int level) {
+  return bits_float(s.lambda[i * kLevels + level]);
+}
+
+// Chunk c's state, S^T = (w v)^T k with w_i = exp(G_last - G_i), plus the slots below j each
+// decayed to the chunk's end (`across[e]`), rounded once into slot j. Its 16 x 16 blocks are
+// dealt to the warps in turn.
+__device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j, const float across[kSlots]) {
+  constexpr int kNBlocks = kKeyDim / 16, kBlocks = (kBlockV / 16) * kNBlocks;
+  const float g_last = s.gc[kChunk - 1];
+  Bits* target = slots + j * (kBlockV * kKeyPitch);
+  for (int block = threadIdx.x >> 5; block < kBlocks; block += kScanWarps) {
+    const int m0 = 16 * (block / kNBlocks), n0 = 16 * (block % kNBlocks);
+    float acc[2][4] = {};
+#pragma unroll
+    for (int k0 = 0; k0 < kChunk; k0 += 16) {
+      const int i = k0 + 2 * lane_in_group();
+      const float w0 = exp2f(g_last - s.gc[i]), w1 = exp2f(g_last - s.gc[i + 1]);
+      const float w8 = exp2f(g_last - s.gc[i + 8]), w9 = exp2f(g_last - s.gc[i + 9]);
+      unsigned a[4], b[4];
+      load_a_columns(a, s.v, kValuePitch, m0, k0);
+#pragma unroll
+      for (int x = 0; x < 4; ++x) {
+        const float2 f = unpack(a[x]);
+        a[x] = x < 2 ? pack(w0 * f.x, w1 * f.y) : pack(w8 * f.x, w9 * f.y);
+      }
+      load_b_columns(b, s.k, kKeyPitch, n0, k0);
+      mma(acc[0], a, b);
+      mma(acc[1], a, b + 2);
+    }
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int at = (m0 + lane_group() + 8 * half) * kKeyPitch + n0 + 8 * nt + 2 * lane_in_group();
+        float x = acc[nt][2 * half], y = acc[nt][2 * half + 1];
+#pragma unroll
+        for (int e = 0; e < kSlots; ++e) {
+          if (e >= j) break;
+          const float2 f = unpack(pair_at(slots + e * (kBlockV * kKeyPitch) + at));
+          x = fmaf(across[e], f.x, x);
+          y = fmaf(across[e], f.y, y);
+        }
+        *reinterpret_cast<unsigned*>(target + at) = pack(x, y);
+      }
+  }
+}
+
+constexpr int kScoreBlocks = (kRowBlocks + 1) / 2;  // 16-column score blocks a warp owns at most
+constexpr int kHalfTiles = kBlockV / 16;            // 8-column tiles of a half of block_v
+constexpr int kExchangeFloats = 16 * kBlockV / 2;   // a warp's partial sums for its partner
+
+// kScanFixedBytes + slots * kScanSlotBytes of dynamic shared memory, slots = bit_length of
+// the last chunk. grid (V/block_v, B*H), kScanThreads threads.
+extern "C" __global__ void __launch_bounds__(kScanThreads)
+    lla_mamba2_scan(const Element* __restrict__ q, const Element* __restrict__ k,
+                    const Element* __restrict__ v, const float* __restrict__ g,
+                    const Element* __restrict__ lambda, Element* __restrict__ o, int seq_len,
+                    int heads, int groups, float scale) {
+  extern __shared__ __align__(16) unsigned char scan_smem[];
+  float* exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);  // [warp][16 x block_v/2]
+  Bits* slots = reinterpret_cast<Bits*>(exchange + kScanThreads / 32 * kExchangeFloats);
+
+  const int b = blockIdx.y / heads, head = blockIdx.y % heads;
+  const int group = head / (heads / groups);
+  const int v0 = blockIdx.x * kBlockV;
+  const long long seq_row0 = static_cast<long long>(b) * seq_len;
+  const int chunks = (seq_len + kChunk - 1) / kChunk;
+
+  const int warp = threadIdx.x >> 5;
+  const int row_block = warp % kRowBlocks, side = warp / kRowBlocks;
+  const int r0 = 16 * row_block;
+  const int row_top = r0 + lane_group(), row_bottom = row_top + 8;
+  float* to_partner = exchange + warp * kExchangeFloats;
+  const float* from_partner = exchange + (warp ^ kRowBlocks) * kExchangeFloats;
+  // The exchanged element of tile t (of the half) and register x: row lane_group() + 8 (x / 2).
+  const auto exchange_at = [](int t, int x) {
+    return ((x >> 1) * 8 + lane_group()) * (kBlockV / 2) + 8 * t + 2 * lane_in_group() + (x & 1);
+  };
+
+  float decay[kSlots] = {};  // total log2 decay of each slot's block
+  const ScanStage first = scan_stage(scan_smem);
+  copy_chunk_tiles(q, k, v, seq_row0, seq_len, heads, groups, head, group, v0, first);
+  store_chunk_rows(load_chunk_rows(g, lambda, seq_row0, seq_len, heads, head), first);
+
+  for (int c = 0; c < chunks; ++c) {
+    const ScanStage s = scan_stage(scan_smem + (c & 1) * kStageStride);
+    const ScanStage next = scan_stage(scan_smem + ((c + 1) & 1) * kStageStride);
+    const long long row0 = seq_row0 + static_cast<long long>(c) * kChunk;
+    const int tokens = seq_len - c * kChunk;
+    copy_async_wait_all();
+    __syncthreads();  // chunk c's stage and the slots formed after chunk c - 1 are in place
+    const bool more = c + 1 < chunks;
+    ChunkRows next_rows;
+    if (more) {
+      copy_chunk_tiles(q, k, v, row0 + kChunk, tokens - kChunk, heads, groups, head, group, v0,
+                       next);
+      next_rows = load_chunk_rows(g, lambda, row0 + kChunk, tokens - kChunk, heads, head);
+    }
+
+    unsigned qa[kKeyDim / 16][4];
+#pragma unroll
+    for (int ks = 0; ks < kKeyDim / 16; ++ks) load_a_rows(qa[ks], s.q, kKeyPitch, r0, 16 * ks);
+
+    // Intra-chunk levels on this warp's score blocks (16 columns each, at or left of the
+    // diagonal): S = Q K^T, then decay and per-pair lambda, then O = P V.
+    float scores[kScoreBlocks][2][4] = {};
+#pragma unroll
+    for (int ks = 0; ks < kKeyDim / 16; ks += 2)
+#pragma unroll
+      for (int u = 0; u < kScoreBlocks; ++u) {
+        const int block = side + 2 * u;
+        if (block > row_block) break;
+#pragma unroll
+        for (int tt = 0; tt < 2; ++tt) {
+          unsigned bk[4];
+          load_b_rows(bk, s.k, kKeyPitch, 16 * block + 8 * tt, 16 * ks);
+          mma(scores[u][tt], qa[ks], bk);
+          mma(scores[u][tt], qa[ks + 1], bk + 2);
+        }
+      }
+    const float g_top = s.gc[row_top], g_bottom = s.gc[row_bottom];
+#pragma unroll
+    for (int u = 0; u < kScoreBlocks; ++u) {
+      if (side + 2 * u > row_block) break;
+#pragma unroll
+      for (int tt = 0; tt < 2; ++tt)
+#pragma unroll
+        for (int x = 0; x < 4; ++x) {
+          const int i = x < 2 ? row_top : row_bottom;
+          const int j = 16 * (side + 2 * u) + 8 * tt + 2 * lane_in_group() + (x & 1);
+          scores[u][tt][x] = j <= i ? scores[u][tt][x] * scale * stage_lambda(s, i, lla_level(i, j)) *
+                                          exp2f((x < 2 ? g_top : g_bottom) - s.gc[j])
+                                    : 0.0f;
+        }
+    }
+    float acc[kBlockV / 8][4] = {};
+#pragma unroll
+    for (int u = 0; u < kScoreBlocks; ++u) {
+      const int block = side + 2 * u;
+      if (block > row_block) break;
+      const unsigned a[4] = {pack(scores[u][0][0], scores[u][0][1]), pack(scores[u][0][2], scores[u][0][3]),
+                             pack(scores[u][1][0], scores[u][1][1]), pack(scores[u][1][2], scores[u][1][3])};
+#pragma unroll
+      for (int t = 0; t < kBlockV / 8; t += 2) {
+        unsigned bv[4];
+        load_b_columns(bv, s.v, kValuePitch, 8 * t, 16 * block);
+        mma(acc[t], a, bv);
+        mma(acc[t + 1], a, bv + 2);
+      }
+    }
+
+    // Chunk levels on this warp's half of the columns: O += diag(scale lambda^(log2 C + 1 + e)
+    // exp(G_i + gap)) Q N_e^T per live slot e, gap the log decay from the block's end to the
+    // chunk's start.
+    float gap = 0.0f;
+#pragma unroll
+    for (int e = 0; e < kSlots; ++e) {
+      if (!((c >> e) & 1)) continue;
+      const Bits* slot = slots + e * (kBlockV * kKeyPitch);
+      float part[kHalfTiles][4] = {};
+#pragma unroll
+      for (int ks = 0; ks < kKeyDim / 16; ks += 2)
+#pragma unroll
+        for (int t = 0; t < kHalfTiles; ++t) {
+          unsigned bn[4];
+          load_b_rows(bn, slot, kKeyPitch, 8 * (side * kHalfTiles + t), 16 * ks);
+          mma(part[t], qa[ks], bn);
+          mma(part[t], qa[ks + 1], bn + 2);
+        }
+      const float top = scale * stage_lambda(s, row_top, kIntraLevels + e) * exp2f(g_top + gap);
+      const float bottom = scale * stage_lambda(s, row_bottom, kIntraLevels + e) * exp2f(g_bottom + gap);
+      // (Tiles indexed by constants only, so acc stays in registers.)
+#pragma unroll
+      for (int t = 0; t < kBlockV / 8; ++t)
+#pragma unroll
+        for (int x = 0; x < 4; ++x)
+          if (t / kHalfTiles == side)
+            acc[t][x] = fmaf(x < 2 ? top : bottom, part[t % kHalfTiles][x], acc[t][x]);
+      gap += decay[e];
+    }
+
+    // Hand the partner its half, take this warp's half, and write it.
+#pragma unroll
+    for (int t = 0; t < kBlockV / 8; ++t)
+#pragma unroll
+      for (int x = 0; x < 4; ++x)
+        if (t / kHalfTiles != side) to_partner[exchange_at(t % kHalfTiles, x)] = acc[t][x];
+    __syncthreads();
+    unsigned* o_pairs = reinterpret_cast<unsigned*>(o);
+#pragma unroll
+    for (int t = 0; t < kBlockV / 8; ++t) {
+      if (t / kHalfTiles != side) continue;
+      float* mine = acc[t];
+#pragma unroll
+      for (int x = 0; x < 4; ++x) mine[x] += from_partner[exchange_at(t % kHalfTiles, x)];
+      const int col = v0 + 8 * t + 2 * lane_in_group();
+      if (row_top < tokens)
+        o_pairs[(((row0 + row_top) * heads + head) * kValueDim + col) / 2] = pack(mine[0], mine[1]);
+      if (row_bottom < tokens)
+        o_pairs[(((row0 + row_bottom) * heads + head) * kValueDim + col) / 2] = pack(mine[2], mine[3]);
+    }
+
+    if (more) {
+      // c + 1 carries into bit j: slot j becomes slots 0 .. j - 1 and chunk c, each decayed
+      // to chunk c's end. Slot j is not live in chunk c, so no warp still reads it.
+      const int j = __ffs(c + 1) - 1;
+      const float chunk_decay = s.gc[kChunk - 1];
+      float across[kSlots], after = chunk_decay;  // log2 decay from slot e's end to chunk c's
+#pragma unroll
+      for (int e = 0; e < kSlots; ++e) {
+        across[e] = 0.0f;
+        if (e < j) {
+          across[e] = exp2f(after);
+          after += decay[e];
+        }
+      }
+      form_slot(s, slots, j, across);
+#pragma unroll
+      for (int e = 0; e < kSlots; ++e)
+        if (e == j) decay[e] = after;
+      store_chunk_rows(next_rows, next);
+    }
+  }
+}
+
+}  // namespace lla_mamba2
