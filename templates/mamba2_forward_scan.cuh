@@ -241,7 +241,7 @@ constexpr int kExchangeFloats = 16 * kBlockV / 2;   // a warp's partial sums for
 
 // kScanFixedBytes + slots * kScanSlotBytes of dynamic shared memory, slots = bit_length of
 // the last chunk. grid (V/block_v, B*H), kScanThreads threads.
-extern "C" __global__ void __launch_bounds__(kScanThreads)
+extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     lla_mamba2_scan(const Element* __restrict__ q, const Element* __restrict__ k,
                     const Element* __restrict__ v, const float* __restrict__ g,
                     const Element* __restrict__ lambda, Element* __restrict__ o, int seq_len,

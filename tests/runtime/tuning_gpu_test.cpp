@@ -24,8 +24,8 @@ reference::Problem problem_of(const TunedShape& s) {
   return reference::mamba2_problem(s.batch, s.seq_len, s.heads, s.heads, s.key_dim, s.value_dim);
 }
 
-lla_tune_report tune(lla_context* ctx, const reference::Problem& p) {
-  const lla_problem problem = runtime::to_lla_problem(p, LLA_DTYPE_BF16, 0);
+lla_tune_report tune(lla_context* ctx, const reference::Problem& p, int chunk = 0) {
+  const lla_problem problem = runtime::to_lla_problem(p, LLA_DTYPE_BF16, chunk);
   lla_tune_report report{};
   EXPECT_EQ(lla_tune(ctx, &problem, &report), LLA_SUCCESS) << lla_last_error(ctx);
   return report;
@@ -71,19 +71,22 @@ TEST_F(TuningGpu, TheWinnerIsCorrectAndNoSlowerThanTheHeuristicOnThreeShapes) {
 // Every scan configuration the tuner can pick, against the tree algorithm's output (the trusted
 // result lla_tune checks each candidate against: at these shapes the heuristic is mma, which
 // the forward GPU tests check against the reference) on awkward shapes: T off the chunk grid,
-// grouped q/k, one chunk, K != V, and 258 chunks (state slots up to chunk level 8).
+// grouped q/k, one chunk, K != V, 258 chunks (state slots up to chunk level 8), and every
+// chunk size (chunk 0: lla's choice, 64).
 TEST_F(TuningGpu, EveryScanConfigMatchesTheTreeAlgorithm) {
   testing::GpuContext ctx("tuning-scan-configs");
   ASSERT_EQ(ctx.status(), LLA_SUCCESS) << ctx.error();
   struct Awkward {
-    int batch, seq_len, heads, groups, key_dim, value_dim;
+    int batch, seq_len, heads, groups, key_dim, value_dim, chunk;
   };
-  for (const Awkward& a : {Awkward{2, 1000, 4, 2, 64, 64}, Awkward{1, 37, 2, 1, 128, 32},
-                           Awkward{1, 4099, 2, 1, 128, 128}, Awkward{3, 200, 2, 2, 32, 48},
-                           Awkward{1, 16500, 1, 1, 32, 32}}) {
+  for (const Awkward& a :
+       {Awkward{2, 1000, 4, 2, 64, 64, 0}, Awkward{1, 37, 2, 1, 128, 32, 0},
+        Awkward{1, 4099, 2, 1, 128, 128, 0}, Awkward{3, 200, 2, 2, 32, 48, 0},
+        Awkward{1, 16500, 1, 1, 32, 32, 0}, Awkward{1, 300, 2, 1, 64, 64, 16},
+        Awkward{2, 1000, 4, 2, 64, 32, 32}, Awkward{1, 700, 2, 1, 64, 32, 128}}) {
     const reference::Problem p = reference::mamba2_problem(a.batch, a.seq_len, a.heads, a.groups,
                                                            a.key_dim, a.value_dim);
-    const lla_tune_report report = tune(ctx.get(), p);
+    const lla_tune_report report = tune(ctx.get(), p, a.chunk);
     const auto details = nlohmann::json::parse(report.details_json);
     int scan_timed = 0;
     for (const auto& config : details.at("configs")) {
@@ -94,8 +97,8 @@ TEST_F(TuningGpu, EveryScanConfigMatchesTheTreeAlgorithm) {
           << "T=" << a.seq_len << ": " << name << ": " << outcome << " " << config.dump();
       scan_timed += outcome == "timed";
     }
-    std::printf("  T=%d B=%d H=%d G=%d K=%d V=%d: %d scan configs timed and matching\n",
-                a.seq_len, a.batch, a.heads, a.groups, a.key_dim, a.value_dim, scan_timed);
+    std::printf("  T=%d B=%d H=%d G=%d K=%d V=%d C=%d: %d scan configs timed and matching\n",
+                a.seq_len, a.batch, a.heads, a.groups, a.key_dim, a.value_dim, a.chunk, scan_timed);
     EXPECT_GT(scan_timed, 0) << details.dump(1);
   }
 }
