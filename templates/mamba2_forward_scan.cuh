@@ -197,21 +197,27 @@ __device__ __forceinline__ float stage_lambda(const ScanStage& s, int i, int lev
 __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j, const float across[kSlots]) {
   constexpr int kNBlocks = kKeyDim / 16, kBlocks = (kBlockV / 16) * kNBlocks;
   const float g_last = s.gc[kChunk - 1];
+  // w at this lane's operand columns of each k step (2t, 2t + 1, 2t + 8, 2t + 9), once for all
+  // of the warp's blocks.
+  float w[kChunk / 16][4];
+#pragma unroll
+  for (int step = 0; step < kChunk / 16; ++step)
+#pragma unroll
+    for (int x = 0; x < 4; ++x)
+      w[step][x] = exp2f(g_last - s.gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
   Bits* target = slots + j * (kBlockV * kKeyPitch);
   for (int block = threadIdx.x >> 5; block < kBlocks; block += kScanWarps) {
     const int m0 = 16 * (block / kNBlocks), n0 = 16 * (block % kNBlocks);
     float acc[2][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kChunk; k0 += 16) {
-      const int i = k0 + 2 * lane_in_group();
-      const float w0 = exp2f(g_last - s.gc[i]), w1 = exp2f(g_last - s.gc[i + 1]);
-      const float w8 = exp2f(g_last - s.gc[i + 8]), w9 = exp2f(g_last - s.gc[i + 9]);
+      const float* wk = w[k0 / 16];
       unsigned a[4], b[4];
       load_a_columns(a, s.v, kValuePitch, m0, k0);
 #pragma unroll
       for (int x = 0; x < 4; ++x) {
         const float2 f = unpack(a[x]);
-        a[x] = x < 2 ? pack(w0 * f.x, w1 * f.y) : pack(w8 * f.x, w9 * f.y);
+        a[x] = x < 2 ? pack(wk[0] * f.x, wk[1] * f.y) : pack(wk[2] * f.x, wk[3] * f.y);
       }
       load_b_columns(b, s.k, kKeyPitch, n0, k0);
       mma(acc[0], a, b);
