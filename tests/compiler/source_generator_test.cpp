@@ -113,6 +113,21 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"tile.warps=3:", [](KernelSpec& s) { s.tile.warps = 3; }},
         BadField{"tile.warps=0:", [](KernelSpec& s) { s.tile.warps = 0; }},
         BadField{"tile.warps=16:", [](KernelSpec& s) { s.tile.warps = 16; }},
+        BadField{"key_dim=48: must be a multiple of 32 for algorithm scan",
+                 [](KernelSpec& s) {
+                   s.key_dim = 48;
+                   s.tile.algorithm = Algorithm::scan;
+                 }},
+        BadField{"tile.warps=2: must be chunk / 16 = 4 for algorithm scan",
+                 [](KernelSpec& s) {
+                   s.tile.warps = 2;
+                   s.tile.algorithm = Algorithm::scan;
+                 }},
+        BadField{"tile.algorithm=scan: needs bf16 or f16 inputs",
+                 [](KernelSpec& s) {
+                   s.dtype = Dtype::f32;
+                   s.tile.algorithm = Algorithm::scan;
+                 }},
         BadField{"arch=sm_75:", [](KernelSpec& s) { s.arch = "sm_75"; }},
         BadField{"arch=compute_90:", [](KernelSpec& s) { s.arch = "compute_90"; }},
         BadField{"arch=:", [](KernelSpec& s) { s.arch = ""; }}),
@@ -184,6 +199,16 @@ TEST(SourceGenerator, ListsTheFamilysEntryPoints) {
   EXPECT_EQ(g.entry_points, expected);
   for (const std::string& entry : g.entry_points)
     EXPECT_NE(g.source.find(entry + "("), std::string::npos) << entry;
+
+  // A scan module keeps the tree kernels (calls with a sequence table run them) and adds its own.
+  KernelSpec scan;
+  scan.tile.algorithm = Algorithm::scan;
+  const GeneratedSource s = generate(scan);
+  std::vector<std::string> with_scan = expected;
+  with_scan.push_back("lla_mamba2_scan");
+  EXPECT_EQ(s.entry_points, with_scan);
+  for (const std::string& entry : s.entry_points)
+    EXPECT_NE(s.source.find(entry + "("), std::string::npos) << entry;
 }
 
 struct Variation {
@@ -226,7 +251,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "block_k=32 block_v=32 warps=4 algorithm=fma arch=sm_90",
                   [](KernelSpec& s) { s.arch = "sm_90"; }},
         Variation{"constexpr int kStateSharedBytes = 23296;",  // 4*64 + 2*(32 + 128)*(64 + 8)
-                  [](KernelSpec& s) { s.tile.algorithm = Algorithm::mma; }}),
+                  [](KernelSpec& s) { s.tile.algorithm = Algorithm::mma; }},
+        Variation{"constexpr int kScanSlotBytes = 8704;",  // 2*32*(128 + 8)
+                  [](KernelSpec& s) { s.tile.algorithm = Algorithm::scan; }}),
     [](const ::testing::TestParamInfo<Variation>& info) {
       return std::to_string(info.index) + "_" + identifier(info.param.expected_line).substr(0, 30);
     });
