@@ -14,14 +14,14 @@
 // Per chunk, two warps share 16 rows (below): scores QK^T and PV stay in registers (as in the
 // mma output pass), then one QN^T per live slot. q, k, v tiles of the next chunk arrive by
 // cp.async while this one computes; its g and lambda rows wait in registers. Decays are kept
-// in log2 units, so each is one exp2f.
+// in log2 units, so each is one lla_exp2.
 
 namespace lla_mamba2 {
 
 // Two warps share 16 rows of the chunk (the module's kWarps is the mma kernels' one per 16
 // rows): for the intra-chunk levels they take alternate 16-column blocks of the scores (and so
-// of P V), for the chunk levels alternate halves of the block_v columns; each then hands the
-// other its partial sums of the other's half of o through shared memory.
+// of P V), for the chunk levels alternate 32-wide steps of K; each then hands the other its
+// partial sums of the other's half of the block_v columns of o through shared memory.
 constexpr int kRowBlocks = kChunk / 16;
 constexpr int kScanWarps = 2 * kRowBlocks;
 constexpr int kScanThreads = 32 * kScanWarps;
@@ -44,7 +44,7 @@ struct ScanStage {
   Bits* q;       // [chunk][K], pitch kKeyPitch
   Bits* k;       // [chunk][K]
   Bits* v;       // [chunk][block_v], pitch kValuePitch
-  float* gc;     // [chunk] cumulative log decay within the chunk, in log2 units (exp2f)
+  float* gc;     // [chunk] cumulative log decay within the chunk, in log2 units (lla_exp2)
   Bits* lambda;  // [chunk][levels]
 };
 __device__ ScanStage scan_stage(unsigned char* base) {
@@ -113,6 +113,26 @@ __device__ __forceinline__ float2 unpack(unsigned pair) {
   return make_float2(bits_float(static_cast<Bits>(pair & 0xffff)), bits_float(static_cast<Bits>(pair >> 16)));
 }
 
+// Where a chunk's rows start in the inputs, for this block's (sequence, head, V tile): the
+// per-chunk copies add only in-chunk offsets to these.
+struct ChunkInputs {
+  const Element* q;       // row 0, this head's group
+  const Element* k;
+  const Element* v;       // row 0, this head, column v0
+  const float* g;         // row 0, this head
+  const Element* lambda;  // row 0, this head, level 0
+};
+__device__ __forceinline__ ChunkInputs advance(ChunkInputs in, int rows, int heads, int groups) {
+  const long long key = static_cast<long long>(rows) * groups * kKeyDim;
+  const long long head_rows = static_cast<long long>(rows) * heads;
+  in.q += key;
+  in.k += key;
+  in.v += head_rows * kValueDim;
+  in.g += head_rows;
+  in.lambda += head_rows * kLevels;
+  return in;
+}
+
 // The next chunk's g and lambda, loaded into registers while this chunk computes.
 constexpr int kLambdaPerThread = (kChunk * kLevels + kScanThreads - 1) / kScanThreads;
 constexpr int kDecayPerLane = (kChunk + 31) / 32;
@@ -121,26 +141,25 @@ struct ChunkRows {
   float g[kDecayPerLane];
 };
 
-__device__ ChunkRows load_chunk_rows(const float* __restrict__ g, const Element* __restrict__ lambda,
-                                     long long row0, int tokens, int heads, int head) {
+__device__ ChunkRows load_chunk_rows(const ChunkInputs& in, int tokens, int heads) {
   ChunkRows r;
 #pragma unroll
   for (int u = 0; u < kLambdaPerThread; ++u) {
     const int idx = threadIdx.x + u * kScanThreads, i = idx / kLevels;
     r.lambda[u] = idx < kChunk * kLevels && i < tokens
-                      ? lambda[((row0 + i) * heads + head) * kLevels + idx % kLevels].bits
+                      ? in.lambda[i * heads * kLevels + idx % kLevels].bits
                       : Bits{0};
   }
 #pragma unroll
   for (int u = 0; u < kDecayPerLane; ++u) {
     const int i = lane() * kDecayPerLane + u;
-    r.g[u] = threadIdx.x < 32 && i < min(tokens, kChunk) ? g[(row0 + i) * heads + head] : 0.0f;
+    r.g[u] = threadIdx.x < 32 && i < min(tokens, kChunk) ? in.g[i * heads] : 0.0f;
   }
   return r;
 }
 
 // Into the stage: lambda as it is, g as its inclusive prefix sum over the chunk in log2 units
-// (warp 0), so every decay is one exp2f.
+// (warp 0), so every decay is one lla_exp2.
 __device__ void store_chunk_rows(const ChunkRows& r, const ScanStage& s) {
 #pragma unroll
   for (int u = 0; u < kLambdaPerThread; ++u) {
@@ -165,25 +184,25 @@ __device__ void store_chunk_rows(const ChunkRows& r, const ScanStage& s) {
   }
 }
 
-// The chunk's q, k and v tiles (rows past the sequence zero), asynchronously.
-__device__ void copy_chunk_tiles(const Element* __restrict__ q, const Element* __restrict__ k,
-                                 const Element* __restrict__ v, long long row0, int tokens,
-                                 int heads, int groups, int head, int group, int v0,
+// The chunk's q, k and v tiles (rows past the sequence zero), asynchronously. Each thread
+// copies the same 16-byte parts of every chunk, so their places reduce to shifts of its index.
+constexpr int kKeyParts = kKeyDim / 8, kValueParts = kBlockV / 8;  // 16-byte parts of a row
+template <int kParts, int kPitch>
+__device__ __forceinline__ void copy_tile(Bits* tile, const Element* rows, int row_stride, int tokens) {
+#pragma unroll
+  for (int u = 0; u < (kChunk * kParts + kScanThreads - 1) / kScanThreads; ++u) {
+    const int idx = threadIdx.x + u * kScanThreads;
+    if (kChunk * kParts % kScanThreads != 0 && idx >= kChunk * kParts) break;
+    const int i = idx / kParts, d0 = 8 * (idx % kParts);
+    const bool token = i < tokens;
+    copy_async_16(tile + i * kPitch + d0, rows + (token ? i * row_stride + d0 : 0), token);
+  }
+}
+__device__ void copy_chunk_tiles(const ChunkInputs& in, int tokens, int heads, int groups,
                                  const ScanStage& s) {
-  constexpr int kKeyParts = kKeyDim / 8, kValueParts = kBlockV / 8;
-  for (int idx = threadIdx.x; idx < kChunk * kKeyParts; idx += kScanThreads) {
-    const int i = idx / kKeyParts, d0 = 8 * (idx % kKeyParts);
-    const bool token = i < tokens;
-    const size_t at = token ? ((row0 + i) * groups + group) * kKeyDim + d0 : 0;
-    copy_async_16(s.q + i * kKeyPitch + d0, q + at, token);
-    copy_async_16(s.k + i * kKeyPitch + d0, k + at, token);
-  }
-  for (int idx = threadIdx.x; idx < kChunk * kValueParts; idx += kScanThreads) {
-    const int i = idx / kValueParts, d0 = 8 * (idx % kValueParts);
-    const bool token = i < tokens;
-    const size_t at = token ? ((row0 + i) * heads + head) * kValueDim + v0 + d0 : 0;
-    copy_async_16(s.v + i * kValuePitch + d0, v + at, token);
-  }
+  copy_tile<kKeyParts, kKeyPitch>(s.q, in.q, groups * kKeyDim, tokens);
+  copy_tile<kKeyParts, kKeyPitch>(s.k, in.k, groups * kKeyDim, tokens);
+  copy_tile<kValueParts, kValuePitch>(s.v, in.v, heads * kValueDim, tokens);
   copy_async_commit();
 }
 
@@ -204,7 +223,7 @@ __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j
   for (int step = 0; step < kChunk / 16; ++step)
 #pragma unroll
     for (int x = 0; x < 4; ++x)
-      w[step][x] = exp2f(g_last - s.gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
+      w[step][x] = lla_exp2(g_last - s.gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
   Bits* target = slots + j * (kBlockV * kKeyPitch);
   for (int block = threadIdx.x >> 5; block < kBlocks; block += kScanWarps) {
     const int m0 = 16 * (block / kNBlocks), n0 = 16 * (block % kNBlocks);
@@ -241,8 +260,15 @@ __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j
   }
 }
 
+// The two warps of a row block wait for each other alone when they exchange partial sums: the
+// others go on (to form the next slot, which no warp reads in this chunk).
+__device__ __forceinline__ void pair_barrier(int row_block) {
+  asm volatile("bar.sync %0, 64;\n" ::"r"(1 + row_block) : "memory");
+}
+
 constexpr int kScoreBlocks = (kRowBlocks + 1) / 2;  // 16-column score blocks a warp owns at most
 constexpr int kHalfTiles = kBlockV / 16;            // 8-column tiles of a half of block_v
+constexpr int kHalfSteps = (kKeyDim / 32 + 1) / 2;  // 32-wide steps of K a warp owns at most
 constexpr int kExchangeFloats = 16 * kBlockV / 2;   // a warp's partial sums for its partner
 
 // kScanFixedBytes + slots * kScanSlotBytes of dynamic shared memory, slots = bit_length of
@@ -259,15 +285,19 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
   const int b = blockIdx.y / heads, head = blockIdx.y % heads;
   const int group = head / (heads / groups);
   const int v0 = blockIdx.x * kBlockV;
-  const long long seq_row0 = static_cast<long long>(b) * seq_len;
+  const ChunkInputs inputs = {q + group * kKeyDim, k + group * kKeyDim, v + head * kValueDim + v0,
+                              g + head, lambda + head * kLevels};
   const int chunks = (seq_len + kChunk - 1) / kChunk;
 
   const int warp = threadIdx.x >> 5;
-  const int row_block = warp % kRowBlocks, side = warp / kRowBlocks;
+  // Side 1 takes the row blocks in reverse, so the two warps a scheduler holds (warps w and
+  // w + 4 share one) pair a low row block, with few score blocks, with a high one, with many.
+  const int side = warp / kRowBlocks;
+  const int row_block = side == 0 ? warp : kScanWarps - 1 - warp;
   const int r0 = 16 * row_block;
   const int row_top = r0 + lane_group(), row_bottom = row_top + 8;
   float* to_partner = exchange + warp * kExchangeFloats;
-  const float* from_partner = exchange + (warp ^ kRowBlocks) * kExchangeFloats;
+  const float* from_partner = exchange + (kScanWarps - 1 - warp) * kExchangeFloats;
   // The exchanged element of tile t (of the half) and register x: row lane_group() + 8 (x / 2).
   const auto exchange_at = [](int t, int x) {
     return ((x >> 1) * 8 + lane_group()) * (kBlockV / 2) + 8 * t + 2 * lane_in_group() + (x & 1);
@@ -275,22 +305,23 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
 
   float decay[kSlots] = {};  // total log2 decay of each slot's block
   const ScanStage first = scan_stage(scan_smem);
-  copy_chunk_tiles(q, k, v, seq_row0, seq_len, heads, groups, head, group, v0, first);
-  store_chunk_rows(load_chunk_rows(g, lambda, seq_row0, seq_len, heads, head), first);
+  ChunkInputs chunk_in = advance(inputs, b * seq_len, heads, groups);
+  copy_chunk_tiles(chunk_in, seq_len, heads, groups, first);
+  store_chunk_rows(load_chunk_rows(chunk_in, seq_len, heads), first);
+  Element* o_rows = o + (static_cast<long long>(b) * seq_len * heads + head) * kValueDim;
 
   for (int c = 0; c < chunks; ++c) {
     const ScanStage s = scan_stage(scan_smem + (c & 1) * kStageStride);
     const ScanStage next = scan_stage(scan_smem + ((c + 1) & 1) * kStageStride);
-    const long long row0 = seq_row0 + static_cast<long long>(c) * kChunk;
     const int tokens = seq_len - c * kChunk;
     copy_async_wait_all();
     __syncthreads();  // chunk c's stage and the slots formed after chunk c - 1 are in place
     const bool more = c + 1 < chunks;
     ChunkRows next_rows;
     if (more) {
-      copy_chunk_tiles(q, k, v, row0 + kChunk, tokens - kChunk, heads, groups, head, group, v0,
-                       next);
-      next_rows = load_chunk_rows(g, lambda, row0 + kChunk, tokens - kChunk, heads, head);
+      chunk_in = advance(chunk_in, kChunk, heads, groups);
+      copy_chunk_tiles(chunk_in, tokens - kChunk, heads, groups, next);
+      next_rows = load_chunk_rows(chunk_in, tokens - kChunk, heads);
     }
 
     unsigned qa[kKeyDim / 16][4];
@@ -314,20 +345,38 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
           mma(scores[u][tt], qa[ks + 1], bk + 2);
         }
       }
+    // Below the diagonal a 16 x 16 block's pairs all lie at the level of the highest bit in
+    // which its row and column blocks differ, so lambda is one value a row; on it each pair
+    // has its own level and the causal mask (selected, not branched).
     const float g_top = s.gc[row_top], g_bottom = s.gc[row_bottom];
 #pragma unroll
     for (int u = 0; u < kScoreBlocks; ++u) {
-      if (side + 2 * u > row_block) break;
+      const int block = side + 2 * u;
+      if (block > row_block) break;
+      if (block < row_block) {
+        const int level = min(4 + bit_length(row_block ^ block), kLevels - 1);
+        const float w_top = scale * stage_lambda(s, row_top, level);
+        const float w_bottom = scale * stage_lambda(s, row_bottom, level);
 #pragma unroll
-      for (int tt = 0; tt < 2; ++tt)
-#pragma unroll
-        for (int x = 0; x < 4; ++x) {
-          const int i = x < 2 ? row_top : row_bottom;
-          const int j = 16 * (side + 2 * u) + 8 * tt + 2 * lane_in_group() + (x & 1);
-          scores[u][tt][x] = j <= i ? scores[u][tt][x] * scale * stage_lambda(s, i, lla_level(i, j)) *
-                                          exp2f((x < 2 ? g_top : g_bottom) - s.gc[j])
-                                    : 0.0f;
+        for (int tt = 0; tt < 2; ++tt) {
+          const float2 gj = *reinterpret_cast<const float2*>(s.gc + 16 * block + 8 * tt + 2 * lane_in_group());
+          scores[u][tt][0] *= w_top * lla_exp2(g_top - gj.x);
+          scores[u][tt][1] *= w_top * lla_exp2(g_top - gj.y);
+          scores[u][tt][2] *= w_bottom * lla_exp2(g_bottom - gj.x);
+          scores[u][tt][3] *= w_bottom * lla_exp2(g_bottom - gj.y);
         }
+      } else {
+#pragma unroll
+        for (int tt = 0; tt < 2; ++tt)
+#pragma unroll
+          for (int x = 0; x < 4; ++x) {
+            const int i = x < 2 ? row_top : row_bottom;
+            const int j = 16 * block + 8 * tt + 2 * lane_in_group() + (x & 1);
+            const float w = scale * stage_lambda(s, i, min(lla_level(i, j), kLevels - 1)) *
+                            lla_exp2((x < 2 ? g_top : g_bottom) - s.gc[j]);
+            scores[u][tt][x] = j <= i ? scores[u][tt][x] * w : 0.0f;
+          }
+      }
     }
     float acc[kBlockV / 8][4] = {};
 #pragma unroll
@@ -345,33 +394,43 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       }
     }
 
-    // Chunk levels on this warp's half of the columns: O += diag(scale lambda^(log2 C + 1 + e)
-    // exp(G_i + gap)) Q N_e^T per live slot e, gap the log decay from the block's end to the
-    // chunk's start.
+    // Chunk levels on this warp's half of K (alternate 32-wide steps; every column): O +=
+    // diag(scale lambda^(log2 C + 1 + e) exp(G_i + gap)) Q N_e^T per live slot e, gap the log
+    // decay from the block's end to the chunk's start. Splitting K rather than the columns
+    // gives each warp twice the independent accumulators, half as deep.
+    // (q's fragments of the half reloaded, so those of all of K need not live this long.)
+    unsigned qh[kHalfSteps][2][4];
+#pragma unroll
+    for (int m = 0; m < kHalfSteps; ++m) {
+      const int k0 = 32 * (2 * m + side);
+      if (k0 >= kKeyDim) break;
+      load_a_rows(qh[m][0], s.q, kKeyPitch, r0, k0);
+      load_a_rows(qh[m][1], s.q, kKeyPitch, r0, k0 + 16);
+    }
     float gap = 0.0f;
 #pragma unroll
     for (int e = 0; e < kSlots; ++e) {
       if (!((c >> e) & 1)) continue;
       const Bits* slot = slots + e * (kBlockV * kKeyPitch);
-      float part[kHalfTiles][4] = {};
+      float part[kBlockV / 8][4] = {};
 #pragma unroll
-      for (int ks = 0; ks < kKeyDim / 16; ks += 2)
+      for (int m = 0; m < kHalfSteps; ++m) {
+        const int k0 = 32 * (2 * m + side);
+        if (k0 >= kKeyDim) break;
 #pragma unroll
-        for (int t = 0; t < kHalfTiles; ++t) {
+        for (int t = 0; t < kBlockV / 8; ++t) {
           unsigned bn[4];
-          load_b_rows(bn, slot, kKeyPitch, 8 * (side * kHalfTiles + t), 16 * ks);
-          mma(part[t], qa[ks], bn);
-          mma(part[t], qa[ks + 1], bn + 2);
+          load_b_rows(bn, slot, kKeyPitch, 8 * t, k0);
+          mma(part[t], qh[m][0], bn);
+          mma(part[t], qh[m][1], bn + 2);
         }
-      const float top = scale * stage_lambda(s, row_top, kIntraLevels + e) * exp2f(g_top + gap);
-      const float bottom = scale * stage_lambda(s, row_bottom, kIntraLevels + e) * exp2f(g_bottom + gap);
-      // (Tiles indexed by constants only, so acc stays in registers.)
+      }
+      const float top = scale * stage_lambda(s, row_top, kIntraLevels + e) * lla_exp2(g_top + gap);
+      const float bottom = scale * stage_lambda(s, row_bottom, kIntraLevels + e) * lla_exp2(g_bottom + gap);
 #pragma unroll
       for (int t = 0; t < kBlockV / 8; ++t)
 #pragma unroll
-        for (int x = 0; x < 4; ++x)
-          if (t / kHalfTiles == side)
-            acc[t][x] = fmaf(x < 2 ? top : bottom, part[t % kHalfTiles][x], acc[t][x]);
+        for (int x = 0; x < 4; ++x) acc[t][x] = fmaf(x < 2 ? top : bottom, part[t][x], acc[t][x]);
       gap += decay[e];
     }
 
@@ -381,8 +440,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
 #pragma unroll
       for (int x = 0; x < 4; ++x)
         if (t / kHalfTiles != side) to_partner[exchange_at(t % kHalfTiles, x)] = acc[t][x];
-    __syncthreads();
-    unsigned* o_pairs = reinterpret_cast<unsigned*>(o);
+    pair_barrier(row_block);
+    unsigned* o_pairs = reinterpret_cast<unsigned*>(o_rows);
 #pragma unroll
     for (int t = 0; t < kBlockV / 8; ++t) {
       if (t / kHalfTiles != side) continue;
@@ -391,10 +450,11 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       for (int x = 0; x < 4; ++x) mine[x] += from_partner[exchange_at(t % kHalfTiles, x)];
       const int col = v0 + 8 * t + 2 * lane_in_group();
       if (row_top < tokens)
-        o_pairs[(((row0 + row_top) * heads + head) * kValueDim + col) / 2] = pack(mine[0], mine[1]);
+        o_pairs[(row_top * heads * kValueDim + col) / 2] = pack(mine[0], mine[1]);
       if (row_bottom < tokens)
-        o_pairs[(((row0 + row_bottom) * heads + head) * kValueDim + col) / 2] = pack(mine[2], mine[3]);
+        o_pairs[(row_bottom * heads * kValueDim + col) / 2] = pack(mine[2], mine[3]);
     }
+    o_rows += static_cast<long long>(kChunk) * heads * kValueDim;
 
     if (more) {
       // c + 1 carries into bit j: slot j becomes slots 0 .. j - 1 and chunk c, each decayed
@@ -406,7 +466,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       for (int e = 0; e < kSlots; ++e) {
         across[e] = 0.0f;
         if (e < j) {
-          across[e] = exp2f(after);
+          across[e] = lla_exp2(after);
           after += decay[e];
         }
       }

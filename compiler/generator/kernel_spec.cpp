@@ -117,9 +117,12 @@ void validate(const KernelSpec& s) {
       reject("tile.warps", s.tile.warps,
              "must be chunk / 16 = " + std::to_string(s.chunk / 16) + " for algorithm " + algorithm);
   }
-  // The scan reads K in 32-row steps.
+  // The scan reads K in 32-row steps. At chunk 128 its 16 warps get 128 registers each
+  // (65536 a block) and spill, so it stops at 64.
   if (s.tile.algorithm == Algorithm::scan && s.key_dim % 32 != 0)
     reject("key_dim", s.key_dim, "must be a multiple of 32 for algorithm scan");
+  if (s.tile.algorithm == Algorithm::scan && s.chunk > 64)
+    reject("chunk", s.chunk, "must be at most 64 for algorithm scan");
   arch_sm_number(s.arch);
 }
 

@@ -131,8 +131,8 @@ int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len) {
 }
 
 bool scan_supports(const KernelSpec& spec) {
-  // K in 32-row steps.
-  return spec.dtype != Dtype::f32 && spec.key_dim % 32 == 0;
+  // K in 32-row steps; chunks up to 64 (validate says why).
+  return spec.dtype != Dtype::f32 && spec.key_dim % 32 == 0 && spec.chunk <= 64;
 }
 
 std::vector<TileConfig> config_space(const KernelSpec& base) {

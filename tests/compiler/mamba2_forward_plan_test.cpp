@@ -226,6 +226,10 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   EXPECT_EQ(mamba2::config_space(base).size(), 3u);  // 16 x 16 tiles, three warp counts
   base.dtype = Dtype::bf16;
   EXPECT_EQ(mamba2::config_space(base).size(), 4u);  // and mma; no scan: K is not a multiple of 32
+  base.key_dim = 64;
+  base.value_dim = 64;
+  base.chunk = 128;
+  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig{32, 16, 8, Algorithm::mma}));  // no scan
 }
 
 }  // namespace

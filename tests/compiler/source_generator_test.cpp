@@ -118,6 +118,12 @@ INSTANTIATE_TEST_SUITE_P(
                    s.key_dim = 48;
                    s.tile.algorithm = Algorithm::scan;
                  }},
+        BadField{"chunk=128: must be at most 64 for algorithm scan",
+                 [](KernelSpec& s) {
+                   s.chunk = 128;
+                   s.tile.warps = 8;
+                   s.tile.algorithm = Algorithm::scan;
+                 }},
         BadField{"tile.warps=2: must be chunk / 16 = 4 for algorithm scan",
                  [](KernelSpec& s) {
                    s.tile.warps = 2;
