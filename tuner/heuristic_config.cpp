@@ -27,11 +27,11 @@ std::string arch_for_compute_capability(int major, int minor) {
 
 // Rule: chunk 64 (the models' chunk and the best balance of intra-chunk work against state
 // work at K = V = 128). 16-bit inputs: tensor cores, a warp per 16 rows; the scan where K
-// allows it, its states fit in shared memory and its blocks (one per sequence, head and V
-// tile) fill at least half the SMs (at batch 1 its sequential walk over T is slower than the
-// tree), with 64-wide V tiles where they alone fill 7/8 of the SMs, else 32-wide (16 where 32
-// does not divide); else mma with 64-wide V tiles where they divide. fp32 inputs: CUDA cores (fma), 32-wide K and V tiles where they divide, 16
-// otherwise, four warps.
+// allows it with the widest V tile whose states fit in shared memory and whose blocks (one
+// per sequence, head and V tile) fill enough SMs: 64 where they alone fill 7/8 of them, 32 or
+// 16 where they fill half (fewer, and the sequential walk over T loses to the tree); else mma
+// with 64-wide V tiles where they divide. fp32 inputs: CUDA cores (fma), 32-wide K and V tiles
+// where they divide, 16 otherwise, four warps.
 // A chunk of 128 on a device with little shared memory falls back to narrower V, then K tiles.
 compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const DeviceInfo& device) {
   compiler::KernelSpec spec;
@@ -49,17 +49,21 @@ compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const
   } else {
     spec.tile.warps = spec.chunk / 16;
     spec.tile.algorithm = compiler::Algorithm::scan;
-    spec.tile.block_v = widest_dividing_tile(request.value_dim, {32, 16});
     const int64_t sequence_heads = int64_t{request.shape.batch} * request.shape.heads;
-    // Fewer blocks repeat a chunk's scores; worth it while they still fill 7/8 of the SMs
-    // (measured on the H100: 128 blocks of 64 beat 256 of 32 by 1.5x, 96 of 64 lose to 192 of 32).
-    if (request.value_dim % 64 == 0 && 8 * sequence_heads * (request.value_dim / 64) >= 7 * device.sm_count)
-      spec.tile.block_v = 64;
-    const bool scan_fills = sequence_heads * (request.value_dim / spec.tile.block_v) >= device.sm_count / 2;
-    const bool scan_fits =
-        device.max_shared_per_block_optin <= 0 ||
-        compiler::mamba2::scan_shared_bytes(spec, request.shape.seq_len) <= device.max_shared_per_block_optin;
-    if (!compiler::mamba2::scan_supports(spec) || !scan_fits || !scan_fills) {
+    // Wider tiles repeat a chunk's scores less often; measured on the H100: 128 blocks of 64
+    // beat 256 of 32 by 1.5x, 96 of 64 lose to 192 of 32, and at batch 1, T = 65536, 128
+    // blocks of 16 beat 64 of 32 by 1.26x and the tree by 1.3x.
+    const auto scan_serves = [&](int block_v) {
+      if (request.value_dim % block_v != 0) return false;
+      spec.tile.block_v = block_v;
+      const int64_t blocks = sequence_heads * (request.value_dim / block_v);
+      const bool fills = block_v == 64 ? 8 * blocks >= 7 * device.sm_count : 2 * blocks >= device.sm_count;
+      const bool fits = device.max_shared_per_block_optin <= 0 ||
+                        compiler::mamba2::scan_shared_bytes(spec, request.shape.seq_len) <=
+                            device.max_shared_per_block_optin;
+      return fills && fits && compiler::mamba2::scan_supports(spec);
+    };
+    if (!scan_serves(64) && !scan_serves(32) && !scan_serves(16)) {
       spec.tile.algorithm = compiler::Algorithm::mma;
       spec.tile.block_v = widest_dividing_tile(request.value_dim, {64, 32, 16});
     }

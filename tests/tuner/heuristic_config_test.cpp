@@ -45,9 +45,18 @@ TEST(HeuristicConfig, TheScanServesEnoughSequencesAndHeads) {
   r.shape.batch = 4;
   r.shape.seq_len = 8192;
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.block_v, 64);  // 4 * 16 * 2 blocks
-  r.shape.seq_len = 16384;
-  r.shape.batch = 1;  // 64 blocks: a walk over T on half the SMs loses to the tree
+  r.shape.seq_len = 16384;  // 64 x 128 x 136 x 2 bytes a slot: the 64-wide scan's eight overflow
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.block_v, 32);
+  r.shape.batch = 1;
+  r.shape.heads = 8;  // 64 blocks of 16: a walk over T on half the SMs loses to the tree
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::mma);
+  r.shape.heads = 16;
+  r.shape.seq_len = 65536;
+  r.levels = 17;
+  s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan);
+  EXPECT_EQ(s.tile.block_v, 16);  // 128 blocks; 64 of 32 would leave half the SMs idle
+  r.levels = 15;
   r.shape.batch = 2;
   r.key_dim = 48;  // the scan reads K in steps of 32
   r.value_dim = 48;
