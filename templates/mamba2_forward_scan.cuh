@@ -122,9 +122,9 @@ struct ChunkInputs {
   const float* g;         // row 0, this head
   const Element* lambda;  // row 0, this head, level 0
 };
-__device__ __forceinline__ ChunkInputs advance(ChunkInputs in, int rows, int heads, int groups) {
-  const long long key = static_cast<long long>(rows) * groups * kKeyDim;
-  const long long head_rows = static_cast<long long>(rows) * heads;
+__device__ __forceinline__ ChunkInputs advance(ChunkInputs in, long long rows, int heads, int groups) {
+  const long long key = rows * groups * kKeyDim;
+  const long long head_rows = rows * heads;
   in.q += key;
   in.k += key;
   in.v += head_rows * kValueDim;
@@ -305,10 +305,11 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
 
   float decay[kSlots] = {};  // total log2 decay of each slot's block
   const ScanStage first = scan_stage(scan_smem);
-  ChunkInputs chunk_in = advance(inputs, b * seq_len, heads, groups);
-  copy_chunk_tiles(chunk_in, seq_len, heads, groups, first);
-  store_chunk_rows(load_chunk_rows(chunk_in, seq_len, heads), first);
-  Element* o_rows = o + (static_cast<long long>(b) * seq_len * heads + head) * kValueDim;
+  {
+    const ChunkInputs chunk_in = advance(inputs, static_cast<long long>(b) * seq_len, heads, groups);
+    copy_chunk_tiles(chunk_in, seq_len, heads, groups, first);
+    store_chunk_rows(load_chunk_rows(chunk_in, seq_len, heads), first);
+  }
 
   for (int c = 0; c < chunks; ++c) {
     const ScanStage s = scan_stage(scan_smem + (c & 1) * kStageStride);
@@ -319,7 +320,10 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     const bool more = c + 1 < chunks;
     ChunkRows next_rows;
     if (more) {
-      chunk_in = advance(chunk_in, kChunk, heads, groups);
+      // (From the block's fixed pointers each time: pointers carried across chunks hold
+      // registers that 64-wide V tiles need, which then spill.)
+      const ChunkInputs chunk_in =
+          advance(inputs, static_cast<long long>(b) * seq_len + (c + 1) * kChunk, heads, groups);
       copy_chunk_tiles(chunk_in, tokens - kChunk, heads, groups, next);
       next_rows = load_chunk_rows(chunk_in, tokens - kChunk, heads);
     }
@@ -441,7 +445,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       for (int x = 0; x < 4; ++x)
         if (t / kHalfTiles != side) to_partner[exchange_at(t % kHalfTiles, x)] = acc[t][x];
     pair_barrier(row_block);
-    unsigned* o_pairs = reinterpret_cast<unsigned*>(o_rows);
+    unsigned* o_pairs = reinterpret_cast<unsigned*>(
+        o + ((static_cast<long long>(b) * seq_len + c * kChunk) * heads + head) * kValueDim);
 #pragma unroll
     for (int t = 0; t < kBlockV / 8; ++t) {
       if (t / kHalfTiles != side) continue;
@@ -454,7 +459,6 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       if (row_bottom < tokens)
         o_pairs[(row_bottom * heads * kValueDim + col) / 2] = pack(mine[2], mine[3]);
     }
-    o_rows += static_cast<long long>(kChunk) * heads * kValueDim;
 
     if (more) {
       // c + 1 carries into bit j: slot j becomes slots 0 .. j - 1 and chunk c, each decayed
