@@ -290,8 +290,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
   const int chunks = (seq_len + kChunk - 1) / kChunk;
 
   const int warp = threadIdx.x >> 5;
-  // Side 1 takes the row blocks in reverse, so the two warps a scheduler holds (warps w and
-  // w + 4 share one) pair a low row block, with few score blocks, with a high one, with many.
+  // Side 1 takes the row blocks in reverse, so the warps a scheduler holds (warp w runs on
+  // scheduler w % 4) pair low row blocks, with few score blocks, with high ones, with many.
   const int side = warp / kRowBlocks;
   const int row_block = side == 0 ? warp : kScanWarps - 1 - warp;
   const int r0 = 16 * row_block;
