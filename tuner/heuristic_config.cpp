@@ -61,9 +61,10 @@ compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const
       const bool fits = device.max_shared_per_block_optin <= 0 ||
                         compiler::mamba2::scan_shared_bytes(spec, request.shape.seq_len) <=
                             device.max_shared_per_block_optin;
-      return fills && fits && compiler::mamba2::scan_supports(spec);
+      return fills && fits;
     };
-    if (!scan_serves(64) && !scan_serves(32) && !scan_serves(16)) {
+    if (!compiler::mamba2::scan_supports(spec) ||
+        (!scan_serves(64) && !scan_serves(32) && !scan_serves(16))) {
       spec.tile.algorithm = compiler::Algorithm::mma;
       spec.tile.block_v = widest_dividing_tile(request.value_dim, {64, 32, 16});
     }
