@@ -12,76 +12,22 @@
 // straight from fp32 accumulators.
 //
 // Per chunk, two warps share 16 rows (below): scores QK^T and PV stay in registers (as in the
-// mma output pass), then one QN^T per live slot. q, k, v tiles of the next chunk arrive by
-// cp.async while this one computes; its g and lambda rows wait in registers. Decays are kept
-// in log2 units, so each is one lla_exp2.
+// mma output pass), then one QN^T per live slot. Loads: mamba2_forward_scan_common.cuh.
 
 namespace lla_mamba2 {
 
-// Two warps share 16 rows of the chunk (the module's kWarps is the mma kernels' one per 16
-// rows): for the intra-chunk levels they take alternate 16-column blocks of the scores (and so
-// of P V), for the chunk levels alternate 32-wide steps of K; each then hands the other its
-// partial sums of the other's half of the block_v columns of o through shared memory.
-constexpr int kRowBlocks = kChunk / 16;
-constexpr int kScanWarps = 2 * kRowBlocks;
-constexpr int kScanThreads = 32 * kScanWarps;
-static_assert(lla_config::kWarps == kRowBlocks, "scan: the module's warps are one per 16 rows");
-
-// Chunk levels a slot can hold: every level of kLevels above the in-chunk ones.
-constexpr int kSlots = kLevels > kIntraLevels ? kLevels - kIntraLevels : 1;
 constexpr int kValuePitch = kBlockV + 8;  // rows of a v tile
-constexpr int kStageBytes =
-    2 * (2 * kChunk * kKeyPitch + kChunk * kValuePitch) + 4 * kChunk + 2 * kChunk * kLevels;
-constexpr int kStageStride = (kStageBytes + 15) / 16 * 16;
+constexpr int kStageStride =
+    (kScanStageBytes<kChunk * kKeyPitch, kChunk * kValuePitch> + 15) / 16 * 16;
 constexpr int kSlotBytes = 2 * kBlockV * kKeyPitch;
 // Both stages, then each warp's partial sums for its partner (16 x block_v / 2 floats).
 static_assert(2 * kStageStride + kScanWarps * 4 * 16 * kBlockV / 2 == lla_config::kScanFixedBytes &&
                   kSlotBytes == lla_config::kScanSlotBytes,
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
-// One chunk's inputs in shared memory.
-struct ScanStage {
-  Bits* q;       // [chunk][K], pitch kKeyPitch
-  Bits* k;       // [chunk][K]
-  Bits* v;       // [chunk][block_v], pitch kValuePitch
-  float* gc;     // [chunk] cumulative log decay within the chunk, in log2 units (lla_exp2)
-  Bits* lambda;  // [chunk][levels]
-};
-__device__ ScanStage scan_stage(unsigned char* base) {
-  ScanStage s;
-  s.q = reinterpret_cast<Bits*>(base);
-  s.k = s.q + kChunk * kKeyPitch;
-  s.v = s.k + kChunk * kKeyPitch;
-  s.gc = reinterpret_cast<float*>(s.v + kChunk * kValuePitch);
-  s.lambda = reinterpret_cast<Bits*>(s.gc + kChunk);
-  return s;
+__device__ ScanStage padded_stage(unsigned char* base) {
+  return scan_stage<kChunk * kKeyPitch, kChunk * kValuePitch>(base);
 }
-
-__device__ __forceinline__ unsigned shared_address(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, asynchronously; zeros when `valid` is false.
-__device__ __forceinline__ void copy_async_16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)),
-               "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
-
-// Four 8 x 8 matrices of 16-bit elements; lane l names row l % 8 of matrix l / 8.
-__device__ __forceinline__ void load_matrices(unsigned r[4], const Bits* row) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
-}
-__device__ __forceinline__ void load_matrices_transposed(unsigned r[4], const Bits* row) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
-}
-
-__device__ __forceinline__ int lane() { return threadIdx.x & 31; }
 
 // Operand A (16 x 16) at rows r0, columns k0 of a row-major [m][k] tile.
 __device__ __forceinline__ void load_a_rows(unsigned a[4], const Bits* tile, int pitch, int r0, int k0) {
@@ -104,111 +50,13 @@ __device__ __forceinline__ void load_b_columns(unsigned b[4], const Bits* tile, 
                                   8 * (lane() >> 4));
 }
 
-__device__ __forceinline__ float bits_float(Bits b) {
-  Element e;
-  e.bits = b;
-  return lla_to_float(e);
-}
-__device__ __forceinline__ float2 unpack(unsigned pair) {
-  return make_float2(bits_float(static_cast<Bits>(pair & 0xffff)), bits_float(static_cast<Bits>(pair >> 16)));
-}
-
-// Where a chunk's rows start in the inputs, for this block's (sequence, head, V tile): the
-// per-chunk copies add only in-chunk offsets to these.
-struct ChunkInputs {
-  const Element* q;       // row 0, this head's group
-  const Element* k;
-  const Element* v;       // row 0, this head, column v0
-  const float* g;         // row 0, this head
-  const Element* lambda;  // row 0, this head, level 0
+// Rows padded by 8 elements (kKeyPitch, kValuePitch), which spreads a fragment load's rows
+// over all banks.
+struct PaddedRows {
+  template <int kColumns>
+  __device__ static int at(int row, int column) { return row * (kColumns + 8) + column; }
 };
-__device__ __forceinline__ ChunkInputs advance(ChunkInputs in, long long rows, int heads, int groups) {
-  const long long key = rows * groups * kKeyDim;
-  const long long head_rows = rows * heads;
-  in.q += key;
-  in.k += key;
-  in.v += head_rows * kValueDim;
-  in.g += head_rows;
-  in.lambda += head_rows * kLevels;
-  return in;
-}
-
-// The next chunk's g and lambda, loaded into registers while this chunk computes.
-constexpr int kLambdaPerThread = (kChunk * kLevels + kScanThreads - 1) / kScanThreads;
-constexpr int kDecayPerLane = (kChunk + 31) / 32;
-struct ChunkRows {
-  Bits lambda[kLambdaPerThread];
-  float g[kDecayPerLane];
-};
-
-__device__ ChunkRows load_chunk_rows(const ChunkInputs& in, int tokens, int heads) {
-  ChunkRows r;
-#pragma unroll
-  for (int u = 0; u < kLambdaPerThread; ++u) {
-    const int idx = threadIdx.x + u * kScanThreads, i = idx / kLevels;
-    r.lambda[u] = idx < kChunk * kLevels && i < tokens
-                      ? in.lambda[i * heads * kLevels + idx % kLevels].bits
-                      : Bits{0};
-  }
-#pragma unroll
-  for (int u = 0; u < kDecayPerLane; ++u) {
-    const int i = lane() * kDecayPerLane + u;
-    r.g[u] = threadIdx.x < 32 && i < min(tokens, kChunk) ? in.g[i * heads] : 0.0f;
-  }
-  return r;
-}
-
-// Into the stage: lambda as it is, g as its inclusive prefix sum over the chunk in log2 units
-// (warp 0), so every decay is one lla_exp2.
-__device__ void store_chunk_rows(const ChunkRows& r, const ScanStage& s) {
-#pragma unroll
-  for (int u = 0; u < kLambdaPerThread; ++u) {
-    const int idx = threadIdx.x + u * kScanThreads;
-    if (idx < kChunk * kLevels) s.lambda[idx] = r.lambda[u];
-  }
-  if (threadIdx.x >= 32) return;
-  float local[kDecayPerLane], total = 0.0f;
-#pragma unroll
-  for (int u = 0; u < kDecayPerLane; ++u) local[u] = total += 1.44269504088896341f * r.g[u];
-  float before = total;
-#pragma unroll
-  for (int d = 1; d < 32; d *= 2) {
-    const float x = __shfl_up_sync(0xffffffffu, before, d);
-    if (lane() >= d) before += x;
-  }
-  before -= total;
-#pragma unroll
-  for (int u = 0; u < kDecayPerLane; ++u) {
-    const int i = lane() * kDecayPerLane + u;
-    if (i < kChunk) s.gc[i] = before + local[u];
-  }
-}
-
-// The chunk's q, k and v tiles (rows past the sequence zero), asynchronously. Each thread
-// copies the same 16-byte parts of every chunk, so their places reduce to shifts of its index.
-constexpr int kKeyParts = kKeyDim / 8, kValueParts = kBlockV / 8;  // 16-byte parts of a row
-template <int kParts, int kPitch>
-__device__ __forceinline__ void copy_tile(Bits* tile, const Element* rows, int row_stride, int tokens) {
-#pragma unroll
-  for (int u = 0; u < (kChunk * kParts + kScanThreads - 1) / kScanThreads; ++u) {
-    const int idx = threadIdx.x + u * kScanThreads;
-    if (kChunk * kParts % kScanThreads != 0 && idx >= kChunk * kParts) break;
-    const int i = idx / kParts, d0 = 8 * (idx % kParts);
-    const bool token = i < tokens;
-    copy_async_16(tile + i * kPitch + d0, rows + (token ? i * row_stride + d0 : 0), token);
-  }
-}
-__device__ void copy_chunk_tiles(const ChunkInputs& in, int tokens, int heads, int groups,
-                                 const ScanStage& s) {
-  copy_tile<kKeyParts, kKeyPitch>(s.q, in.q, groups * kKeyDim, tokens);
-  copy_tile<kKeyParts, kKeyPitch>(s.k, in.k, groups * kKeyDim, tokens);
-  copy_tile<kValueParts, kValuePitch>(s.v, in.v, heads * kValueDim, tokens);
-  copy_async_commit();
-}
-
-__device__ __forceinline__ float stage_lambda(const ScanStage& s, int i, int level) {
-  return bits_float(s.lambda[i * kLevels + level]);
-}
+static_assert(kKeyPitch == kKeyDim + 8, "PaddedRows pads key rows as kKeyPitch does");
 
 // Chunk c's state, S^T = (w v)^T k with w_i = exp(G_last - G_i), plus the slots below j each
 // decayed to the chunk's end (`across[e]`), rounded once into slot j. Its 16 x 16 blocks are
@@ -266,6 +114,10 @@ __device__ __forceinline__ void pair_barrier(int row_block) {
   asm volatile("bar.sync %0, 64;\n" ::"r"(1 + row_block) : "memory");
 }
 
+// Two warps share 16 rows of the chunk: for the intra-chunk levels they take alternate
+// 16-column blocks of the scores (and so of P V), for the chunk levels alternate 32-wide steps
+// of K; each then hands the other its partial sums of the other's half of the block_v columns
+// of o through shared memory.
 constexpr int kScoreBlocks = (kRowBlocks + 1) / 2;  // 16-column score blocks a warp owns at most
 constexpr int kHalfTiles = kBlockV / 16;            // 8-column tiles of a half of block_v
 constexpr int kHalfSteps = (kKeyDim / 32 + 1) / 2;  // 32-wide steps of K a warp owns at most
@@ -282,11 +134,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
   float* exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);  // [warp][16 x block_v/2]
   Bits* slots = reinterpret_cast<Bits*>(exchange + kScanThreads / 32 * kExchangeFloats);
 
-  const int b = blockIdx.y / heads, head = blockIdx.y % heads;
-  const int group = head / (heads / groups);
-  const int v0 = blockIdx.x * kBlockV;
-  const ChunkInputs inputs = {q + group * kKeyDim, k + group * kKeyDim, v + head * kValueDim + v0,
-                              g + head, lambda + head * kLevels};
+  const ScanBlock block = scan_block(q, k, v, g, lambda, seq_len, heads, groups);
   const int chunks = (seq_len + kChunk - 1) / kChunk;
 
   const int warp = threadIdx.x >> 5;
@@ -304,29 +152,18 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
   };
 
   float decay[kSlots] = {};  // total log2 decay of each slot's block
-  const ScanStage first = scan_stage(scan_smem);
-  {
-    const ChunkInputs chunk_in = advance(inputs, static_cast<long long>(b) * seq_len, heads, groups);
-    copy_chunk_tiles(chunk_in, seq_len, heads, groups, first);
-    store_chunk_rows(load_chunk_rows(chunk_in, seq_len, heads), first);
-  }
+  const ScanStage first = padded_stage(scan_smem);
+  store_chunk_rows(load_chunk<PaddedRows>(block, 0, seq_len, heads, groups, first), first.gc, first.lambda);
 
   for (int c = 0; c < chunks; ++c) {
-    const ScanStage s = scan_stage(scan_smem + (c & 1) * kStageStride);
-    const ScanStage next = scan_stage(scan_smem + ((c + 1) & 1) * kStageStride);
+    const ScanStage s = padded_stage(scan_smem + (c & 1) * kStageStride);
+    const ScanStage next = padded_stage(scan_smem + ((c + 1) & 1) * kStageStride);
     const int tokens = seq_len - c * kChunk;
     copy_async_wait_all();
     __syncthreads();  // chunk c's stage and the slots formed after chunk c - 1 are in place
     const bool more = c + 1 < chunks;
     ChunkRows next_rows;
-    if (more) {
-      // (From the block's fixed pointers each time: pointers carried across chunks hold
-      // registers that 64-wide V tiles need, which then spill.)
-      const ChunkInputs chunk_in =
-          advance(inputs, static_cast<long long>(b) * seq_len + (c + 1) * kChunk, heads, groups);
-      copy_chunk_tiles(chunk_in, tokens - kChunk, heads, groups, next);
-      next_rows = load_chunk_rows(chunk_in, tokens - kChunk, heads);
-    }
+    if (more) next_rows = load_chunk<PaddedRows>(block, c + 1, seq_len, heads, groups, next);
 
     unsigned qa[kKeyDim / 16][4];
 #pragma unroll
@@ -445,40 +282,28 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       for (int x = 0; x < 4; ++x)
         if (t / kHalfTiles != side) to_partner[exchange_at(t % kHalfTiles, x)] = acc[t][x];
     pair_barrier(row_block);
-    unsigned* o_pairs = reinterpret_cast<unsigned*>(
-        o + ((static_cast<long long>(b) * seq_len + c * kChunk) * heads + head) * kValueDim);
+    unsigned* chunk_o = chunk_output(o, block, c, seq_len, heads);
 #pragma unroll
     for (int t = 0; t < kBlockV / 8; ++t) {
       if (t / kHalfTiles != side) continue;
       float* mine = acc[t];
 #pragma unroll
       for (int x = 0; x < 4; ++x) mine[x] += from_partner[exchange_at(t % kHalfTiles, x)];
-      const int col = v0 + 8 * t + 2 * lane_in_group();
-      if (row_top < tokens)
-        o_pairs[(row_top * heads * kValueDim + col) / 2] = pack(mine[0], mine[1]);
-      if (row_bottom < tokens)
-        o_pairs[(row_bottom * heads * kValueDim + col) / 2] = pack(mine[2], mine[3]);
+      const int col = block.v0 + 8 * t + 2 * lane_in_group();
+      store_output(chunk_o, row_top, col, tokens, heads, mine[0], mine[1]);
+      store_output(chunk_o, row_bottom, col, tokens, heads, mine[2], mine[3]);
     }
 
     if (more) {
-      // c + 1 carries into bit j: slot j becomes slots 0 .. j - 1 and chunk c, each decayed
-      // to chunk c's end. Slot j is not live in chunk c, so no warp still reads it.
+      // Slot j (carry_decays) is not live in chunk c, so no warp still reads it.
       const int j = __ffs(c + 1) - 1;
-      const float chunk_decay = s.gc[kChunk - 1];
-      float across[kSlots], after = chunk_decay;  // log2 decay from slot e's end to chunk c's
-#pragma unroll
-      for (int e = 0; e < kSlots; ++e) {
-        across[e] = 0.0f;
-        if (e < j) {
-          across[e] = lla_exp2(after);
-          after += decay[e];
-        }
-      }
+      float across[kSlots];
+      const float after = carry_decays(across, decay, j, s.gc[kChunk - 1]);
       form_slot(s, slots, j, across);
 #pragma unroll
       for (int e = 0; e < kSlots; ++e)
         if (e == j) decay[e] = after;
-      store_chunk_rows(next_rows, next);
+      store_chunk_rows(next_rows, next.gc, next.lambda);
     }
   }
 }

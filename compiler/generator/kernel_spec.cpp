@@ -50,11 +50,14 @@ const char* algorithm_name(Algorithm a) {
     case Algorithm::fma: return "fma";
     case Algorithm::mma: return "mma";
     case Algorithm::scan: return "scan";
+    case Algorithm::scan_wgmma: return "scan_wgmma";
   }
   throw std::invalid_argument("algorithm: unknown value " + std::to_string(static_cast<int>(a)));
 }
 
 bool uses_tensor_cores(Algorithm a) { return a != Algorithm::fma; }
+
+bool is_scan(Algorithm a) { return a == Algorithm::scan || a == Algorithm::scan_wgmma; }
 
 const char* family_name(Family f) {
   switch (f) {
@@ -123,6 +126,14 @@ void validate(const KernelSpec& s) {
     reject("key_dim", s.key_dim, "must be a multiple of 32 for algorithm scan");
   if (s.tile.algorithm == Algorithm::scan && s.chunk > 64)
     reject("chunk", s.chunk, "must be at most 64 for algorithm scan");
+  // A chunk is one warpgroup's 64 rows; slots form in 64-row steps of K; block_v is a wgmma N.
+  if (s.tile.algorithm == Algorithm::scan_wgmma) {
+    if (s.arch != "sm_90a")
+      throw std::invalid_argument("arch=" + s.arch + ": algorithm scan_wgmma needs sm_90a (wgmma)");
+    if (s.chunk != 64) reject("chunk", s.chunk, "must be 64 for algorithm scan_wgmma");
+    if (s.key_dim % 64 != 0) reject("key_dim", s.key_dim, "must be a multiple of 64 for algorithm scan_wgmma");
+    if (s.tile.block_v == 16) reject("tile.block_v", s.tile.block_v, "must be 32 or 64 for algorithm scan_wgmma");
+  }
   arch_sm_number(s.arch);
 }
 

@@ -12,14 +12,17 @@ enum class Family { mamba2_forward, mamba2_decode };
 // How a family computes: on CUDA cores in fp32 (every dtype), or on tensor cores with fp32
 // accumulation (16-bit inputs): mma builds a chunk-state tree in memory and reads it in a
 // separate output pass; scan walks each sequence's chunks in one block with the Fenwick states
-// on chip (plain calls; calls with a sequence table run the mma kernels of the same module).
-enum class Algorithm { fma, mma, scan };
+// on chip (plain calls; calls with a sequence table run the mma kernels of the same module) on
+// mma.sync, and scan_wgmma makes the same walk on Hopper warpgroups (wgmma, sm_90a).
+enum class Algorithm { fma, mma, scan, scan_wgmma };
 
 // Whether an algorithm runs on tensor cores (and so lays its tree out as mma does).
 bool uses_tensor_cores(Algorithm a);
+// Whether it is one of the chunk scans (scan, scan_wgmma).
+bool is_scan(Algorithm a);
 
 const char* dtype_name(Dtype d);     // "f32", "f16", "bf16"
-const char* algorithm_name(Algorithm a);  // "fma", "mma", "scan"
+const char* algorithm_name(Algorithm a);  // "fma", "mma", "scan", "scan_wgmma"
 const char* family_name(Family f);   // "mamba2_forward", "mamba2_decode"
 int dtype_bytes(Dtype d);
 
@@ -27,8 +30,8 @@ int dtype_bytes(Dtype d);
 struct TileConfig {
   int block_k = 32;  // rows of K a thread block owns in state work (fma)
   int block_v = 32;  // columns of V a thread block owns
-  int warps = 4;     // threads per block = 32 * warps (mma, scan: chunk / 16; the scan kernel
-                     // itself runs twice as many)
+  int warps = 4;     // threads per block = 32 * warps (mma, scans: chunk / 16; the scan
+                     // kernels themselves run twice as many)
   Algorithm algorithm = Algorithm::fma;
   bool operator==(const TileConfig& o) const {
     return block_k == o.block_k && block_v == o.block_v && warps == o.warps &&

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "embedded_templates.h"
+#include "generator/wgmma_wrappers.h"
 #include "kernels/mamba2_decode_plan.h"
 #include "kernels/mamba2_forward_plan.h"
 
@@ -21,13 +22,19 @@ std::string constant(const char* name, int value) {
 std::string mamba2_forward_plan_constants(const KernelSpec& spec) {
   std::string constants = constant("kStateSharedBytes", mamba2::state_shared_bytes(spec)) +
                           constant("kOutputSharedBytes", mamba2::output_shared_bytes(spec));
-  if (spec.tile.algorithm == Algorithm::scan)
+  if (is_scan(spec.tile.algorithm))
     constants += constant("kScanFixedBytes", mamba2::scan_fixed_bytes(spec)) +
                  constant("kScanSlotBytes", mamba2::scan_slot_bytes(spec));
+  // Its products: 64 x block_v, and 64 x chunk / 2 for a warpgroup's scores.
+  if (spec.tile.algorithm == Algorithm::scan_wgmma) {
+    std::vector<int> widths = {spec.tile.block_v};
+    if (spec.chunk / 2 != spec.tile.block_v) widths.push_back(spec.chunk / 2);
+    constants += wgmma_wrappers(spec.dtype, widths);
+  }
   return constants;
 }
 
-// scan: the mma kernels (for calls with a sequence table) and the scan kernel.
+// scan, scan_wgmma: the mma kernels (for calls with a sequence table) and the scan kernel.
 std::vector<const char*> mamba2_forward_templates(const KernelSpec& spec) {
   switch (spec.tile.algorithm) {
     case Algorithm::fma:
@@ -36,7 +43,10 @@ std::vector<const char*> mamba2_forward_templates(const KernelSpec& spec) {
       return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh"};
     case Algorithm::scan:
       return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh",
-              "mamba2_forward_scan.cuh"};
+              "mamba2_forward_scan_common.cuh", "mamba2_forward_scan.cuh"};
+    case Algorithm::scan_wgmma:
+      return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh",
+              "mamba2_forward_scan_common.cuh", "mamba2_forward_scan_wgmma.cuh"};
   }
   throw std::invalid_argument("tile.algorithm: unknown value");
 }
@@ -45,7 +55,7 @@ std::vector<std::string> mamba2_forward_entry_points(const KernelSpec& spec) {
   std::vector<std::string> names = {"lla_mamba2_chunk_states", "lla_mamba2_merge_states",
                                     "lla_mamba2_output", "lla_mamba2_seed_prefix",
                                     "lla_mamba2_final_state"};
-  if (spec.tile.algorithm == Algorithm::scan) names.push_back("lla_mamba2_scan");
+  if (is_scan(spec.tile.algorithm)) names.push_back("lla_mamba2_scan");
   return names;
 }
 

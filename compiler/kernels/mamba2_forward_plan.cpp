@@ -114,15 +114,24 @@ int output_shared_bytes(const KernelSpec& spec) {
   return floats * 4;
 }
 
+// scan: tiles with rows padded by 8 elements, each warp's partial sums for its partner.
+// scan_wgmma: unpadded (swizzled) tiles, stages on 1024 bytes (after up to 1024 bytes of
+// alignment), each warpgroup's sums for the other in rows of block_v / 2 + 8 floats.
 int scan_fixed_bytes(const KernelSpec& spec) {
   const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
-  const int stage = 2 * (2 * c * (k + 8) + c * (bv + 8)) + 4 * c + 2 * c * spec.levels;
+  const int rows = 4 * c + 2 * c * spec.levels;  // g and lambda
+  if (spec.tile.algorithm == Algorithm::scan_wgmma) {
+    const int stage = 2 * (2 * c * k + c * bv) + rows;
+    return 1024 + 2 * ((stage + 1023) / 1024 * 1024) + 4 * 2 * c * (bv / 2 + 8);
+  }
+  const int stage = 2 * (2 * c * (k + 8) + c * (bv + 8)) + rows;
   const int exchange = 2 * spec.tile.warps * 4 * 16 * bv / 2;  // the scan's two warps per 16 rows
   return 2 * ((stage + 15) / 16 * 16) + exchange;
 }
 
 int scan_slot_bytes(const KernelSpec& spec) {
-  return 2 * spec.tile.block_v * (spec.key_dim + 8);
+  const int row = spec.tile.algorithm == Algorithm::scan_wgmma ? spec.key_dim : spec.key_dim + 8;
+  return 2 * spec.tile.block_v * row;
 }
 
 int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len) {
@@ -131,16 +140,24 @@ int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len) {
 }
 
 bool scan_supports(const KernelSpec& spec) {
-  // K in 32-row steps; chunks up to 64 (validate says why).
-  return spec.dtype != Dtype::f32 && spec.key_dim % 32 == 0 && spec.chunk <= 64;
+  if (spec.dtype == Dtype::f32) return false;
+  // K in 64-row steps, chunk 64, wgmma (validate says why).
+  if (spec.tile.algorithm == Algorithm::scan_wgmma)
+    return spec.arch == "sm_90a" && spec.key_dim % 64 == 0 && spec.chunk == 64;
+  // K in 32-row steps; chunks up to 64.
+  return spec.key_dim % 32 == 0 && spec.chunk <= 64;
 }
 
 std::vector<TileConfig> config_space(const KernelSpec& base) {
   std::vector<TileConfig> space;
-  if (scan_supports(base))
+  for (Algorithm scan : {Algorithm::scan_wgmma, Algorithm::scan}) {
+    KernelSpec spec = base;
+    spec.tile.algorithm = scan;
+    if (!scan_supports(spec)) continue;
     for (int block_v : {16, 32, 64})
-      if (base.value_dim % block_v == 0)
-        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, Algorithm::scan});
+      if (base.value_dim % block_v == 0 && (scan == Algorithm::scan || block_v != 16))
+        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, scan});
+  }
   if (base.dtype != Dtype::f32)
     for (int block_v : {16, 32, 64})
       if (base.value_dim % block_v == 0)
@@ -165,6 +182,11 @@ int estimated_registers(const KernelSpec& spec) {
   if (spec.tile.algorithm == Algorithm::mma) {
     // A warp's 16 x chunk scores, 16 x block_v output and 16 x block_v level part, over 32 lanes.
     return kMmaAllowance + spec.chunk / 2 + bv;
+  }
+  if (spec.tile.algorithm == Algorithm::scan_wgmma) {
+    // Warpgroup 0 at its fullest, a thread's share over 128: the packed 64 x 64 P, the
+    // 64 x block_v output, the K x block_v slot being formed and its operand A (K x 64).
+    return kMmaAllowance + 16 + bv / 2 + spec.key_dim * bv / 128 + spec.key_dim / 4;
   }
   if (spec.tile.algorithm == Algorithm::scan) {
     // A warp's half of the 16 x chunk scores, 16 x block_v output, a 16 x block_v / 2 level
@@ -293,7 +315,7 @@ LaunchPlan plan_plain(const KernelSpec& spec, const ForwardShape& shape) {
   LaunchPlan plan;
   TreeArgs tree;
   PlanBuilder build(spec, shape, plan);
-  if (spec.tile.algorithm == Algorithm::scan) {
+  if (is_scan(spec.tile.algorithm)) {
     build.scan();
     return plan;
   }

@@ -23,13 +23,14 @@ inline constexpr size_t kItemBytes = 8;
 int state_shared_bytes(const KernelSpec& spec);
 int output_shared_bytes(const KernelSpec& spec);
 
-// Dynamic shared memory of the scan kernel (templates/mamba2_forward_scan.cuh): two chunk
-// stages and the warps' exchange of partial outputs, then one state slot per chunk level of
-// the call.
+// Dynamic shared memory of the scan kernels (templates/mamba2_forward_scan.cuh and
+// mamba2_forward_scan_wgmma.cuh): two chunk stages and the warps' exchange of partial outputs,
+// then one state slot per chunk level of the call.
 int scan_fixed_bytes(const KernelSpec& spec);
 int scan_slot_bytes(const KernelSpec& spec);
 int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len);
-// Whether the scan can be generated for the spec's dtype, K and chunk (kernel_spec.cpp's rules).
+// Whether the spec's scan algorithm (its tile.algorithm, scan or scan_wgmma) can be generated
+// for its dtype, K, chunk and arch (kernel_spec.cpp's rules), for some V tile.
 bool scan_supports(const KernelSpec& spec);
 
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);

@@ -147,17 +147,26 @@ TEST(Mamba2ForwardPlan, MmaPlanUsesAWarpPer16RowsAndDynamicStateMemory) {
                                   2 * (2 * 64 * 136 + 64 * 72 + 64 * 136)));
 }
 
+// A scan at B = 2, T = 16384, H = 16, block_v = 32: one launch of 256 threads (two warps per
+// 16 rows, or two warpgroups) a (sequence, head, V tile), and nothing goes to memory but o.
+Launch the_one_scan_launch(Algorithm scan) {
+  KernelSpec spec = spec_for(16384);
+  spec.tile = {32, 32, 4, scan};
+  const LaunchPlan plan = plan_forward(spec, shape(2, 16384, 16, 16));
+  EXPECT_EQ(plan.launches.size(), 1u);
+  EXPECT_EQ(plan.workspace_bytes, 0u);
+  const Launch scan_launch = plan.launches.at(0);
+  EXPECT_EQ(scan_launch.kernel, "lla_mamba2_scan");
+  EXPECT_EQ(scan_launch.grid[0], 128u / 32);
+  EXPECT_EQ(scan_launch.grid[1], 2u * 16);
+  EXPECT_EQ(scan_launch.block[0], 256u);
+  return scan_launch;
+}
+
 TEST(Mamba2ForwardPlan, ScanIsOneLaunchWithAStateSlotPerChunkLevel) {
   KernelSpec spec = spec_for(16384);
   spec.tile = {32, 32, 4, Algorithm::scan};
-  const LaunchPlan plan = plan_forward(spec, shape(2, 16384, 16, 16));
-  ASSERT_EQ(plan.launches.size(), 1u);
-  const Launch& scan = plan.launches.front();
-  EXPECT_EQ(scan.kernel, "lla_mamba2_scan");
-  EXPECT_EQ(scan.grid[0], 128u / 32);
-  EXPECT_EQ(scan.grid[1], 2u * 16);
-  EXPECT_EQ(scan.block[0], 256u);  // two warps per 16 rows
-  EXPECT_EQ(plan.workspace_bytes, 0u);  // nothing goes to memory but o
+  const Launch scan = the_one_scan_launch(Algorithm::scan);
   // Two stages (q, k, v tiles, g, lambda rows), the warps' exchange, then 8 slots for chunks 0..255.
   const int stage = 2 * (2 * 64 * 136 + 64 * 40) + 4 * 64 + 2 * 64 * 15;
   const int fixed = 2 * stage + 8 * 4 * 16 * 16;
@@ -165,6 +174,23 @@ TEST(Mamba2ForwardPlan, ScanIsOneLaunchWithAStateSlotPerChunkLevel) {
   EXPECT_EQ(scan.shared_bytes, static_cast<unsigned>(fixed + 8 * 2 * 32 * 136));
   EXPECT_EQ(mamba2::scan_shared_bytes(spec, 64), fixed);  // one chunk: no slot
   EXPECT_EQ(mamba2::scan_shared_bytes(spec, 65), fixed + 2 * 32 * 136);
+}
+
+TEST(Mamba2ForwardPlan, ScanOnWarpgroupsLaunchesAsTheScanWithUnpaddedSwizzledTiles) {
+  KernelSpec spec = spec_for(16384);
+  spec.tile = {32, 32, 4, Algorithm::scan_wgmma};
+  const Launch scan = the_one_scan_launch(Algorithm::scan_wgmma);
+  // 1024 bytes to align, two stages on 1024 bytes (q, k, v tiles unpadded, g, lambda rows), each
+  // warpgroup's half of the columns for the other (rows of 16 + 8 floats), then 8 slots of
+  // K x block_v.
+  const int stage = (2 * (2 * 64 * 128 + 64 * 32) + 4 * 64 + 2 * 64 * 15 + 1023) / 1024 * 1024;
+  const int fixed = 1024 + 2 * stage + 2 * 64 * 24 * 4;
+  EXPECT_EQ(mamba2::scan_fixed_bytes(spec), fixed);
+  EXPECT_EQ(mamba2::scan_slot_bytes(spec), 2 * 128 * 32);
+  EXPECT_EQ(scan.shared_bytes, static_cast<unsigned>(fixed + 8 * 2 * 128 * 32));
+  EXPECT_TRUE(mamba2::scan_supports(spec));
+  spec.arch = "sm_80";
+  EXPECT_FALSE(mamba2::scan_supports(spec));
 }
 
 TEST(Mamba2ForwardPlan, ScanServesSequencesWithTheTensorCoreTree) {
@@ -189,6 +215,8 @@ TEST(Mamba2ForwardPlan, RegisterEstimateFollowsTheHeldTiles) {
   EXPECT_EQ(mamba2::estimated_registers(s), 56 + 32 + 64);  // ptxas: 168 with 3 blocks an SM
   s.tile = {32, 32, 4, Algorithm::scan};
   EXPECT_EQ(mamba2::estimated_registers(s), 56 + 16 + 32 + 8 + 32);  // ptxas: 169
+  s.tile = {32, 32, 4, Algorithm::scan_wgmma};
+  EXPECT_EQ(mamba2::estimated_registers(s), 56 + 16 + 16 + 32 + 32);
 }
 
 TEST(Mamba2ForwardPlan, SharedMemoryFollowsTheLayout) {
@@ -207,11 +235,14 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   base.key_dim = 128;
   base.value_dim = 64;
   const std::vector<TileConfig> space = mamba2::config_space(base);
-  EXPECT_EQ(space.size(), 3u + 3u + 27u);  // scan and mma with each V tile, then fma tiles
-  EXPECT_EQ(space.front(), (TileConfig{32, 16, 4, Algorithm::scan}));
-  EXPECT_EQ(space[2], (TileConfig{32, 64, 4, Algorithm::scan}));
-  EXPECT_EQ(space[5], (TileConfig{32, 64, 4, Algorithm::mma}));
-  EXPECT_EQ(space[6], (TileConfig{16, 16, 2, Algorithm::fma}));
+  // scan_wgmma with V tiles of 32 and 64, scan and mma with each, then fma tiles.
+  EXPECT_EQ(space.size(), 2u + 3u + 3u + 27u);
+  EXPECT_EQ(space.front(), (TileConfig{32, 32, 4, Algorithm::scan_wgmma}));
+  EXPECT_EQ(space[1], (TileConfig{32, 64, 4, Algorithm::scan_wgmma}));
+  EXPECT_EQ(space[2], (TileConfig{32, 16, 4, Algorithm::scan}));
+  EXPECT_EQ(space[4], (TileConfig{32, 64, 4, Algorithm::scan}));
+  EXPECT_EQ(space[7], (TileConfig{32, 64, 4, Algorithm::mma}));
+  EXPECT_EQ(space[8], (TileConfig{16, 16, 2, Algorithm::fma}));
   EXPECT_EQ(space.back(), (TileConfig{64, 64, 8, Algorithm::fma}));
   EXPECT_EQ(mamba2::config_space(base), space);
   for (const TileConfig& t : space) {
@@ -230,6 +261,11 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   base.value_dim = 64;
   base.chunk = 128;
   EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig{32, 16, 8, Algorithm::mma}));  // no scan
+  base.chunk = 32;
+  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig{32, 16, 2, Algorithm::scan}));  // no wgmma
+  base.chunk = 64;
+  base.arch = "sm_80";
+  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig{32, 16, 4, Algorithm::scan}));  // no wgmma
 }
 
 }  // namespace

@@ -134,6 +134,27 @@ INSTANTIATE_TEST_SUITE_P(
                    s.dtype = Dtype::f32;
                    s.tile.algorithm = Algorithm::scan;
                  }},
+        BadField{"arch=sm_80: algorithm scan_wgmma needs sm_90a",
+                 [](KernelSpec& s) {
+                   s.arch = "sm_80";
+                   s.tile.algorithm = Algorithm::scan_wgmma;
+                 }},
+        BadField{"chunk=32: must be 64 for algorithm scan_wgmma",
+                 [](KernelSpec& s) {
+                   s.chunk = 32;
+                   s.tile.warps = 2;
+                   s.tile.algorithm = Algorithm::scan_wgmma;
+                 }},
+        BadField{"key_dim=96: must be a multiple of 64 for algorithm scan_wgmma",
+                 [](KernelSpec& s) {
+                   s.key_dim = 96;
+                   s.tile.algorithm = Algorithm::scan_wgmma;
+                 }},
+        BadField{"tile.block_v=16: must be 32 or 64 for algorithm scan_wgmma",
+                 [](KernelSpec& s) {
+                   s.tile.block_v = 16;
+                   s.tile.algorithm = Algorithm::scan_wgmma;
+                 }},
         BadField{"arch=sm_75:", [](KernelSpec& s) { s.arch = "sm_75"; }},
         BadField{"arch=compute_90:", [](KernelSpec& s) { s.arch = "compute_90"; }},
         BadField{"arch=:", [](KernelSpec& s) { s.arch = ""; }}),
@@ -213,6 +234,8 @@ TEST(SourceGenerator, ListsTheFamilysEntryPoints) {
   std::vector<std::string> with_scan = expected;
   with_scan.push_back("lla_mamba2_scan");
   EXPECT_EQ(s.entry_points, with_scan);
+  scan.tile.algorithm = Algorithm::scan_wgmma;
+  EXPECT_EQ(generate(scan).entry_points, with_scan);
   for (const std::string& entry : s.entry_points)
     EXPECT_NE(s.source.find(entry + "("), std::string::npos) << entry;
 }

@@ -38,15 +38,29 @@ TEST(HeuristicConfig, TheScanServesEnoughSequencesAndHeads) {
   r.shape.heads = 16;
   r.levels = 15;
   compiler::KernelSpec s = heuristic_forward_spec(r, h100());
-  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan);
-  EXPECT_EQ(s.tile.block_v, 32);  // 2 * 16 * 128 / 32 = 128 blocks on 132 SMs
+  // 2 * 16 * 128 / 32 = 128 blocks on 132 SMs, on warpgroups where there are any.
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan_wgmma);
+  EXPECT_EQ(s.tile.block_v, 32);
   EXPECT_EQ(s.tile.warps, 4);
   EXPECT_NO_THROW(compiler::validate(s));
+  tuner::DeviceInfo a100 = h100();
+  a100.arch = "sm_80";
+  a100.sm_count = 108;
+  a100.max_shared_per_block_optin = 163 * 1024;
+  s = heuristic_forward_spec(r, a100);
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan);
+  EXPECT_EQ(s.tile.block_v, 32);
+  r.key_dim = 96;  // not in 64-row steps: the mma.sync scan
+  r.value_dim = 96;
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::scan);
+  r.key_dim = 128;
+  r.value_dim = 128;
   r.shape.batch = 4;
   r.shape.seq_len = 8192;
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.block_v, 64);  // 4 * 16 * 2 blocks
   r.shape.seq_len = 16384;  // 64 x 128 x 136 x 2 bytes a slot: the 64-wide scan's eight overflow
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.block_v, 32);
+  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::scan_wgmma);
   r.shape.batch = 1;
   r.shape.heads = 8;  // 64 blocks of 16: a walk over T on half the SMs loses to the tree
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::mma);

@@ -33,9 +33,11 @@ const char* const kUsage =
     "  --block-k N                 tile rows of K (default 32)\n"
     "  --block-v N                 tile columns of V (default 32)\n"
     "  --warps N                   warps per block (default 4; mma, scan: chunk / 16)\n"
-    "  --algorithm fma|mma|scan    CUDA cores in fp32, or tensor cores (16-bit dtypes):\n"
+    "  --algorithm fma|mma|scan|scan_wgmma\n"
+    "                              CUDA cores in fp32, or tensor cores (16-bit dtypes):\n"
     "                              a chunk-state tree in memory (mma) or a chunk scan\n"
-    "                              with the states on chip (scan); default fma\n"
+    "                              with the states on chip (scan; scan_wgmma on Hopper\n"
+    "                              warpgroups, sm_90a, chunk 64); default fma\n"
     "  --arch sm_XY                NVRTC target (default sm_90a)\n"
     "  --emit WHAT[,WHAT...]       source, ptx, sass (needs cuobjdump) or resources;\n"
     "                              repeatable, shown in the order given\n";
@@ -122,7 +124,10 @@ Request parse(const Args& args) {
       if (value == "fma") r.spec.tile.algorithm = compiler::Algorithm::fma;
       else if (value == "mma") r.spec.tile.algorithm = compiler::Algorithm::mma;
       else if (value == "scan") r.spec.tile.algorithm = compiler::Algorithm::scan;
-      else throw std::invalid_argument("--algorithm: '" + value + "' is not one of fma, mma, scan");
+      else if (value == "scan_wgmma") r.spec.tile.algorithm = compiler::Algorithm::scan_wgmma;
+      else
+        throw std::invalid_argument("--algorithm: '" + value +
+                                    "' is not one of fma, mma, scan, scan_wgmma");
     } else if (option == "--arch") {
       r.spec.arch = value;
     } else if (option == "--emit") {

@@ -1,0 +1,75 @@
+#include "generator/wgmma_wrappers.h"
+
+#include <stdexcept>
+
+namespace lla::compiler {
+
+namespace {
+
+// "%first,%first+1,...", `count` operands.
+std::string operand_list(int first, int count) {
+  std::string list;
+  for (int i = 0; i < count; ++i) list += (i ? ",%" : "%") + std::to_string(first + i);
+  return list;
+}
+
+// The accumulators as read-write asm outputs, a line per eight.
+std::string accumulator_constraints(int count) {
+  std::string list;
+  for (int i = 0; i < count; ++i) {
+    list += i % 8 == 0 ? (i ? ",\n          " : "          ") : ", ";
+    list += "\"+f\"(d[" + std::to_string(i) + "])";
+  }
+  return list;
+}
+
+std::string specialization(const std::string& inputs, int n) {
+  const int regs = n / 2;
+  const std::string r = std::to_string(regs);
+  const auto op = [&](int offset) { return "%" + std::to_string(regs + offset); };
+  const std::string instruction =
+      "wgmma.mma_async.sync.aligned.m64n" + std::to_string(n) + "k16.f32." + inputs + "." + inputs;
+  std::string s;
+  s += "template <>\nstruct Wgmma<" + std::to_string(n) + "> {\n";
+  s += "  template <int kTransposeB>\n";
+  s += "  __device__ static void shared_a(float (&d)[" + r +
+       "], unsigned long long a, unsigned long long b, bool accumulate) {\n";
+  s += "    asm volatile(\n";
+  s += "        \"{\\n.reg .pred p;\\nsetp.ne.b32 p, " + op(2) + ", 0;\\n\"\n";
+  s += "        \"" + instruction + "\\n\"\n";
+  s += "        \"{" + operand_list(0, regs) + "},\\n\"\n";
+  s += "        \"" + op(0) + ", " + op(1) + ", p, 1, 1, 0, " + op(3) + ";\\n}\\n\"\n";
+  s += "        :\n" + accumulator_constraints(regs) + "\n";
+  s += "        : \"l\"(a), \"l\"(b), \"r\"(static_cast<int>(accumulate)), \"n\"(kTransposeB));\n";
+  s += "  }\n";
+  s += "  template <int kTransposeB>\n";
+  s += "  __device__ static void register_a(float (&d)[" + r +
+       "], const unsigned (&a)[4], unsigned long long b, bool accumulate) {\n";
+  s += "    asm volatile(\n";
+  s += "        \"{\\n.reg .pred p;\\nsetp.ne.b32 p, " + op(5) + ", 0;\\n\"\n";
+  s += "        \"" + instruction + "\\n\"\n";
+  s += "        \"{" + operand_list(0, regs) + "},\\n\"\n";
+  s += "        \"{" + operand_list(regs, 4) + "}, " + op(4) + ", p, 1, 1, " + op(6) + ";\\n}\\n\"\n";
+  s += "        :\n" + accumulator_constraints(regs) + "\n";
+  s += "        : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"l\"(b), "
+       "\"r\"(static_cast<int>(accumulate)),\n          \"n\"(kTransposeB));\n";
+  s += "  }\n";
+  s += "};\n";
+  return s;
+}
+
+}  // namespace
+
+std::string wgmma_wrappers(Dtype dtype, const std::vector<int>& widths) {
+  if (dtype == Dtype::f32) throw std::invalid_argument("dtype=f32: wgmma takes f16 or bf16 inputs here");
+  const std::string inputs = dtype_name(dtype);
+  std::string s = "template <int kN>\nstruct Wgmma;\n";
+  for (int n : widths) {
+    if (n < 8 || n > 256 || n % 8 != 0)
+      throw std::invalid_argument("wgmma width " + std::to_string(n) + ": must be a multiple of 8 in [8, 256]");
+    s += specialization(inputs, n);
+  }
+  return s;
+}
+
+}  // namespace lla::compiler

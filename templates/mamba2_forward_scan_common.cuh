@@ -1,0 +1,243 @@
+// Log-linear Mamba-2 forward, what both scan kernels share (mamba2_forward_scan.cuh on
+// mma.sync, mamba2_forward_scan_wgmma.cuh on Hopper warpgroups): the block shape, the
+// asynchronous copy of a chunk's q, k and v tiles into shared memory in a layout of the
+// kernel's choosing, the chunk's g and lambda rows, and o's stores.
+//
+// One thread block per (sequence, head, block_v columns of V) walks the chunks in order; the
+// next chunk's tiles arrive by cp.async while this one computes, and its g and lambda rows
+// wait in registers. Decays are kept in log2 units, so each is one lla_exp2.
+
+namespace lla_mamba2 {
+
+// Two warps per 16 rows of the chunk (the module's kWarps is the mma kernels' one per 16 rows).
+constexpr int kRowBlocks = kChunk / 16;
+constexpr int kScanWarps = 2 * kRowBlocks;
+constexpr int kScanThreads = 32 * kScanWarps;
+static_assert(lla_config::kWarps == kRowBlocks, "scan: the module's warps are one per 16 rows");
+
+// Chunk levels a state slot can hold: every level of kLevels above the in-chunk ones.
+constexpr int kSlots = kLevels > kIntraLevels ? kLevels - kIntraLevels : 1;
+
+__device__ __forceinline__ unsigned shared_address(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, asynchronously; zeros when `valid` is false.
+__device__ __forceinline__ void copy_async_16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)),
+               "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+// Four 8 x 8 matrices of 16-bit elements; lane l names row l % 8 of matrix l / 8.
+__device__ __forceinline__ void load_matrices(unsigned r[4], const Bits* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+__device__ __forceinline__ void load_matrices_transposed(unsigned r[4], const Bits* row) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(shared_address(row)));
+}
+
+__device__ __forceinline__ int lane() { return threadIdx.x & 31; }
+
+__device__ __forceinline__ float bits_float(Bits b) {
+  Element e;
+  e.bits = b;
+  return lla_to_float(e);
+}
+__device__ __forceinline__ float2 unpack(unsigned pair) {
+  return make_float2(bits_float(static_cast<Bits>(pair & 0xffff)), bits_float(static_cast<Bits>(pair >> 16)));
+}
+
+// Where a chunk's rows start in the inputs, for this block's (sequence, head, V tile): the
+// per-chunk copies add only in-chunk offsets to these.
+struct ChunkInputs {
+  const Element* q;       // row 0, this head's group
+  const Element* k;
+  const Element* v;       // row 0, this head, column v0
+  const float* g;         // row 0, this head
+  const Element* lambda;  // row 0, this head, level 0
+};
+__device__ __forceinline__ ChunkInputs advance(ChunkInputs in, long long rows, int heads, int groups) {
+  const long long key = rows * groups * kKeyDim;
+  const long long head_rows = rows * heads;
+  in.q += key;
+  in.k += key;
+  in.v += head_rows * kValueDim;
+  in.g += head_rows;
+  in.lambda += head_rows * kLevels;
+  return in;
+}
+
+// The next chunk's g and lambda, loaded into registers while this chunk computes.
+constexpr int kLambdaPerThread = (kChunk * kLevels + kScanThreads - 1) / kScanThreads;
+constexpr int kDecayPerLane = (kChunk + 31) / 32;
+struct ChunkRows {
+  Bits lambda[kLambdaPerThread];
+  float g[kDecayPerLane];
+};
+
+__device__ ChunkRows load_chunk_rows(const ChunkInputs& in, int tokens, int heads) {
+  ChunkRows r;
+#pragma unroll
+  for (int u = 0; u < kLambdaPerThread; ++u) {
+    const int idx = threadIdx.x + u * kScanThreads, i = idx / kLevels;
+    r.lambda[u] = idx < kChunk * kLevels && i < tokens
+                      ? in.lambda[i * heads * kLevels + idx % kLevels].bits
+                      : Bits{0};
+  }
+#pragma unroll
+  for (int u = 0; u < kDecayPerLane; ++u) {
+    const int i = lane() * kDecayPerLane + u;
+    r.g[u] = threadIdx.x < 32 && i < min(tokens, kChunk) ? in.g[i * heads] : 0.0f;
+  }
+  return r;
+}
+
+// Into shared memory: lambda ([chunk][levels]) as it is, g as its inclusive prefix sum over
+// the chunk in log2 units (`gc`, by warp 0), so every decay is one lla_exp2.
+__device__ void store_chunk_rows(const ChunkRows& r, float* gc, Bits* lambda) {
+#pragma unroll
+  for (int u = 0; u < kLambdaPerThread; ++u) {
+    const int idx = threadIdx.x + u * kScanThreads;
+    if (idx < kChunk * kLevels) lambda[idx] = r.lambda[u];
+  }
+  if (threadIdx.x >= 32) return;
+  float local[kDecayPerLane], total = 0.0f;
+#pragma unroll
+  for (int u = 0; u < kDecayPerLane; ++u) local[u] = total += 1.44269504088896341f * r.g[u];
+  float before = total;
+#pragma unroll
+  for (int d = 1; d < 32; d *= 2) {
+    const float x = __shfl_up_sync(0xffffffffu, before, d);
+    if (lane() >= d) before += x;
+  }
+  before -= total;
+#pragma unroll
+  for (int u = 0; u < kDecayPerLane; ++u) {
+    const int i = lane() * kDecayPerLane + u;
+    if (i < kChunk) gc[i] = before + local[u];
+  }
+}
+
+// One chunk's inputs in shared memory, at `base`: q and k tiles of kKeyTile elements, a v tile
+// of kValueTile (each in the kernel's layout), then g's prefix sums and lambda.
+struct ScanStage {
+  Bits* q;       // [chunk][K]
+  Bits* k;       // [chunk][K]
+  Bits* v;       // [chunk][block_v]
+  float* gc;     // [chunk] cumulative log decay within the chunk, in log2 units (lla_exp2)
+  Bits* lambda;  // [chunk][levels]
+};
+template <int kKeyTile, int kValueTile>
+constexpr int kScanStageBytes = 2 * (2 * kKeyTile + kValueTile) + 4 * kChunk + 2 * kChunk * kLevels;
+template <int kKeyTile, int kValueTile>
+__device__ ScanStage scan_stage(unsigned char* base) {
+  ScanStage s;
+  s.q = reinterpret_cast<Bits*>(base);
+  s.k = s.q + kKeyTile;
+  s.v = s.k + kKeyTile;
+  s.gc = reinterpret_cast<float*>(s.v + kValueTile);
+  s.lambda = reinterpret_cast<Bits*>(s.gc + kChunk);
+  return s;
+}
+__device__ __forceinline__ float stage_lambda(const ScanStage& s, int i, int level) {
+  return bits_float(s.lambda[i * kLevels + level]);
+}
+
+// One input tile of the chunk, [chunk][kColumns] (rows past the sequence zero), asynchronously
+// in 16-byte parts, consecutive lanes along a row; Layout::at<kColumns>(row, column) is where
+// an element goes in the tile. A copied global line is written to shared memory as it
+// arrives, so the layout must keep a row's 128 bytes in distinct banks (or each 16-byte part
+// is a write of its own, and the copies back up the load unit). Each thread copies the same
+// parts of every chunk, so their places reduce to shifts of its index.
+template <class Layout, int kColumns>
+__device__ __forceinline__ void copy_tile(Bits* tile, const Element* rows, int row_stride, int tokens) {
+  constexpr int kParts = kColumns / 8;  // a row's
+#pragma unroll
+  for (int u = 0; u < (kChunk * kParts + kScanThreads - 1) / kScanThreads; ++u) {
+    const int idx = threadIdx.x + u * kScanThreads;
+    if (kChunk * kParts % kScanThreads != 0 && idx >= kChunk * kParts) break;
+    const int i = idx / kParts, d0 = 8 * (idx % kParts);
+    const bool token = i < tokens;
+    copy_async_16(tile + Layout::template at<kColumns>(i, d0), rows + (token ? i * row_stride + d0 : 0),
+                  token);
+  }
+}
+
+// What a block walks: sequence b, head, the V tile from column v0, and where the sequence's
+// inputs start.
+struct ScanBlock {
+  int b, head, v0;
+  ChunkInputs inputs;
+};
+__device__ ScanBlock scan_block(const Element* q, const Element* k, const Element* v, const float* g,
+                                const Element* lambda, int seq_len, int heads, int groups) {
+  ScanBlock block;
+  block.b = blockIdx.y / heads;
+  block.head = blockIdx.y % heads;
+  block.v0 = blockIdx.x * kBlockV;
+  const int group = block.head / (heads / groups);
+  const ChunkInputs head_inputs = {q + group * kKeyDim, k + group * kKeyDim, v + block.head * kValueDim + block.v0,
+                                   g + block.head, lambda + block.head * kLevels};
+  block.inputs = advance(head_inputs, static_cast<long long>(block.b) * seq_len, heads, groups);
+  return block;
+}
+
+// The chunk's q, k and v tiles, one cp.async group.
+template <class Layout>
+__device__ void copy_chunk_tiles(const ChunkInputs& in, int tokens, int heads, int groups, Bits* q,
+                                 Bits* k, Bits* v) {
+  copy_tile<Layout, kKeyDim>(q, in.q, groups * kKeyDim, tokens);
+  copy_tile<Layout, kKeyDim>(k, in.k, groups * kKeyDim, tokens);
+  copy_tile<Layout, kBlockV>(v, in.v, heads * kValueDim, tokens);
+  copy_async_commit();
+}
+
+// Chunk c into `stage`, rows past the sequence as zeros: its tiles asynchronously, its g and
+// lambda rows returned (for store_chunk_rows once the stage is free). The chunk's pointers
+// come from the block's fixed ones each time: pointers carried across chunks hold registers
+// that 64-wide V tiles need, which then spill.
+template <class Layout>
+__device__ ChunkRows load_chunk(const ScanBlock& block, int c, int seq_len, int heads, int groups,
+                                const ScanStage& stage) {
+  const ChunkInputs in = advance(block.inputs, static_cast<long long>(c) * kChunk, heads, groups);
+  const int tokens = seq_len - c * kChunk;
+  copy_chunk_tiles<Layout>(in, tokens, heads, groups, stage.q, stage.k, stage.v);
+  return load_chunk_rows(in, tokens, heads);
+}
+
+// After chunk c, c + 1 carries into bit j = ctz(c + 1): slot j becomes slots 0 .. j - 1 and
+// chunk c, each decayed to chunk c's end. across[e] is the factor from slot e's end to chunk
+// c's (0 from j on); the result is slot j's total log2 decay. chunk_decay: chunk c's.
+__device__ __forceinline__ float carry_decays(float (&across)[kSlots], const float (&decay)[kSlots], int j,
+                                              float chunk_decay) {
+  float after = chunk_decay;
+#pragma unroll
+  for (int e = 0; e < kSlots; ++e) {
+    across[e] = 0.0f;
+    if (e < j) {
+      across[e] = lla_exp2(after);
+      after += decay[e];
+    }
+  }
+  return after;
+}
+
+// o as pairs of 16-bit elements, at row 0 of chunk c, column 0 of the block's head.
+__device__ unsigned* chunk_output(Element* o, const ScanBlock& block, int c, int seq_len, int heads) {
+  return reinterpret_cast<unsigned*>(
+      o + ((static_cast<long long>(block.b) * seq_len + c * kChunk) * heads + block.head) * kValueDim);
+}
+// Columns col, col + 1 (even, in the block's head) of the chunk's row, rounded once; rows past
+// the sequence are not written.
+__device__ __forceinline__ void store_output(unsigned* chunk_o, int row, int col, int tokens, int heads,
+                                             float x, float y) {
+  if (row < tokens) chunk_o[(row * heads * kValueDim + col) / 2] = pack(x, y);
+}
+
+}  // namespace lla_mamba2

@@ -1,0 +1,420 @@
+// Log-linear Mamba-2 forward, scan algorithm on Hopper warpgroups (sm_90a): the chunk walk and
+// state slots of mamba2_forward_scan.cuh (which says what a slot holds and when it is formed),
+// with every product an asynchronous wgmma. A warpgroup issues one instruction per 64-row
+// product and k step, where mma.sync needs a fragment load and an mma per 16 x 8 tile, so the
+// walk stops being bound by instruction issue.
+//
+// A chunk is 64 rows, one warpgroup's M, and the two warpgroups split its work in halves:
+// warpgroup g computes the intra-chunk levels on keys [32 g, 32 g + 32) (S = Q K^T, then
+// decay, lambda and causal mask on S in registers, then O = P V with P from registers), forms
+// its tiles of K of the next slot (K^T (w V) plus the slots it absorbs, A from registers) and
+// reads the live slots on its half of K (Q N_e, each scaled a row at a time by lambda and the
+// decay across its gap); then each hands the other its partial sums of the other's half of the
+// block_v columns and writes its own. (One warpgroup on the intra levels and the next slot and
+// the other on the slot reads left the first the whole critical path.)
+//
+// Shared tiles, in the layouts wgmma reads: q and k [chunk][K], read K-major (A of both
+// products, B of Q K^T), and v [chunk][block_v], read N-major as B, arrive by cp.async in
+// swizzled rows (SwizzledRows); a slot [K][block_v], written by the threads and read N-major
+// as B, is 8 x 8 core matrices (CoreMatrices).
+
+namespace lla_mamba2 {
+
+static_assert(kChunk == 64, "scan_wgmma: a chunk is one warpgroup's 64 rows");
+static_assert(kKeyDim % 64 == 0, "scan_wgmma: a slot is formed in 64-row steps of K");
+static_assert(kBlockV == 32 || kBlockV == 64, "scan_wgmma: block_v is a wgmma N of 32 or 64");
+
+// Core matrices of 128 contiguous bytes (8 rows of 16), column groups fastest: wgmma's layout
+// without swizzling, and one conflict-free ldmatrix row or 32-bit access per lane.
+struct CoreMatrices {
+  template <int kColumns>
+  __device__ static int at(int row, int column) {
+    return ((row >> 3) * (kColumns / 8) + (column >> 3)) * 64 + (row & 7) * 8 + (column & 7);
+  }
+};
+
+// Rows of the tile cut into atoms 64 columns (128 bytes) wide, or 32 (64 bytes) for a tile
+// that narrow, the atoms one after another, each row's 16-byte groups XOR-swizzled by the
+// row (wgmma's 128- and 64-byte swizzles): a global line copied into a row lands in distinct
+// banks, and eight rows of one group, as ldmatrix reads them, too. Atoms start on 1024 bytes.
+template <int kColumns>
+constexpr int kAtomColumns = kColumns >= 64 ? 64 : 32;
+struct SwizzledRows {
+  template <int kColumns>
+  __device__ static int at(int row, int column) {
+    constexpr int kWidth = kAtomColumns<kColumns>;
+    const int pattern = kWidth == 64 ? (row & 7) : ((row >> 1) & 3);
+    return (column / kWidth) * (kChunk * kWidth) + row * kWidth +
+           ((((column % kWidth) >> 3) ^ pattern) << 3) + (column & 7);
+  }
+};
+static_assert(kKeyDim % 64 == 0 && (kBlockV == 32 || kBlockV % 64 == 0), "whole swizzle atoms");
+
+constexpr int kStageStride = (kScanStageBytes<kChunk * kKeyDim, kChunk * kBlockV> + 1023) / 1024 * 1024;
+constexpr int kExchangeBytes = 4 * 2 * kChunk * (kBlockV / 2 + 8);  // exchange_at below
+constexpr int kSlotElements = kKeyDim * kBlockV;
+// Both stages, the warpgroups' exchange of partial sums, then the slots, after up to 1024 bytes
+// that align the stages' swizzle atoms.
+static_assert(1024 + 2 * kStageStride + kExchangeBytes == lla_config::kScanFixedBytes &&
+                  2 * kSlotElements == lla_config::kScanSlotBytes,
+              "the host plan's scan shared memory sizes disagree with the kernel's layout");
+
+__device__ ScanStage swizzled_stage(unsigned char* base) {
+  return scan_stage<kChunk * kKeyDim, kChunk * kBlockV>(base);
+}
+
+// A wgmma shared-memory matrix descriptor: `leading` and `stride` bytes between core matrices
+// (without swizzling: along the product's K, and along M or N; N-major with swizzling: along N
+// between atoms, and along K between groups of 8 rows; K-major with swizzling, only `stride`,
+// between groups of 8 rows), `swizzle` 0 (none), 1 (128 bytes) or 2 (64 bytes).
+__device__ __forceinline__ unsigned long long matrix_descriptor(const Bits* start, unsigned leading,
+                                                                unsigned stride, unsigned long long swizzle) {
+  return static_cast<unsigned long long>(shared_address(start) >> 4) |
+         static_cast<unsigned long long>(leading >> 4) << 16 |
+         static_cast<unsigned long long>(stride >> 4) << 32 | swizzle << 62;
+}
+// The descriptor of the same layout `elements` (a multiple of 8) further on: its start field
+// counts 16 bytes, and shared addresses stay under 2^18 bytes, so the sum never carries out of
+// the field. (Built once and moved, descriptors cost an add per product, not five.)
+__device__ __forceinline__ unsigned long long descriptor_plus(unsigned long long d, int elements) {
+  return d + static_cast<unsigned>(elements >> 3);
+}
+// A SwizzledRows [chunk][K] tile as a K-major operand (its columns the product's K) ...
+__device__ __forceinline__ unsigned long long k_major(const Bits* tile) { return matrix_descriptor(tile, 16, 1024, 1); }
+// ... from column k0 (a multiple of 16: within an atom, the start moves by 32 bytes a step).
+__device__ __forceinline__ unsigned long long k_major_at(unsigned long long tile, int k0) {
+  return descriptor_plus(tile, (k0 / 64) * (kChunk * 64) + k0 % 64);
+}
+// The SwizzledRows v tile, one atom wide, as an N-major B (its rows the product's K) ...
+static_assert(kBlockV == kAtomColumns<kBlockV>, "v: one atom across N");
+__device__ __forceinline__ unsigned long long n_major_swizzled(const Bits* tile) {
+  return matrix_descriptor(tile, 2 * kChunk * kBlockV, 16 * kBlockV, kBlockV == 64 ? 1 : 2);
+}
+// ... and the CoreMatrices slots [K][block_v] ...
+__device__ __forceinline__ unsigned long long n_major(const Bits* slots) {
+  return matrix_descriptor(slots, 16 * kBlockV, 128, 0);
+}
+// ... from row k0 (a multiple of 8: at it, both layouts have 8 whole rows before).
+__device__ __forceinline__ unsigned long long n_major_at(unsigned long long tile, int k0) {
+  return descriptor_plus(tile, k0 * kBlockV);
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+}
+template <int kPending>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+}
+// After a wait: the accumulators are read only from here on (the compiler sees them written
+// when the wgmma is issued).
+template <int n>
+__device__ __forceinline__ void settle(float (&d)[n]) {
+#pragma unroll
+  for (int i = 0; i < n; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+// Shared memory written by ordinary stores or cp.async, read next by wgmma.
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// m64 n kN k16, fp32 accumulators (lla_config::Wgmma, generated per N: see
+// compiler/generator/wgmma_wrappers.h): a thread holds rows lane_group() (+ 8) of its warp's
+// 16 and columns 8 j + 2 lane_in_group() (+ 1) in d[4 j .. 4 j + 3], the mma.sync accumulator
+// layout.
+using lla_config::Wgmma;
+
+// A warpgroup's share of a chunk: half of its keys (scores and P V), half of K (slot reads)
+// and every other 64-row tile of K (slot formation); warpgroup g takes half g.
+constexpr int kScoreColumns = kChunk / 2;
+constexpr int kScoreRegs = kScoreColumns / 2;       // a thread's share of 64 x 32 scores
+constexpr int kValueRegs = kBlockV / 2;             // ... of a 64 x block_v product
+constexpr int kHalfKeySteps = kKeyDim / 32;         // 16-wide steps in half of K
+constexpr int kKeyTiles = kKeyDim / 64;             // 64-row tiles of K in a slot
+constexpr int kGroupTiles = (kKeyTiles + 1) / 2;    // ... a warpgroup forms (the last may be
+                                                    // past K: formed from the last tile, dropped)
+
+// This thread's rows of every 64-row product: the warp's 16 (row block rb).
+__device__ __forceinline__ int row_block() { return (threadIdx.x >> 5) & 3; }
+__device__ __forceinline__ int row_top() { return 16 * row_block() + lane_group(); }
+
+// Decay, lambda and the causal mask on this warp's 16 rows of the warpgroup's scores (keys
+// 32 half + ...). Below the diagonal a 16 x 16 block's pairs all lie at the level of the
+// highest bit in which its row and column blocks differ, so lambda is one value a row; on it
+// each pair has its own level.
+__device__ __forceinline__ void weigh_scores(float (&sc)[kScoreRegs], const ScanStage& s, int half,
+                                             float scale) {
+  const int rb = row_block(), top_row = row_top(), bottom_row = top_row + 8;
+  const float g_top = s.gc[top_row], g_bottom = s.gc[bottom_row];
+#pragma unroll
+  for (int j = 0; j < kScoreColumns / 8; ++j) {
+    const int column0 = kScoreColumns * half + 8 * j, block = column0 / 16;
+    float* d = sc + 4 * j;
+    if (block < rb) {
+      const int level = min(4 + bit_length(rb ^ block), kLevels - 1);
+      const float w_top = scale * stage_lambda(s, top_row, level);
+      const float w_bottom = scale * stage_lambda(s, bottom_row, level);
+      const float2 gj = *reinterpret_cast<const float2*>(s.gc + column0 + 2 * lane_in_group());
+      d[0] *= w_top * lla_exp2(g_top - gj.x);
+      d[1] *= w_top * lla_exp2(g_top - gj.y);
+      d[2] *= w_bottom * lla_exp2(g_bottom - gj.x);
+      d[3] *= w_bottom * lla_exp2(g_bottom - gj.y);
+    } else if (block == rb) {
+#pragma unroll
+      for (int x = 0; x < 4; ++x) {
+        const int i = x < 2 ? top_row : bottom_row;
+        const int col = column0 + 2 * lane_in_group() + (x & 1);
+        const float w = scale * stage_lambda(s, i, min(lla_level(i, col), kLevels - 1)) *
+                        lla_exp2((x < 2 ? g_top : g_bottom) - s.gc[col]);
+        d[x] = col <= i ? d[x] * w : 0.0f;
+      }
+    } else {
+#pragma unroll
+      for (int x = 0; x < 4; ++x) d[x] = 0.0f;
+    }
+  }
+}
+
+// The K tile of the warpgroup's t-th slot tile (the last real one for a tile past K).
+__device__ __forceinline__ int group_tile(int t, int half) { return min(2 * t + half, kKeyTiles - 1); }
+
+// Operand A of slot formation, K^T diag(w) with w_i = exp(G_last - G_i), for this warp's rows
+// of the warpgroup's tiles of K and each 16-token step: ldmatrix-transposed from the k tile.
+__device__ __forceinline__ void slot_operands(unsigned (&a)[kGroupTiles][kChunk / 16][4], const ScanStage& s,
+                                              int half) {
+  const float g_last = s.gc[kChunk - 1];
+#pragma unroll
+  for (int step = 0; step < kChunk / 16; ++step) {
+    float w[4];  // this lane's token columns 2t, 2t + 1, 2t + 8, 2t + 9 of the step
+#pragma unroll
+    for (int x = 0; x < 4; ++x)
+      w[x] = lla_exp2(g_last - s.gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
+#pragma unroll
+    for (int t = 0; t < kGroupTiles; ++t) {
+      unsigned* r = a[t][step];
+      load_matrices_transposed(
+          r, s.k + SwizzledRows::at<kKeyDim>(16 * step + (lane() & 7) + 8 * (lane() >> 4),
+                                             64 * group_tile(t, half) + 16 * row_block() + 8 * ((lane() >> 3) & 1)));
+#pragma unroll
+      for (int x = 0; x < 4; ++x) {
+        const float2 f = unpack(r[x]);
+        r[x] = x < 2 ? pack(w[0] * f.x, w[1] * f.y) : pack(w[2] * f.x, w[3] * f.y);
+      }
+    }
+  }
+}
+
+// Slot j's rows of the warpgroup's tiles: the chunk's state plus the slots below j each
+// decayed to the chunk's end (`across[e]`), rounded once.
+__device__ __forceinline__ void store_slot(const float (&state)[kGroupTiles][kValueRegs], Bits* slots, int j,
+                                           const float (&across)[kSlots], int half) {
+  Bits* target = slots + j * kSlotElements;
+#pragma unroll
+  for (int t = 0; t < kGroupTiles; ++t) {
+    if (2 * t + half >= kKeyTiles) break;
+#pragma unroll
+    for (int n = 0; n < kBlockV / 8; ++n)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int at = CoreMatrices::at<kBlockV>(64 * (2 * t + half) + row_top() + 8 * h, 8 * n + 2 * lane_in_group());
+        float x = state[t][4 * n + 2 * h], y = state[t][4 * n + 2 * h + 1];
+#pragma unroll
+        for (int e = 0; e < kSlots; ++e) {
+          if (e >= j) break;
+          const float2 f = unpack(pair_at(slots + e * kSlotElements + at));
+          x = fmaf(across[e], f.x, x);
+          y = fmaf(across[e], f.y, y);
+        }
+        *reinterpret_cast<unsigned*>(target + at) = pack(x, y);
+      }
+  }
+}
+
+// a[e] for a run-time e, without indexing the register array (which would move it to local
+// memory).
+__device__ __forceinline__ float slot_value(const float (&a)[kSlots], int e) {
+  float x = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kSlots; ++i) x = i == e ? a[i] : x;
+  return x;
+}
+
+// sum over live slots e of diag(scale lambda^(log2 C + 1 + e) exp(G_i + gap)) Q N_e on the
+// warpgroup's half of K, gap the log decay from the slot's end to the chunk's start, into
+// `acc` (zeroed here). Live slots go two at a time, the second product running while the
+// first is scaled in; an odd last one is paired with itself and its second copy dropped.
+// (Every wait is on the loop's one path: a wait under a branch the compiler cannot prove
+// warpgroup-uniform serializes every wgmma, as does touching the accumulators of a group
+// committed before the loop, which is complete only after the last wait.)
+__device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanStage& s,
+                                           unsigned long long q_tile, unsigned long long slot_tiles, int c,
+                                           const float (&decay)[kSlots], int half, float scale) {
+#pragma unroll
+  for (int i = 0; i < kValueRegs; ++i) acc[i] = 0.0f;
+  const int top_row = row_top(), bottom_row = top_row + 8;
+  const float g_top = s.gc[top_row], g_bottom = s.gc[bottom_row];
+  float part[2][kValueRegs];
+  float gap = 0.0f;
+  const auto product = [&](float (&p)[kValueRegs], int e) {
+    const unsigned long long slot = descriptor_plus(slot_tiles, e * kSlotElements);
+#pragma unroll
+    for (int i = 0; i < kHalfKeySteps; ++i) {
+      const int k0 = 16 * (kHalfKeySteps * half + i);
+      Wgmma<kBlockV>::template shared_a<1>(p, k_major_at(q_tile, k0), n_major_at(slot, k0), i > 0);
+    }
+    wgmma_commit();
+  };
+  const auto scale_in = [&](float (&p)[kValueRegs], int e) {
+    settle(p);
+    const float top = scale * stage_lambda(s, top_row, kIntraLevels + e) * lla_exp2(g_top + gap);
+    const float bottom = scale * stage_lambda(s, bottom_row, kIntraLevels + e) * lla_exp2(g_bottom + gap);
+#pragma unroll
+    for (int i = 0; i < kValueRegs; ++i) acc[i] = fmaf((i & 2) ? bottom : top, p[i], acc[i]);
+    gap += slot_value(decay, e);
+  };
+  for (unsigned live = c & ((1u << kSlots) - 1); live != 0;) {
+    const int first = __ffs(live) - 1;
+    live &= live - 1;
+    const bool pair = live != 0;
+    const int second = pair ? __ffs(live) - 1 : first;
+    live &= live - 1;
+    wgmma_fence();
+    product(part[0], first);
+    product(part[1], second);
+    wgmma_wait<1>();
+    scale_in(part[0], first);
+    wgmma_wait<0>();
+    if (pair) scale_in(part[1], second);
+  }
+  wgmma_wait<0>();
+}
+
+// The warpgroups' partial sums of o, each for the other's half of the block_v columns.
+constexpr int kExchangePitch = kBlockV / 2 + 8;  // floats: a warp's float2 stores in two wavefronts
+__device__ __forceinline__ int exchange_at(int half, int n, int h) {
+  return (half * kChunk + row_top() + 8 * h) * kExchangePitch + 8 * n + 2 * lane_in_group();
+}
+__device__ __forceinline__ void exchange_barrier() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
+
+// kScanFixedBytes + slots * kScanSlotBytes of dynamic shared memory, slots = bit_length of
+// the last chunk. grid (V/block_v, B*H), kScanThreads threads (two warpgroups).
+extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
+    lla_mamba2_scan(const Element* __restrict__ q, const Element* __restrict__ k,
+                    const Element* __restrict__ v, const float* __restrict__ g,
+                    const Element* __restrict__ lambda, Element* __restrict__ o, int seq_len,
+                    int heads, int groups, float scale) {
+  extern __shared__ __align__(128) unsigned char scan_shared[];
+  unsigned char* scan_smem = scan_shared + ((1024 - (shared_address(scan_shared) & 1023)) & 1023);
+  float* exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);
+  Bits* slots = reinterpret_cast<Bits*>(scan_smem + 2 * kStageStride + kExchangeBytes);
+
+  const ScanBlock block = scan_block(q, k, v, g, lambda, seq_len, heads, groups);
+  const int chunks = (seq_len + kChunk - 1) / kChunk;
+  const int half = threadIdx.x >> 7;  // the warpgroup
+  const unsigned long long slot_tiles = n_major(slots);
+
+  float decay[kSlots] = {};  // total log2 decay of each slot's block
+  const ScanStage first = swizzled_stage(scan_smem);
+  store_chunk_rows(load_chunk<SwizzledRows>(block, 0, seq_len, heads, groups, first), first.gc, first.lambda);
+
+  for (int c = 0; c < chunks; ++c) {
+    const ScanStage s = swizzled_stage(scan_smem + (c & 1) * kStageStride);
+    const ScanStage next = swizzled_stage(scan_smem + ((c + 1) & 1) * kStageStride);
+    const int tokens = seq_len - c * kChunk;
+    copy_async_wait_all();
+    fence_proxy_async();
+    __syncthreads();  // chunk c's stage and the slots formed after chunk c - 1 are in place
+    const bool more = c + 1 < chunks;
+
+    // Intra-chunk levels on the warpgroup's half of the keys: S = Q K^T, weights, O = P V.
+    const unsigned long long q_tile = k_major(s.q), keys = k_major(s.k + kScoreColumns * half * 64);
+    const unsigned long long v_tile = n_major_swizzled(s.v);
+    float sc[kScoreRegs];
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < kKeyDim / 16; ++ks)
+      Wgmma<kScoreColumns>::template shared_a<0>(sc, k_major_at(q_tile, 16 * ks), k_major_at(keys, 16 * ks),
+                                                  ks > 0);
+    wgmma_commit();
+    // The next chunk's copies go out while Q K^T runs (after the last chunk too, as zeros into
+    // the free stage: under a branch they would serialize the wgmma).
+    const ChunkRows next_rows = load_chunk<SwizzledRows>(block, c + 1, seq_len, heads, groups, next);
+    wgmma_wait<0>();
+    settle(sc);
+    weigh_scores(sc, s, half, scale);
+    unsigned p[kScoreColumns / 16][4];
+#pragma unroll
+    for (int step = 0; step < kScoreColumns / 16; ++step) {
+      const float* d = sc + 8 * step;
+      p[step][0] = pack(d[0], d[1]);
+      p[step][1] = pack(d[2], d[3]);
+      p[step][2] = pack(d[4], d[5]);
+      p[step][3] = pack(d[6], d[7]);
+    }
+    // The next slot's state (after the last chunk too, then dropped: a wgmma under a branch
+    // the compiler cannot prove warpgroup-uniform serializes every wgmma).
+    unsigned a[kGroupTiles][kChunk / 16][4];
+    slot_operands(a, s, half);
+    float acc[kValueRegs], state[kGroupTiles][kValueRegs];
+    wgmma_fence();
+#pragma unroll
+    for (int step = 0; step < kScoreColumns / 16; ++step)
+      Wgmma<kBlockV>::template register_a<1>(
+          acc, p[step], n_major_at(v_tile, kScoreColumns * half + 16 * step), step > 0);
+    wgmma_commit();
+#pragma unroll
+    for (int t = 0; t < kGroupTiles; ++t)
+#pragma unroll
+      for (int step = 0; step < kChunk / 16; ++step)
+        Wgmma<kBlockV>::template register_a<1>(state[t], a[t][step], n_major_at(v_tile, 16 * step), step > 0);
+    wgmma_commit();
+
+    // Chunk levels on the warpgroup's half of K.
+    float chunk_levels[kValueRegs];
+    read_slots(chunk_levels, s, q_tile, slot_tiles, c, decay, half, scale);
+    settle(acc);
+#pragma unroll
+    for (int t = 0; t < kGroupTiles; ++t) settle(state[t]);
+#pragma unroll
+    for (int i = 0; i < kValueRegs; ++i) acc[i] += chunk_levels[i];
+
+    // Hand the other warpgroup its half of the columns, take this one's, and write it.
+#pragma unroll
+    for (int n = 0; n < kBlockV / 8; ++n) {
+      if (n / (kBlockV / 16) == half) continue;
+      const int m = n % (kBlockV / 16);
+      *reinterpret_cast<float2*>(exchange + exchange_at(1 - half, m, 0)) = make_float2(acc[4 * n], acc[4 * n + 1]);
+      *reinterpret_cast<float2*>(exchange + exchange_at(1 - half, m, 1)) =
+          make_float2(acc[4 * n + 2], acc[4 * n + 3]);
+    }
+    exchange_barrier();
+    unsigned* chunk_o = chunk_output(o, block, c, seq_len, heads);
+    const int top_row = row_top(), bottom_row = top_row + 8;
+#pragma unroll
+    for (int n = 0; n < kBlockV / 8; ++n) {
+      if (n / (kBlockV / 16) != half) continue;
+      const int m = n % (kBlockV / 16);
+      const float2 top = *reinterpret_cast<const float2*>(exchange + exchange_at(half, m, 0));
+      const float2 bottom = *reinterpret_cast<const float2*>(exchange + exchange_at(half, m, 1));
+      const int col = block.v0 + 8 * n + 2 * lane_in_group();
+      store_output(chunk_o, top_row, col, tokens, heads, acc[4 * n] + top.x, acc[4 * n + 1] + top.y);
+      store_output(chunk_o, bottom_row, col, tokens, heads, acc[4 * n + 2] + bottom.x, acc[4 * n + 3] + bottom.y);
+    }
+
+    if (more) {
+      // Slot j (carry_decays) is not live in chunk c, so no warp read it.
+      const int j = __ffs(c + 1) - 1;
+      float across[kSlots];
+      const float after = carry_decays(across, decay, j, s.gc[kChunk - 1]);
+      store_slot(state, slots, j, across, half);
+      fence_proxy_async();
+#pragma unroll
+      for (int e = 0; e < kSlots; ++e)
+        if (e == j) decay[e] = after;
+      store_chunk_rows(next_rows, next.gc, next.lambda);
+    }
+  }
+}
+
+}  // namespace lla_mamba2

@@ -1,0 +1,41 @@
+#include "generator/wgmma_wrappers.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace lla::compiler {
+namespace {
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(WgmmaWrappers, OneSpecializationPerWidthNamingEveryAccumulator) {
+  const std::string s = wgmma_wrappers(Dtype::bf16, {32, 64});
+  EXPECT_EQ(count(s, "template <>\nstruct Wgmma<"), 2u);
+  EXPECT_EQ(count(s, "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16"), 2u);  // A shared, A registers
+  EXPECT_EQ(count(s, "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"), 2u);
+  EXPECT_EQ(count(s, "float (&d)[16]"), 2u);
+  EXPECT_EQ(count(s, "float (&d)[32]"), 2u);
+  EXPECT_EQ(count(s, "\"+f\"(d[15])"), 4u);  // both widths
+  EXPECT_EQ(count(s, "\"+f\"(d[31])"), 2u);  // 64 only
+  EXPECT_EQ(count(s, "\"+f\"(d[32])"), 0u);
+  // N = 32: accumulators %0..%15, then the operands after them.
+  EXPECT_NE(s.find("{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15},\\n"), std::string::npos);
+  EXPECT_NE(s.find("\"%16, %17, p, 1, 1, 0, %19;"), std::string::npos);
+  EXPECT_NE(s.find("\"{%16,%17,%18,%19}, %20, p, 1, 1, %22;"), std::string::npos);
+  EXPECT_NE(wgmma_wrappers(Dtype::f16, {32}).find("m64n32k16.f32.f16.f16"), std::string::npos);
+}
+
+TEST(WgmmaWrappers, RejectFp32AndWidthsWgmmaLacks) {
+  EXPECT_THROW(wgmma_wrappers(Dtype::f32, {32}), std::invalid_argument);
+  EXPECT_THROW(wgmma_wrappers(Dtype::bf16, {12}), std::invalid_argument);
+  EXPECT_THROW(wgmma_wrappers(Dtype::bf16, {264}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace lla::compiler
