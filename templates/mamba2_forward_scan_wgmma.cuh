@@ -51,11 +51,18 @@ struct SwizzledRows {
 static_assert(kKeyDim % 64 == 0 && (kBlockV == 32 || kBlockV % 64 == 0), "whole swizzle atoms");
 
 constexpr int kStageStride = (kScanStageBytes<kChunk * kKeyDim, kChunk * kBlockV> + 1023) / 1024 * 1024;
-constexpr int kExchangeBytes = 4 * 2 * kChunk * (kBlockV / 2 + 8);  // exchange_at below
 constexpr int kSlotElements = kKeyDim * kBlockV;
-// Both stages, the warpgroups' exchange of partial sums, then the slots, after up to 1024 bytes
-// that align the stages' swizzle atoms.
-static_assert(1024 + 2 * kStageStride + kExchangeBytes == lla_config::kScanFixedBytes &&
+// The warpgroups' partial sums of o, each for the other's half of the block_v columns: rows of
+// kExchangePitch floats (a warp's float2 stores in two wavefronts). With V tile 64 they go in
+// the chunk's q, k and v tiles once both warpgroups are done with them (which keeps 64 within
+// shared memory at T = 16384); otherwise in room of their own, saving a barrier.
+constexpr int kExchangePitch = kBlockV / 2 + 8;
+constexpr bool kExchangeInStage = kBlockV == 64;
+constexpr int kExchangeBytes = 4 * 2 * kChunk * kExchangePitch;
+static_assert(kExchangeBytes <= 2 * (2 * kChunk * kKeyDim + kChunk * kBlockV), "the exchange fits in the tiles");
+// Both stages, the exchange unless it is in them, then the slots, after up to 1024 bytes that
+// align the stages' swizzle atoms.
+static_assert(1024 + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes) == lla_config::kScanFixedBytes &&
                   2 * kSlotElements == lla_config::kScanSlotBytes,
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
@@ -240,10 +247,14 @@ __device__ __forceinline__ float slot_value(const float (&a)[kSlots], int e) {
   return x;
 }
 
+// Live slots whose products run at once in read_slots: two at V tile 32; one at 64, whose
+// second buffer of accumulators would spill.
+constexpr int kSlotsInFlight = kBlockV == 64 ? 1 : 2;
+
 // sum over live slots e of diag(scale lambda^(log2 C + 1 + e) exp(G_i + gap)) Q N_e on the
 // warpgroup's half of K, gap the log decay from the slot's end to the chunk's start, into
-// `acc` (zeroed here). Live slots go two at a time, the second product running while the
-// first is scaled in; an odd last one is paired with itself and its second copy dropped.
+// `acc` (zeroed here). Live slots go kSlotsInFlight at a time, a product running while the one
+// before it is scaled in; a short last group repeats its first slot and drops the copies.
 // (Every wait is on the loop's one path: a wait under a branch the compiler cannot prove
 // warpgroup-uniform serializes every wgmma, as does touching the accumulators of a group
 // committed before the loop, which is complete only after the last wait.)
@@ -254,7 +265,7 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
   for (int i = 0; i < kValueRegs; ++i) acc[i] = 0.0f;
   const int top_row = row_top(), bottom_row = top_row + 8;
   const float g_top = s.gc[top_row], g_bottom = s.gc[bottom_row];
-  float part[2][kValueRegs];
+  float part[kSlotsInFlight][kValueRegs];
   float gap = 0.0f;
   const auto product = [&](float (&p)[kValueRegs], int e) {
     const unsigned long long slot = descriptor_plus(slot_tiles, e * kSlotElements);
@@ -274,24 +285,27 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
     gap += slot_value(decay, e);
   };
   for (unsigned live = c & ((1u << kSlots) - 1); live != 0;) {
-    const int first = __ffs(live) - 1;
-    live &= live - 1;
-    const bool pair = live != 0;
-    const int second = pair ? __ffs(live) - 1 : first;
-    live &= live - 1;
+    int e[kSlotsInFlight];
+    bool real[kSlotsInFlight];
+#pragma unroll
+    for (int i = 0; i < kSlotsInFlight; ++i) {
+      real[i] = live != 0;
+      e[i] = real[i] ? __ffs(live) - 1 : e[0];
+      live &= live - 1;
+    }
     wgmma_fence();
-    product(part[0], first);
-    product(part[1], second);
-    wgmma_wait<1>();
-    scale_in(part[0], first);
-    wgmma_wait<0>();
-    if (pair) scale_in(part[1], second);
+#pragma unroll
+    for (int i = 0; i < kSlotsInFlight; ++i) product(part[i], e[i]);
+#pragma unroll
+    for (int i = 0; i < kSlotsInFlight; ++i) {
+      if (kSlotsInFlight - 1 - i == 1) wgmma_wait<1>();
+      else wgmma_wait<0>();
+      if (real[i]) scale_in(part[i], e[i]);
+    }
   }
   wgmma_wait<0>();
 }
 
-// The warpgroups' partial sums of o, each for the other's half of the block_v columns.
-constexpr int kExchangePitch = kBlockV / 2 + 8;  // floats: a warp's float2 stores in two wavefronts
 __device__ __forceinline__ int exchange_at(int half, int n, int h) {
   return (half * kChunk + row_top() + 8 * h) * kExchangePitch + 8 * n + 2 * lane_in_group();
 }
@@ -306,8 +320,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
                     int heads, int groups, float scale) {
   extern __shared__ __align__(128) unsigned char scan_shared[];
   unsigned char* scan_smem = scan_shared + ((1024 - (shared_address(scan_shared) & 1023)) & 1023);
-  float* exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);
-  Bits* slots = reinterpret_cast<Bits*>(scan_smem + 2 * kStageStride + kExchangeBytes);
+  float* own_exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);
+  Bits* slots = reinterpret_cast<Bits*>(scan_smem + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes));
 
   const ScanBlock block = scan_block(q, k, v, g, lambda, seq_len, heads, groups);
   const int chunks = (seq_len + kChunk - 1) / kChunk;
@@ -352,10 +366,6 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       p[step][2] = pack(d[4], d[5]);
       p[step][3] = pack(d[6], d[7]);
     }
-    // The next slot's state (after the last chunk too, then dropped: a wgmma under a branch
-    // the compiler cannot prove warpgroup-uniform serializes every wgmma).
-    unsigned a[kGroupTiles][kChunk / 16][4];
-    slot_operands(a, s, half);
     float acc[kValueRegs], state[kGroupTiles][kValueRegs];
     wgmma_fence();
 #pragma unroll
@@ -363,6 +373,13 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       Wgmma<kBlockV>::template register_a<1>(
           acc, p[step], n_major_at(v_tile, kScoreColumns * half + 16 * step), step > 0);
     wgmma_commit();
+    // The next slot's state (after the last chunk too, then dropped: a wgmma under a branch
+    // the compiler cannot prove warpgroup-uniform serializes every wgmma). Its operand A is
+    // built while P V runs, which then frees P's registers for it.
+    unsigned a[kGroupTiles][kChunk / 16][4];
+    slot_operands(a, s, half);
+    wgmma_wait<0>();
+    wgmma_fence();
 #pragma unroll
     for (int t = 0; t < kGroupTiles; ++t)
 #pragma unroll
@@ -380,6 +397,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     for (int i = 0; i < kValueRegs; ++i) acc[i] += chunk_levels[i];
 
     // Hand the other warpgroup its half of the columns, take this one's, and write it.
+    float* exchange = kExchangeInStage ? reinterpret_cast<float*>(s.q) : own_exchange;
+    if (kExchangeInStage) exchange_barrier();  // both are done with the tiles
 #pragma unroll
     for (int n = 0; n < kBlockV / 8; ++n) {
       if (n / (kBlockV / 16) == half) continue;

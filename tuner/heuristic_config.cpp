@@ -30,8 +30,9 @@ std::string arch_for_compute_capability(int major, int minor) {
 // allows it with the widest V tile whose states fit in shared memory and whose blocks (one
 // per sequence, head and V tile) fill enough SMs: 64 where they alone fill 7/8 of them, 32 or
 // 16 where they fill half (fewer, and the sequential walk over T loses to the tree); else mma
-// with 64-wide V tiles where they divide. Where that is the scan with 32-wide tiles on sm_90a,
-// the scan on warpgroups (scan_wgmma) when it takes the spec and fits. fp32 inputs: CUDA cores (fma), 32-wide K and V tiles
+// with 64-wide V tiles where they divide. Where that is the scan with 32- or 64-wide tiles on
+// sm_90a, the scan on warpgroups (scan_wgmma) when it takes the spec and fits, with 64-wide
+// tiles too where 32-wide ones would take more than one wave of blocks. fp32 inputs: CUDA cores (fma), 32-wide K and V tiles
 // where they divide, 16 otherwise, four warps.
 // A chunk of 128 on a device with little shared memory falls back to narrower V, then K tiles.
 compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const DeviceInfo& device) {
@@ -69,18 +70,26 @@ compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const
       spec.tile.algorithm = compiler::Algorithm::mma;
       spec.tile.block_v = widest_dividing_tile(request.value_dim, {64, 32, 16});
     }
-    // Measured on the H100 (32-wide tiles): 0.87 ms against the mma.sync scan's 1.12 at
-    // T = 16384, batch 2, and 1.74 against 2.24 for the paper's 48 heads. With 64-wide tiles
-    // the mma.sync scan stays ahead (0.68 against 0.75 ms at T = 2048, batch 16), and so does
-    // its 16-wide tile at batch 1, T = 65536 (3.81 against 4.28 ms with 32).
-    if (spec.tile.algorithm == compiler::Algorithm::scan && spec.tile.block_v == 32) {
+    // Measured on the H100, tuned: 0.48 / 0.53 / 0.55 ms with 64-wide tiles at T = 2048 x 16,
+    // 4096 x 8, 8192 x 4 (the mma.sync scan: 0.68 / 0.72 / 0.75), 0.90 with 32-wide ones at
+    // 16384 x 2 (1.12), and 1.20 for the paper's 48 heads with 64-wide ones, 96 blocks in one
+    // wave where 192 of 32 take 1.45 waves (2.22). The mma.sync scan's 16-wide tile stays
+    // ahead at batch 1, T = 65536 (3.81 against 4.28 ms with 32).
+    if (spec.tile.algorithm == compiler::Algorithm::scan && spec.tile.block_v >= 32) {
       compiler::KernelSpec warpgroups = spec;
       warpgroups.tile.algorithm = compiler::Algorithm::scan_wgmma;
-      if (compiler::mamba2::scan_supports(warpgroups) &&
-          (device.max_shared_per_block_optin <= 0 ||
-           compiler::mamba2::scan_shared_bytes(warpgroups, request.shape.seq_len) <=
-               device.max_shared_per_block_optin))
+      const auto fits = [&](const compiler::KernelSpec& s) {
+        return device.max_shared_per_block_optin <= 0 ||
+               compiler::mamba2::scan_shared_bytes(s, request.shape.seq_len) <=
+                   device.max_shared_per_block_optin;
+      };
+      if (compiler::mamba2::scan_supports(warpgroups) && fits(warpgroups)) {
         spec = warpgroups;
+        warpgroups.tile.block_v = 64;
+        if (spec.tile.block_v == 32 && sequence_heads * (request.value_dim / 32) > device.sm_count &&
+            request.value_dim % 64 == 0 && fits(warpgroups))
+          spec = warpgroups;
+      }
     }
   }
   while (device.max_shared_per_block_optin > 0 &&

@@ -116,13 +116,15 @@ int output_shared_bytes(const KernelSpec& spec) {
 
 // scan: tiles with rows padded by 8 elements, each warp's partial sums for its partner.
 // scan_wgmma: unpadded (swizzled) tiles, stages on 1024 bytes (after up to 1024 bytes of
-// alignment), each warpgroup's sums for the other in rows of block_v / 2 + 8 floats.
+// alignment); the warpgroups' exchange of sums (rows of block_v / 2 + 8 floats) in room of its
+// own, or with V tile 64 in a stage's tiles.
 int scan_fixed_bytes(const KernelSpec& spec) {
   const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
   const int rows = 4 * c + 2 * c * spec.levels;  // g and lambda
   if (spec.tile.algorithm == Algorithm::scan_wgmma) {
     const int stage = 2 * (2 * c * k + c * bv) + rows;
-    return 1024 + 2 * ((stage + 1023) / 1024 * 1024) + 4 * 2 * c * (bv / 2 + 8);
+    const int exchange = bv == 64 ? 0 : 4 * 2 * c * (bv / 2 + 8);
+    return 1024 + 2 * ((stage + 1023) / 1024 * 1024) + exchange;
   }
   const int stage = 2 * (2 * c * (k + 8) + c * (bv + 8)) + rows;
   const int exchange = 2 * spec.tile.warps * 4 * 16 * bv / 2;  // the scan's two warps per 16 rows

@@ -181,14 +181,18 @@ TEST(Mamba2ForwardPlan, ScanOnWarpgroupsLaunchesAsTheScanWithUnpaddedSwizzledTil
   spec.tile = {32, 32, 4, Algorithm::scan_wgmma};
   const Launch scan = the_one_scan_launch(Algorithm::scan_wgmma);
   // 1024 bytes to align, two stages on 1024 bytes (q, k, v tiles unpadded, g, lambda rows), each
-  // warpgroup's half of the columns for the other (rows of 16 + 8 floats), then 8 slots of
-  // K x block_v.
+  // warpgroup's half of the columns for the other (rows of 16 + 8 floats; at V tile 64 in the
+  // stage's tiles), then 8 slots of K x block_v.
   const int stage = (2 * (2 * 64 * 128 + 64 * 32) + 4 * 64 + 2 * 64 * 15 + 1023) / 1024 * 1024;
   const int fixed = 1024 + 2 * stage + 2 * 64 * 24 * 4;
   EXPECT_EQ(mamba2::scan_fixed_bytes(spec), fixed);
   EXPECT_EQ(mamba2::scan_slot_bytes(spec), 2 * 128 * 32);
   EXPECT_EQ(scan.shared_bytes, static_cast<unsigned>(fixed + 8 * 2 * 128 * 32));
   EXPECT_TRUE(mamba2::scan_supports(spec));
+  spec.tile.block_v = 64;
+  const int stage64 = (2 * (2 * 64 * 128 + 64 * 64) + 4 * 64 + 2 * 64 * 15 + 1023) / 1024 * 1024;
+  EXPECT_EQ(mamba2::scan_fixed_bytes(spec), 1024 + 2 * stage64);
+  EXPECT_LE(mamba2::scan_shared_bytes(spec, 16384), 227 * 1024);  // fits an H100 at T = 16384
   spec.arch = "sm_80";
   EXPECT_FALSE(mamba2::scan_supports(spec));
 }

@@ -57,10 +57,26 @@ TEST(HeuristicConfig, TheScanServesEnoughSequencesAndHeads) {
   r.value_dim = 128;
   r.shape.batch = 4;
   r.shape.seq_len = 8192;
-  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.block_v, 64);  // 4 * 16 * 2 blocks
-  r.shape.seq_len = 16384;  // 64 x 128 x 136 x 2 bytes a slot: the 64-wide scan's eight overflow
-  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.block_v, 32);
-  EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::scan_wgmma);
+  s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.block_v, 64);  // 4 * 16 * 2 blocks
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan_wgmma);
+  EXPECT_EQ(heuristic_forward_spec(r, a100).tile.algorithm, compiler::Algorithm::scan);
+  r.shape.seq_len = 16384;  // 64 x 128 x 136 x 2 bytes a slot: the 64-wide scan's eight overflow,
+  // and 256 blocks of 32 are two waves: the 64-wide scan on warpgroups (unpadded slots) fits
+  s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan_wgmma);
+  EXPECT_EQ(s.tile.block_v, 64);
+  r.shape.batch = 2;  // the paper's model: 96 blocks of 64, not 192 of 32
+  r.shape.heads = 48;
+  r.shape.groups = 1;
+  r.value_dim = 64;
+  s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan_wgmma);
+  EXPECT_EQ(s.tile.block_v, 64);
+  r.shape.heads = 16;
+  r.shape.groups = 16;
+  r.value_dim = 128;
+  r.shape.batch = 4;
   r.shape.batch = 1;
   r.shape.heads = 8;  // 64 blocks of 16: a walk over T on half the SMs loses to the tree
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::mma);
