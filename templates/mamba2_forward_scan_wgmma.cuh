@@ -253,8 +253,9 @@ constexpr int kSlotsInFlight = kBlockV == 64 ? 1 : 2;
 
 // sum over live slots e of diag(scale lambda^(log2 C + 1 + e) exp(G_i + gap)) Q N_e on the
 // warpgroup's half of K, gap the log decay from the slot's end to the chunk's start, into
-// `acc` (zeroed here). Live slots go kSlotsInFlight at a time, a product running while the one
-// before it is scaled in; a short last group repeats its first slot and drops the copies.
+// `acc` (zeroed here). Live slots go kSlotsInFlight at a time (with two, the second product
+// runs while the first is scaled in); a short last group repeats its first slot and drops the
+// copies.
 // (Every wait is on the loop's one path: a wait under a branch the compiler cannot prove
 // warpgroup-uniform serializes every wgmma, as does touching the accumulators of a group
 // committed before the loop, which is complete only after the last wait.)
