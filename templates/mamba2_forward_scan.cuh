@@ -96,13 +96,7 @@ __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j
       for (int half = 0; half < 2; ++half) {
         const int at = (m0 + lane_group() + 8 * half) * kKeyPitch + n0 + 8 * nt + 2 * lane_in_group();
         float x = acc[nt][2 * half], y = acc[nt][2 * half + 1];
-#pragma unroll
-        for (int e = 0; e < kSlots; ++e) {
-          if (e >= j) break;
-          const float2 f = unpack(pair_at(slots + e * (kBlockV * kKeyPitch) + at));
-          x = fmaf(across[e], f.x, x);
-          y = fmaf(across[e], f.y, y);
-        }
+        absorb_slots<kBlockV * kKeyPitch>(x, y, slots, at, j, across);
         *reinterpret_cast<unsigned*>(target + at) = pack(x, y);
       }
   }
@@ -266,8 +260,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
           mma(part[t], qh[m][1], bn + 2);
         }
       }
-      const float top = scale * stage_lambda(s, row_top, kIntraLevels + e) * lla_exp2(g_top + gap);
-      const float bottom = scale * stage_lambda(s, row_bottom, kIntraLevels + e) * lla_exp2(g_bottom + gap);
+      const float top = chunk_level_factor(s, row_top, e, g_top, gap, scale);
+      const float bottom = chunk_level_factor(s, row_bottom, e, g_bottom, gap, scale);
 #pragma unroll
       for (int t = 0; t < kBlockV / 8; ++t)
 #pragma unroll

@@ -149,6 +149,14 @@ __device__ __forceinline__ float stage_lambda(const ScanStage& s, int i, int lev
   return bits_float(s.lambda[i * kLevels + level]);
 }
 
+// The row factor of chunk level e's read on row `row` (g_row its prefix decay): scale
+// lambda^(log2 C + 1 + e) exp(G_row + gap), gap the log2 decay from the slot's end to the
+// chunk's start.
+__device__ __forceinline__ float chunk_level_factor(const ScanStage& s, int row, int e, float g_row, float gap,
+                                                    float scale) {
+  return scale * stage_lambda(s, row, kIntraLevels + e) * lla_exp2(g_row + gap);
+}
+
 // One input tile of the chunk, [chunk][kColumns] (rows past the sequence zero), asynchronously
 // in 16-byte parts, consecutive lanes along a row; Layout::at<kColumns>(row, column) is where
 // an element goes in the tile. A copied global line is written to shared memory as it
@@ -226,6 +234,20 @@ __device__ __forceinline__ float carry_decays(float (&across)[kSlots], const flo
     }
   }
   return after;
+}
+
+// A pair of the slot being formed (x, y at element `at` of a slot; slots kSlotElements apart)
+// plus the slots below j, each times across[e] (carry_decays).
+template <int kSlotElements>
+__device__ __forceinline__ void absorb_slots(float& x, float& y, const Bits* slots, int at, int j,
+                                             const float* across) {
+#pragma unroll
+  for (int e = 0; e < kSlots; ++e) {
+    if (e >= j) break;
+    const float2 f = unpack(pair_at(slots + e * kSlotElements + at));
+    x = fmaf(across[e], f.x, x);
+    y = fmaf(across[e], f.y, y);
+  }
 }
 
 // o as pairs of 16-bit elements, at row 0 of chunk c, column 0 of the block's head.

@@ -146,41 +146,48 @@ constexpr int kGroupTiles = (kKeyTiles + 1) / 2;    // ... a warpgroup forms (th
 __device__ __forceinline__ int row_block() { return (threadIdx.x >> 5) & 3; }
 __device__ __forceinline__ int row_top() { return 16 * row_block() + lane_group(); }
 
-// Decay, lambda and the causal mask on this warp's 16 rows of the warpgroup's scores (keys
-// 32 half + ...). Below the diagonal a 16 x 16 block's pairs all lie at the level of the
-// highest bit in which its row and column blocks differ, so lambda is one value a row; on it
-// each pair has its own level.
+// Decay, lambda and the causal mask on a thread's four scores of an 8-column group, in the mma
+// accumulator order: rows top_row and top_row + 8 (g_top, g_bottom their prefix decays),
+// columns column0 + 2 lane_in_group() (+ 1). Below the diagonal a 16 x 16 block's pairs all lie
+// at the level of the highest bit in which its row and column blocks differ, so lambda is one
+// value a row; on it each pair has its own level and the causal mask (selected, not branched);
+// above it the scores are zero.
+__device__ __forceinline__ void weigh_score_group(float* d, const ScanStage& s, int top_row, int column0,
+                                                  float g_top, float g_bottom, float scale) {
+  const int rb = top_row >> 4, block = column0 >> 4, bottom_row = top_row + 8;
+  if (block < rb) {
+    const int level = min(4 + bit_length(rb ^ block), kLevels - 1);
+    const float w_top = scale * stage_lambda(s, top_row, level);
+    const float w_bottom = scale * stage_lambda(s, bottom_row, level);
+    const float2 gj = *reinterpret_cast<const float2*>(s.gc + column0 + 2 * lane_in_group());
+    d[0] *= w_top * lla_exp2(g_top - gj.x);
+    d[1] *= w_top * lla_exp2(g_top - gj.y);
+    d[2] *= w_bottom * lla_exp2(g_bottom - gj.x);
+    d[3] *= w_bottom * lla_exp2(g_bottom - gj.y);
+  } else if (block == rb) {
+#pragma unroll
+    for (int x = 0; x < 4; ++x) {
+      const int i = x < 2 ? top_row : bottom_row;
+      const int col = column0 + 2 * lane_in_group() + (x & 1);
+      const float w = scale * stage_lambda(s, i, min(lla_level(i, col), kLevels - 1)) *
+                      lla_exp2((x < 2 ? g_top : g_bottom) - s.gc[col]);
+      d[x] = col <= i ? d[x] * w : 0.0f;
+    }
+  } else {
+#pragma unroll
+    for (int x = 0; x < 4; ++x) d[x] = 0.0f;
+  }
+}
+
+// Decay, lambda and the causal mask (weigh_score_group) on this warp's 16 rows of the
+// warpgroup's scores.
 __device__ __forceinline__ void weigh_scores(float (&sc)[kScoreRegs], const ScanStage& s, int half,
                                              float scale) {
-  const int rb = row_block(), top_row = row_top(), bottom_row = top_row + 8;
-  const float g_top = s.gc[top_row], g_bottom = s.gc[bottom_row];
+  const int top_row = row_top();
+  const float g_top = s.gc[top_row], g_bottom = s.gc[top_row + 8];
 #pragma unroll
-  for (int j = 0; j < kScoreColumns / 8; ++j) {
-    const int column0 = kScoreColumns * half + 8 * j, block = column0 / 16;
-    float* d = sc + 4 * j;
-    if (block < rb) {
-      const int level = min(4 + bit_length(rb ^ block), kLevels - 1);
-      const float w_top = scale * stage_lambda(s, top_row, level);
-      const float w_bottom = scale * stage_lambda(s, bottom_row, level);
-      const float2 gj = *reinterpret_cast<const float2*>(s.gc + column0 + 2 * lane_in_group());
-      d[0] *= w_top * lla_exp2(g_top - gj.x);
-      d[1] *= w_top * lla_exp2(g_top - gj.y);
-      d[2] *= w_bottom * lla_exp2(g_bottom - gj.x);
-      d[3] *= w_bottom * lla_exp2(g_bottom - gj.y);
-    } else if (block == rb) {
-#pragma unroll
-      for (int x = 0; x < 4; ++x) {
-        const int i = x < 2 ? top_row : bottom_row;
-        const int col = column0 + 2 * lane_in_group() + (x & 1);
-        const float w = scale * stage_lambda(s, i, min(lla_level(i, col), kLevels - 1)) *
-                        lla_exp2((x < 2 ? g_top : g_bottom) - s.gc[col]);
-        d[x] = col <= i ? d[x] * w : 0.0f;
-      }
-    } else {
-#pragma unroll
-      for (int x = 0; x < 4; ++x) d[x] = 0.0f;
-    }
-  }
+  for (int j = 0; j < kScoreColumns / 8; ++j)
+    weigh_score_group(sc + 4 * j, s, top_row, kScoreColumns * half + 8 * j, g_top, g_bottom, scale);
 }
 
 // The K tile of the warpgroup's t-th slot tile (the last real one for a tile past K).
@@ -226,13 +233,7 @@ __device__ __forceinline__ void store_slot(const float (&state)[kGroupTiles][kVa
       for (int h = 0; h < 2; ++h) {
         const int at = CoreMatrices::at<kBlockV>(64 * (2 * t + half) + row_top() + 8 * h, 8 * n + 2 * lane_in_group());
         float x = state[t][4 * n + 2 * h], y = state[t][4 * n + 2 * h + 1];
-#pragma unroll
-        for (int e = 0; e < kSlots; ++e) {
-          if (e >= j) break;
-          const float2 f = unpack(pair_at(slots + e * kSlotElements + at));
-          x = fmaf(across[e], f.x, x);
-          y = fmaf(across[e], f.y, y);
-        }
+        absorb_slots<kSlotElements>(x, y, slots, at, j, across);
         *reinterpret_cast<unsigned*>(target + at) = pack(x, y);
       }
   }
@@ -279,8 +280,8 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
   };
   const auto scale_in = [&](float (&p)[kValueRegs], int e) {
     settle(p);
-    const float top = scale * stage_lambda(s, top_row, kIntraLevels + e) * lla_exp2(g_top + gap);
-    const float bottom = scale * stage_lambda(s, bottom_row, kIntraLevels + e) * lla_exp2(g_bottom + gap);
+    const float top = chunk_level_factor(s, top_row, e, g_top, gap, scale);
+    const float bottom = chunk_level_factor(s, bottom_row, e, g_bottom, gap, scale);
 #pragma unroll
     for (int i = 0; i < kValueRegs; ++i) acc[i] = fmaf((i & 2) ? bottom : top, p[i], acc[i]);
     gap += slot_value(decay, e);
