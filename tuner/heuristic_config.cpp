@@ -52,18 +52,20 @@ compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const
     spec.tile.warps = spec.chunk / 16;
     spec.tile.algorithm = compiler::Algorithm::scan;
     const int64_t sequence_heads = int64_t{request.shape.batch} * request.shape.heads;
-    // Wider tiles repeat a chunk's scores less often; measured on the H100: 128 blocks of 64
-    // beat 256 of 32 by 1.5x, 96 of 64 lose to 192 of 32, and at batch 1, T = 65536, 128
-    // blocks of 16 beat 64 of 32 by 1.26x and the tree by 1.3x.
+    const auto fits = [&](const compiler::KernelSpec& s) {
+      return device.max_shared_per_block_optin <= 0 ||
+             compiler::mamba2::scan_shared_bytes(s, request.shape.seq_len) <=
+                 device.max_shared_per_block_optin;
+    };
+    // Wider tiles repeat a chunk's scores less often; measured on the H100 with the mma.sync
+    // scan: 128 blocks of 64 beat 256 of 32 by 1.5x, 96 of 64 lose to 192 of 32, and at batch
+    // 1, T = 65536, 128 blocks of 16 beat 64 of 32 by 1.26x and the tree by 1.3x.
     const auto scan_serves = [&](int block_v) {
       if (request.value_dim % block_v != 0) return false;
       spec.tile.block_v = block_v;
       const int64_t blocks = sequence_heads * (request.value_dim / block_v);
       const bool fills = block_v == 64 ? 8 * blocks >= 7 * device.sm_count : 2 * blocks >= device.sm_count;
-      const bool fits = device.max_shared_per_block_optin <= 0 ||
-                        compiler::mamba2::scan_shared_bytes(spec, request.shape.seq_len) <=
-                            device.max_shared_per_block_optin;
-      return fills && fits;
+      return fills && fits(spec);
     };
     if (!compiler::mamba2::scan_supports(spec) ||
         (!scan_serves(64) && !scan_serves(32) && !scan_serves(16))) {
@@ -78,11 +80,6 @@ compiler::KernelSpec heuristic_forward_spec(const ForwardRequest& request, const
     if (spec.tile.algorithm == compiler::Algorithm::scan && spec.tile.block_v >= 32) {
       compiler::KernelSpec warpgroups = spec;
       warpgroups.tile.algorithm = compiler::Algorithm::scan_wgmma;
-      const auto fits = [&](const compiler::KernelSpec& s) {
-        return device.max_shared_per_block_optin <= 0 ||
-               compiler::mamba2::scan_shared_bytes(s, request.shape.seq_len) <=
-                   device.max_shared_per_block_optin;
-      };
       if (compiler::mamba2::scan_supports(warpgroups) && fits(warpgroups)) {
         spec = warpgroups;
         warpgroups.tile.block_v = 64;

@@ -186,8 +186,10 @@ int estimated_registers(const KernelSpec& spec) {
     return kMmaAllowance + spec.chunk / 2 + bv;
   }
   if (spec.tile.algorithm == Algorithm::scan_wgmma) {
-    // Warpgroup 0 at its fullest, a thread's share over 128: the packed 64 x 64 P, the
-    // 64 x block_v output, the K x block_v slot being formed and its operand A (K x 64).
+    // Held tiles over a warpgroup's 128 threads, counted loosely (16 for P and the partial
+    // products, block_v / 2 output, the K x block_v slot state, K / 4 for q's and the slot
+    // operand's registers): a floor that flags only the clearly oversized tiles (K = 256 with
+    // V tile 64); ptxas reports 238 at K = 128, V tile 32.
     return kMmaAllowance + 16 + bv / 2 + spec.key_dim * bv / 128 + spec.key_dim / 4;
   }
   if (spec.tile.algorithm == Algorithm::scan) {
