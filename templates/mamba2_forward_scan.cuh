@@ -17,37 +17,28 @@
 namespace lla_mamba2 {
 
 constexpr int kValuePitch = kBlockV + 8;  // rows of a v tile
-constexpr int kStageStride =
-    (kScanStageBytes<kChunk * kKeyPitch, kChunk * kValuePitch> + 15) / 16 * 16;
+// Elements of a chunk's key (q, k) and value tiles.
+constexpr int kKeyTile = kChunk * kKeyPitch, kValueTile = kChunk * kValuePitch;
+constexpr int kStageStride = (kScanStageBytes<kKeyTile, kValueTile> + 15) / 16 * 16;
 constexpr int kSlotBytes = 2 * kBlockV * kKeyPitch;
-// Both stages, then each warp's partial sums for its partner (16 x block_v / 2 floats).
-static_assert(2 * kStageStride + kScanWarps * 4 * 16 * kBlockV / 2 == lla_config::kScanFixedBytes &&
+// Both stages, each warp's partial sums for its partner (16 x block_v / 2 floats), the slots'
+// decays.
+static_assert(2 * kStageStride + kScanWarps * 4 * 16 * kBlockV / 2 + kSlotDecayBytes == lla_config::kScanFixedBytes &&
                   kSlotBytes == lla_config::kScanSlotBytes,
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
 __device__ ScanStage padded_stage(unsigned char* base) {
-  return scan_stage<kChunk * kKeyPitch, kChunk * kValuePitch>(base);
+  return scan_stage<kKeyTile, kValueTile>(base);
 }
 
 // Operand A (16 x 16) at rows r0, columns k0 of a row-major [m][k] tile.
 __device__ __forceinline__ void load_a_rows(unsigned a[4], const Bits* tile, int pitch, int r0, int k0) {
   load_matrices(a, tile + (r0 + (lane() & 7) + 8 * ((lane() >> 3) & 1)) * pitch + k0 + 8 * (lane() >> 4));
 }
-// Operand A (16 x 16) at rows m0, columns k0 of A = T^T, T stored row-major [k][m].
-__device__ __forceinline__ void load_a_columns(unsigned a[4], const Bits* tile, int pitch, int m0, int k0) {
-  load_matrices_transposed(a, tile + (k0 + (lane() & 7) + 8 * (lane() >> 4)) * pitch + m0 +
-                                  8 * ((lane() >> 3) & 1));
-}
 // Operand B (k x n = 32 x 8: two k steps) at columns n0, rows k0 of a tile stored [n][k]:
 // b[0..1] the step at k0, b[2..3] the step at k0 + 16.
 __device__ __forceinline__ void load_b_rows(unsigned b[4], const Bits* tile, int pitch, int n0, int k0) {
   load_matrices(b, tile + (n0 + (lane() & 7)) * pitch + k0 + 8 * (lane() >> 3));
-}
-// Operand B (k x n = 16 x 16: two n tiles) at rows k0, columns n0 of a tile stored [k][n]:
-// b[0..1] the tile at n0, b[2..3] the tile at n0 + 8.
-__device__ __forceinline__ void load_b_columns(unsigned b[4], const Bits* tile, int pitch, int n0, int k0) {
-  load_matrices_transposed(b, tile + (k0 + (lane() & 7) + 8 * ((lane() >> 3) & 1)) * pitch + n0 +
-                                  8 * (lane() >> 4));
 }
 
 // Rows padded by 8 elements (kKeyPitch, kValuePitch), which spreads a fragment load's rows
@@ -58,35 +49,38 @@ struct PaddedRows {
 };
 static_assert(kKeyPitch == kKeyDim + 8, "PaddedRows pads key rows as kKeyPitch does");
 
+// What the split kernels (mamba2_forward_scan_split.cuh) share with this scan: its chunk tiles'
+// layout and sizes (kKeyTile, kValueTile) and stages, and its slots' layout, [block_v][K] in
+// rows of kKeyPitch.
+using ChunkTiles = PaddedRows;
+__device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) { return shared; }
+__device__ __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
+  return padded_stage(stages + i * kStageStride);
+}
+struct SlotLayout {
+  static constexpr int kElements = kBlockV * kKeyPitch;
+  __device__ static int at(int kk, int vv) { return vv * kKeyPitch + kk; }
+};
+
 // Chunk c's state, S^T = (w v)^T k with w_i = exp(G_last - G_i), plus the slots below j each
 // decayed to the chunk's end (`across[e]`), rounded once into slot j. Its 16 x 16 blocks are
 // dealt to the warps in turn.
 __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j, const float across[kSlots]) {
   constexpr int kNBlocks = kKeyDim / 16, kBlocks = (kBlockV / 16) * kNBlocks;
-  const float g_last = s.gc[kChunk - 1];
-  // w at this lane's operand columns of each k step (2t, 2t + 1, 2t + 8, 2t + 9), once for all
-  // of the warp's blocks.
+  // w at this lane's operand columns, once for all of the warp's blocks.
   float w[kChunk / 16][4];
 #pragma unroll
-  for (int step = 0; step < kChunk / 16; ++step)
-#pragma unroll
-    for (int x = 0; x < 4; ++x)
-      w[step][x] = lla_exp2(g_last - s.gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
-  Bits* target = slots + j * (kBlockV * kKeyPitch);
+  for (int step = 0; step < kChunk / 16; ++step) chunk_end_weights(w[step], s.gc, step);
+  Bits* target = slots + j * SlotLayout::kElements;
   for (int block = threadIdx.x >> 5; block < kBlocks; block += kScanWarps) {
     const int m0 = 16 * (block / kNBlocks), n0 = 16 * (block % kNBlocks);
     float acc[2][4] = {};
 #pragma unroll
     for (int k0 = 0; k0 < kChunk; k0 += 16) {
-      const float* wk = w[k0 / 16];
       unsigned a[4], b[4];
-      load_a_columns(a, s.v, kValuePitch, m0, k0);
-#pragma unroll
-      for (int x = 0; x < 4; ++x) {
-        const float2 f = unpack(a[x]);
-        a[x] = x < 2 ? pack(wk[0] * f.x, wk[1] * f.y) : pack(wk[2] * f.x, wk[3] * f.y);
-      }
-      load_b_columns(b, s.k, kKeyPitch, n0, k0);
+      load_a_transposed<PaddedRows, kBlockV>(a, s.v, m0, k0);
+      weigh_columns(a, w[k0 / 16]);
+      load_b_transposed<PaddedRows, kKeyDim>(b, s.k, n0, k0);
       mma(acc[0], a, b);
       mma(acc[1], a, b + 2);
     }
@@ -96,7 +90,7 @@ __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j
       for (int half = 0; half < 2; ++half) {
         const int at = (m0 + lane_group() + 8 * half) * kKeyPitch + n0 + 8 * nt + 2 * lane_in_group();
         float x = acc[nt][2 * half], y = acc[nt][2 * half + 1];
-        absorb_slots<kBlockV * kKeyPitch>(x, y, slots, at, j, across);
+        absorb_slots<SlotLayout::kElements>(x, y, slots, at, j, across);
         *reinterpret_cast<unsigned*>(target + at) = pack(x, y);
       }
   }
@@ -118,18 +112,21 @@ constexpr int kHalfSteps = (kKeyDim / 32 + 1) / 2;  // 32-wide steps of K a warp
 constexpr int kExchangeFloats = 16 * kBlockV / 2;   // a warp's partial sums for its partner
 
 // kScanFixedBytes + slots * kScanSlotBytes of dynamic shared memory, slots = bit_length of
-// the last chunk. grid (V/block_v, B*H), kScanThreads threads.
+// the last chunk. grid (V/block_v, B*H, segments), kScanThreads threads; segments after the
+// first start from seeds (scan_segment, load_seeds).
 extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     lla_mamba2_scan(const Element* __restrict__ q, const Element* __restrict__ k,
                     const Element* __restrict__ v, const float* __restrict__ g,
-                    const Element* __restrict__ lambda, Element* __restrict__ o, int seq_len,
-                    int heads, int groups, float scale) {
+                    const Element* __restrict__ lambda, Element* __restrict__ o,
+                    const float* __restrict__ seeds, const float* __restrict__ seed_decays, int seq_len,
+                    int heads, int groups, float scale, int segment_chunks, int seeds_per_head) {
   extern __shared__ __align__(16) unsigned char scan_smem[];
   float* exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);  // [warp][16 x block_v/2]
-  Bits* slots = reinterpret_cast<Bits*>(exchange + kScanThreads / 32 * kExchangeFloats);
+  float* decay = exchange + kScanThreads / 32 * kExchangeFloats;  // total log2 decay of each slot's block
+  Bits* slots = reinterpret_cast<Bits*>(reinterpret_cast<unsigned char*>(decay) + kSlotDecayBytes);
 
   const ScanBlock block = scan_block(q, k, v, g, lambda, seq_len, heads, groups);
-  const int chunks = (seq_len + kChunk - 1) / kChunk;
+  const ScanSegment segment = scan_segment((seq_len + kChunk - 1) / kChunk, segment_chunks);
 
   const int warp = threadIdx.x >> 5;
   // Side 1 takes the row blocks in reverse, so the warps a scheduler holds (warp w runs on
@@ -145,17 +142,17 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     return ((x >> 1) * 8 + lane_group()) * (kBlockV / 2) + 8 * t + 2 * lane_in_group() + (x & 1);
   };
 
-  float decay[kSlots] = {};  // total log2 decay of each slot's block
-  const ScanStage first = padded_stage(scan_smem);
-  store_chunk_rows(load_chunk<PaddedRows>(block, 0, seq_len, heads, groups, first), first.gc, first.lambda);
+  begin_segment<PaddedRows, SlotLayout>(block, segment, slots, decay, seeds, seed_decays, seq_len, heads,
+                                        groups, segment_chunks, seeds_per_head, chunk_stage(scan_smem, 0));
 
-  for (int c = 0; c < chunks; ++c) {
-    const ScanStage s = padded_stage(scan_smem + (c & 1) * kStageStride);
-    const ScanStage next = padded_stage(scan_smem + ((c + 1) & 1) * kStageStride);
+  for (int c = segment.first; c < segment.end; ++c) {
+    const int stage = (c - segment.first) & 1;  // begin_segment
+    const ScanStage s = chunk_stage(scan_smem, stage);
+    const ScanStage next = chunk_stage(scan_smem, stage ^ 1);
     const int tokens = seq_len - c * kChunk;
     copy_async_wait_all();
     __syncthreads();  // chunk c's stage and the slots formed after chunk c - 1 are in place
-    const bool more = c + 1 < chunks;
+    const bool more = c + 1 < segment.end;
     ChunkRows next_rows;
     if (more) next_rows = load_chunk<PaddedRows>(block, c + 1, seq_len, heads, groups, next);
 
@@ -223,7 +220,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
 #pragma unroll
       for (int t = 0; t < kBlockV / 8; t += 2) {
         unsigned bv[4];
-        load_b_columns(bv, s.v, kValuePitch, 8 * t, 16 * block);
+        load_b_transposed<PaddedRows, kBlockV>(bv, s.v, 8 * t, 16 * block);
         mma(acc[t], a, bv);
         mma(acc[t + 1], a, bv + 2);
       }
@@ -246,7 +243,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
 #pragma unroll
     for (int e = 0; e < kSlots; ++e) {
       if (!((c >> e) & 1)) continue;
-      const Bits* slot = slots + e * (kBlockV * kKeyPitch);
+      const Bits* slot = slots + e * SlotLayout::kElements;
       float part[kBlockV / 8][4] = {};
 #pragma unroll
       for (int m = 0; m < kHalfSteps; ++m) {
@@ -294,9 +291,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       float across[kSlots];
       const float after = carry_decays(across, decay, j, s.gc[kChunk - 1]);
       form_slot(s, slots, j, across);
-#pragma unroll
-      for (int e = 0; e < kSlots; ++e)
-        if (e == j) decay[e] = after;
+      if (threadIdx.x == 0) decay[j] = after;
       store_chunk_rows(next_rows, next.gc, next.lambda);
     }
   }

@@ -28,7 +28,10 @@ __device__ __forceinline__ void copy_async_16(void* dst, const void* src, bool v
                "l"(src), "r"(valid ? 16 : 0));
 }
 __device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void copy_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+// Until at most kPending of this thread's committed groups are in flight.
+template <int kPending>
+__device__ __forceinline__ void copy_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending)); }
+__device__ __forceinline__ void copy_async_wait_all() { copy_async_wait<0>(); }
 
 // Four 8 x 8 matrices of 16-bit elements; lane l names row l % 8 of matrix l / 8.
 __device__ __forceinline__ void load_matrices(unsigned r[4], const Bits* row) {
@@ -44,6 +47,21 @@ __device__ __forceinline__ void load_matrices_transposed(unsigned r[4], const Bi
 
 __device__ __forceinline__ int lane() { return threadIdx.x & 31; }
 
+// Operand A (16 x 16) at rows m0, columns k0 of A = T^T, T a [k][m] tile of kColumns columns
+// in Layout (8 consecutive columns from a multiple of 8 lie together in every layout here).
+template <class Layout, int kColumns>
+__device__ __forceinline__ void load_a_transposed(unsigned a[4], const Bits* tile, int m0, int k0) {
+  load_matrices_transposed(a, tile + Layout::template at<kColumns>(k0 + (lane() & 7) + 8 * (lane() >> 4),
+                                                                   m0 + 8 * ((lane() >> 3) & 1)));
+}
+// Operand B (k x n = 16 x 16: two n tiles) at rows k0, columns n0 of a [k][n] tile: b[0..1]
+// the tile at n0, b[2..3] the tile at n0 + 8.
+template <class Layout, int kColumns>
+__device__ __forceinline__ void load_b_transposed(unsigned b[4], const Bits* tile, int n0, int k0) {
+  load_matrices_transposed(b, tile + Layout::template at<kColumns>(k0 + (lane() & 7) + 8 * ((lane() >> 3) & 1),
+                                                                   n0 + 8 * (lane() >> 4)));
+}
+
 __device__ __forceinline__ float bits_float(Bits b) {
   Element e;
   e.bits = b;
@@ -51,6 +69,23 @@ __device__ __forceinline__ float bits_float(Bits b) {
 }
 __device__ __forceinline__ float2 unpack(unsigned pair) {
   return make_float2(bits_float(static_cast<Bits>(pair & 0xffff)), bits_float(static_cast<Bits>(pair >> 16)));
+}
+
+// The weights w_i = exp(G_last - G_i) that decay rows of a chunk to its end (gc: prefix log2
+// decays), at this lane's operand columns of 16-row step `step`: 2t, 2t + 1, 2t + 8, 2t + 9.
+__device__ __forceinline__ void chunk_end_weights(float (&w)[4], const float* gc, int step) {
+  const float g_last = gc[kChunk - 1];
+#pragma unroll
+  for (int x = 0; x < 4; ++x) w[x] = lla_exp2(g_last - gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
+}
+// An operand A of one 16-row step with the chunk's rows as its columns, each column times its
+// weight (chunk_end_weights).
+__device__ __forceinline__ void weigh_columns(unsigned (&a)[4], const float (&w)[4]) {
+#pragma unroll
+  for (int x = 0; x < 4; ++x) {
+    const float2 f = unpack(a[x]);
+    a[x] = x < 2 ? pack(w[0] * f.x, w[1] * f.y) : pack(w[2] * f.x, w[3] * f.y);
+  }
 }
 
 // Where a chunk's rows start in the inputs, for this block's (sequence, head, V tile): the
@@ -76,10 +111,24 @@ __device__ __forceinline__ ChunkInputs advance(ChunkInputs in, long long rows, i
 // The next chunk's g and lambda, loaded into registers while this chunk computes.
 constexpr int kLambdaPerThread = (kChunk * kLevels + kScanThreads - 1) / kScanThreads;
 constexpr int kDecayPerLane = (kChunk + 31) / 32;
+struct ChunkDecays {
+  float g[kDecayPerLane];  // warp 0's lanes, kDecayPerLane consecutive rows each
+};
 struct ChunkRows {
   Bits lambda[kLambdaPerThread];
-  float g[kDecayPerLane];
+  ChunkDecays decays;
 };
+
+// g of the chunk's rows from `g` (its row 0, this head), rows past `tokens` zero.
+__device__ ChunkDecays load_chunk_decays(const float* g, int tokens, int heads) {
+  ChunkDecays r;
+#pragma unroll
+  for (int u = 0; u < kDecayPerLane; ++u) {
+    const int i = lane() * kDecayPerLane + u;
+    r.g[u] = threadIdx.x < 32 && i < min(tokens, kChunk) ? g[i * heads] : 0.0f;
+  }
+  return r;
+}
 
 __device__ ChunkRows load_chunk_rows(const ChunkInputs& in, int tokens, int heads) {
   ChunkRows r;
@@ -90,22 +139,13 @@ __device__ ChunkRows load_chunk_rows(const ChunkInputs& in, int tokens, int head
                       ? in.lambda[i * heads * kLevels + idx % kLevels].bits
                       : Bits{0};
   }
-#pragma unroll
-  for (int u = 0; u < kDecayPerLane; ++u) {
-    const int i = lane() * kDecayPerLane + u;
-    r.g[u] = threadIdx.x < 32 && i < min(tokens, kChunk) ? in.g[i * heads] : 0.0f;
-  }
+  r.decays = load_chunk_decays(in.g, tokens, heads);
   return r;
 }
 
-// Into shared memory: lambda ([chunk][levels]) as it is, g as its inclusive prefix sum over
-// the chunk in log2 units (`gc`, by warp 0), so every decay is one lla_exp2.
-__device__ void store_chunk_rows(const ChunkRows& r, float* gc, Bits* lambda) {
-#pragma unroll
-  for (int u = 0; u < kLambdaPerThread; ++u) {
-    const int idx = threadIdx.x + u * kScanThreads;
-    if (idx < kChunk * kLevels) lambda[idx] = r.lambda[u];
-  }
+// g as its inclusive prefix sum over the chunk in log2 units (`gc`, by warp 0), so every decay
+// is one lla_exp2.
+__device__ void store_decay_prefix(const ChunkDecays& r, float* gc) {
   if (threadIdx.x >= 32) return;
   float local[kDecayPerLane], total = 0.0f;
 #pragma unroll
@@ -122,6 +162,16 @@ __device__ void store_chunk_rows(const ChunkRows& r, float* gc, Bits* lambda) {
     const int i = lane() * kDecayPerLane + u;
     if (i < kChunk) gc[i] = before + local[u];
   }
+}
+
+// Into shared memory: lambda ([chunk][levels]) as it is, g's prefix sums (store_decay_prefix).
+__device__ void store_chunk_rows(const ChunkRows& r, float* gc, Bits* lambda) {
+#pragma unroll
+  for (int u = 0; u < kLambdaPerThread; ++u) {
+    const int idx = threadIdx.x + u * kScanThreads;
+    if (idx < kChunk * kLevels) lambda[idx] = r.lambda[u];
+  }
+  store_decay_prefix(r.decays, gc);
 }
 
 // One chunk's inputs in shared memory, at `base`: q and k tiles of kKeyTile elements, a v tile
@@ -196,6 +246,39 @@ __device__ ScanBlock scan_block(const Element* q, const Element* k, const Elemen
   return block;
 }
 
+// The chunks a block walks: [first, end) of its segment, blockIdx.z (one segment, the whole
+// sequence, unless the plan splits it: mamba2_forward_scan_split.cuh).
+struct ScanSegment {
+  int first, end;
+};
+__device__ __forceinline__ ScanSegment scan_segment(int chunks, int segment_chunks) {
+  const int first = blockIdx.z * segment_chunks;
+  return {first, min(first + segment_chunks, chunks)};
+}
+
+// A segment from chunk `first` > 0 starts from seeds: the Fenwick slots of chunks [0, first),
+// one per set bit of `first`, lowest first, after those of the segments before it in the
+// (sequence, head)'s list of seeds_per_head. Slot e at SlotLayout::at(kk, vv) of slot e's
+// SlotLayout::kElements; decay[e] (shared) its log2 decay.
+template <class SlotLayout>
+__device__ void load_seeds(Bits* slots, float* decay, const float* __restrict__ seeds,
+                           const float* __restrict__ seed_decays, const ScanBlock& block, int heads,
+                           int first, int segment_chunks, int seeds_per_head) {
+  if (first == 0) return;
+  int seed = (block.b * heads + block.head) * seeds_per_head;
+  for (int s = 1; s < static_cast<int>(blockIdx.z); ++s) seed += __popc(s * segment_chunks);
+  for (int e = 0; e < kSlots; ++e) {
+    if (!((first >> e) & 1)) continue;
+    const float* values = seeds + static_cast<size_t>(seed) * kStateElements + block.v0;
+    for (int idx = threadIdx.x; idx < kKeyDim * kBlockV; idx += kScanThreads) {
+      const int kk = idx / kBlockV, vv = idx % kBlockV;
+      slots[e * SlotLayout::kElements + SlotLayout::at(kk, vv)] = to_bits(values[kk * kValueDim + vv]);
+    }
+    if (threadIdx.x == 0) decay[e] = seed_decays[seed];
+    ++seed;
+  }
+}
+
 // The chunk's q, k and v tiles, one cp.async group.
 template <class Layout>
 __device__ void copy_chunk_tiles(const ChunkInputs& in, int tokens, int heads, int groups, Bits* q,
@@ -219,10 +302,28 @@ __device__ ChunkRows load_chunk(const ScanBlock& block, int c, int seq_len, int 
   return load_chunk_rows(in, tokens, heads);
 }
 
+// The slots' log2 decays, in shared memory before the slots (in registers, 64-wide V tiles
+// spill).
+constexpr int kSlotDecayBytes = (4 * kSlots + 15) / 16 * 16;
+
+// A block's start: its segment's seeds into the slots and decays (load_seeds), then the
+// segment's first chunk into `first`, the stage the walk starts from; the stages then
+// alternate from the segment's first chunk (from a chunk's own parity, 64-wide V tiles spill).
+template <class Layout, class SlotLayout>
+__device__ void begin_segment(const ScanBlock& block, const ScanSegment& segment, Bits* slots, float* decay,
+                              const float* __restrict__ seeds, const float* __restrict__ seed_decays,
+                              int seq_len, int heads, int groups, int segment_chunks, int seeds_per_head,
+                              const ScanStage& first) {
+  load_seeds<SlotLayout>(slots, decay, seeds, seed_decays, block, heads, segment.first, segment_chunks,
+                         seeds_per_head);
+  store_chunk_rows(load_chunk<Layout>(block, segment.first, seq_len, heads, groups, first), first.gc,
+                   first.lambda);
+}
+
 // After chunk c, c + 1 carries into bit j = ctz(c + 1): slot j becomes slots 0 .. j - 1 and
 // chunk c, each decayed to chunk c's end. across[e] is the factor from slot e's end to chunk
 // c's (0 from j on); the result is slot j's total log2 decay. chunk_decay: chunk c's.
-__device__ __forceinline__ float carry_decays(float (&across)[kSlots], const float (&decay)[kSlots], int j,
+__device__ __forceinline__ float carry_decays(float (&across)[kSlots], const float* decay, int j,
                                               float chunk_decay) {
   float after = chunk_decay;
 #pragma unroll

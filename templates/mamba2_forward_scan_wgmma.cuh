@@ -50,7 +50,9 @@ struct SwizzledRows {
 };
 static_assert(kKeyDim % 64 == 0 && (kBlockV == 32 || kBlockV % 64 == 0), "whole swizzle atoms");
 
-constexpr int kStageStride = (kScanStageBytes<kChunk * kKeyDim, kChunk * kBlockV> + 1023) / 1024 * 1024;
+// Elements of a chunk's key (q, k) and value tiles.
+constexpr int kKeyTile = kChunk * kKeyDim, kValueTile = kChunk * kBlockV;
+constexpr int kStageStride = (kScanStageBytes<kKeyTile, kValueTile> + 1023) / 1024 * 1024;
 constexpr int kSlotElements = kKeyDim * kBlockV;
 // The warpgroups' partial sums of o, each for the other's half of the block_v columns: rows of
 // kExchangePitch floats (a warp's float2 stores in two wavefronts). With V tile 64 they go in
@@ -60,15 +62,30 @@ constexpr int kExchangePitch = kBlockV / 2 + 8;
 constexpr bool kExchangeInStage = kBlockV == 64;
 constexpr int kExchangeBytes = 4 * 2 * kChunk * kExchangePitch;
 static_assert(kExchangeBytes <= 2 * (2 * kChunk * kKeyDim + kChunk * kBlockV), "the exchange fits in the tiles");
-// Both stages, the exchange unless it is in them, then the slots, after up to 1024 bytes that
-// align the stages' swizzle atoms.
-static_assert(1024 + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes) == lla_config::kScanFixedBytes &&
+// Both stages, the exchange unless it is in them, the slots' decays, then the slots, after up
+// to 1024 bytes that align the stages' swizzle atoms.
+static_assert(1024 + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes) + kSlotDecayBytes ==
+                      lla_config::kScanFixedBytes &&
                   2 * kSlotElements == lla_config::kScanSlotBytes,
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
 __device__ ScanStage swizzled_stage(unsigned char* base) {
-  return scan_stage<kChunk * kKeyDim, kChunk * kBlockV>(base);
+  return scan_stage<kKeyTile, kValueTile>(base);
 }
+
+// What the split kernels (mamba2_forward_scan_split.cuh) share with this scan: its chunk tiles'
+// layout and sizes (kKeyTile, kValueTile) and stages (on 1024 bytes), and its slots' layout.
+using ChunkTiles = SwizzledRows;
+__device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) {
+  return shared + ((1024 - (shared_address(shared) & 1023)) & 1023);
+}
+__device__ __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
+  return swizzled_stage(stages + i * kStageStride);
+}
+struct SlotLayout {
+  static constexpr int kElements = kSlotElements;
+  __device__ static int at(int kk, int vv) { return CoreMatrices::at<kBlockV>(kk, vv); }
+};
 
 // A wgmma shared-memory matrix descriptor: `leading` and `stride` bytes between core matrices
 // (without swizzling: along the product's K, and along M or N; N-major with swizzling: along N
@@ -197,24 +214,15 @@ __device__ __forceinline__ int group_tile(int t, int half) { return min(2 * t + 
 // of the warpgroup's tiles of K and each 16-token step: ldmatrix-transposed from the k tile.
 __device__ __forceinline__ void slot_operands(unsigned (&a)[kGroupTiles][kChunk / 16][4], const ScanStage& s,
                                               int half) {
-  const float g_last = s.gc[kChunk - 1];
 #pragma unroll
   for (int step = 0; step < kChunk / 16; ++step) {
-    float w[4];  // this lane's token columns 2t, 2t + 1, 2t + 8, 2t + 9 of the step
-#pragma unroll
-    for (int x = 0; x < 4; ++x)
-      w[x] = lla_exp2(g_last - s.gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
+    float w[4];
+    chunk_end_weights(w, s.gc, step);
 #pragma unroll
     for (int t = 0; t < kGroupTiles; ++t) {
-      unsigned* r = a[t][step];
-      load_matrices_transposed(
-          r, s.k + SwizzledRows::at<kKeyDim>(16 * step + (lane() & 7) + 8 * (lane() >> 4),
-                                             64 * group_tile(t, half) + 16 * row_block() + 8 * ((lane() >> 3) & 1)));
-#pragma unroll
-      for (int x = 0; x < 4; ++x) {
-        const float2 f = unpack(r[x]);
-        r[x] = x < 2 ? pack(w[0] * f.x, w[1] * f.y) : pack(w[2] * f.x, w[3] * f.y);
-      }
+      load_a_transposed<SwizzledRows, kKeyDim>(a[t][step], s.k, 64 * group_tile(t, half) + 16 * row_block(),
+                                               16 * step);
+      weigh_columns(a[t][step], w);
     }
   }
 }
@@ -239,15 +247,6 @@ __device__ __forceinline__ void store_slot(const float (&state)[kGroupTiles][kVa
   }
 }
 
-// a[e] for a run-time e, without indexing the register array (which would move it to local
-// memory).
-__device__ __forceinline__ float slot_value(const float (&a)[kSlots], int e) {
-  float x = 0.0f;
-#pragma unroll
-  for (int i = 0; i < kSlots; ++i) x = i == e ? a[i] : x;
-  return x;
-}
-
 // Live slots whose products run at once in read_slots: two at V tile 32; one at 64, whose
 // second buffer of accumulators would spill.
 constexpr int kSlotsInFlight = kBlockV == 64 ? 1 : 2;
@@ -262,7 +261,7 @@ constexpr int kSlotsInFlight = kBlockV == 64 ? 1 : 2;
 // committed before the loop, which is complete only after the last wait.)
 __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanStage& s,
                                            unsigned long long q_tile, unsigned long long slot_tiles, int c,
-                                           const float (&decay)[kSlots], int half, float scale) {
+                                           const float* decay, int half, float scale) {
 #pragma unroll
   for (int i = 0; i < kValueRegs; ++i) acc[i] = 0.0f;
   const int top_row = row_top(), bottom_row = top_row + 8;
@@ -284,7 +283,7 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
     const float bottom = chunk_level_factor(s, bottom_row, e, g_bottom, gap, scale);
 #pragma unroll
     for (int i = 0; i < kValueRegs; ++i) acc[i] = fmaf((i & 2) ? bottom : top, p[i], acc[i]);
-    gap += slot_value(decay, e);
+    gap += decay[e];
   };
   for (unsigned live = c & ((1u << kSlots) - 1); live != 0;) {
     int e[kSlotsInFlight];
@@ -314,34 +313,37 @@ __device__ __forceinline__ int exchange_at(int half, int n, int h) {
 __device__ __forceinline__ void exchange_barrier() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 
 // kScanFixedBytes + slots * kScanSlotBytes of dynamic shared memory, slots = bit_length of
-// the last chunk. grid (V/block_v, B*H), kScanThreads threads (two warpgroups).
+// the last chunk. grid (V/block_v, B*H, segments), kScanThreads threads (two warpgroups);
+// segments after the first start from seeds (scan_segment, load_seeds).
 extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     lla_mamba2_scan(const Element* __restrict__ q, const Element* __restrict__ k,
                     const Element* __restrict__ v, const float* __restrict__ g,
-                    const Element* __restrict__ lambda, Element* __restrict__ o, int seq_len,
-                    int heads, int groups, float scale) {
+                    const Element* __restrict__ lambda, Element* __restrict__ o,
+                    const float* __restrict__ seeds, const float* __restrict__ seed_decays, int seq_len,
+                    int heads, int groups, float scale, int segment_chunks, int seeds_per_head) {
   extern __shared__ __align__(128) unsigned char scan_shared[];
-  unsigned char* scan_smem = scan_shared + ((1024 - (shared_address(scan_shared) & 1023)) & 1023);
+  unsigned char* scan_smem = aligned_stages(scan_shared);
   float* own_exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);
-  Bits* slots = reinterpret_cast<Bits*>(scan_smem + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes));
+  float* decay = reinterpret_cast<float*>(scan_smem + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes));
+  Bits* slots = reinterpret_cast<Bits*>(reinterpret_cast<unsigned char*>(decay) + kSlotDecayBytes);
 
   const ScanBlock block = scan_block(q, k, v, g, lambda, seq_len, heads, groups);
-  const int chunks = (seq_len + kChunk - 1) / kChunk;
+  const ScanSegment segment = scan_segment((seq_len + kChunk - 1) / kChunk, segment_chunks);
   const int half = threadIdx.x >> 7;  // the warpgroup
   const unsigned long long slot_tiles = n_major(slots);
 
-  float decay[kSlots] = {};  // total log2 decay of each slot's block
-  const ScanStage first = swizzled_stage(scan_smem);
-  store_chunk_rows(load_chunk<SwizzledRows>(block, 0, seq_len, heads, groups, first), first.gc, first.lambda);
+  begin_segment<SwizzledRows, SlotLayout>(block, segment, slots, decay, seeds, seed_decays, seq_len, heads,
+                                          groups, segment_chunks, seeds_per_head, chunk_stage(scan_smem, 0));
 
-  for (int c = 0; c < chunks; ++c) {
-    const ScanStage s = swizzled_stage(scan_smem + (c & 1) * kStageStride);
-    const ScanStage next = swizzled_stage(scan_smem + ((c + 1) & 1) * kStageStride);
+  for (int c = segment.first; c < segment.end; ++c) {
+    const int stage = (c - segment.first) & 1;  // begin_segment
+    const ScanStage s = chunk_stage(scan_smem, stage);
+    const ScanStage next = chunk_stage(scan_smem, stage ^ 1);
     const int tokens = seq_len - c * kChunk;
     copy_async_wait_all();
     fence_proxy_async();
     __syncthreads();  // chunk c's stage and the slots formed after chunk c - 1 are in place
-    const bool more = c + 1 < chunks;
+    const bool more = c + 1 < segment.end;
 
     // Intra-chunk levels on the warpgroup's half of the keys: S = Q K^T, weights, O = P V.
     const unsigned long long q_tile = k_major(s.q), keys = k_major(s.k + kScoreColumns * half * 64);
@@ -430,9 +432,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
       const float after = carry_decays(across, decay, j, s.gc[kChunk - 1]);
       store_slot(state, slots, j, across, half);
       fence_proxy_async();
-#pragma unroll
-      for (int e = 0; e < kSlots; ++e)
-        if (e == j) decay[e] = after;
+      if (threadIdx.x == 0) decay[j] = after;
       store_chunk_rows(next_rows, next.gc, next.lambda);
     }
   }

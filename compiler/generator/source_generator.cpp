@@ -34,7 +34,8 @@ std::string mamba2_forward_plan_constants(const KernelSpec& spec) {
   return constants;
 }
 
-// scan, scan_wgmma: the mma kernels (for calls with a sequence table) and the scan kernel.
+// scan, scan_wgmma: the mma kernels (for calls with a sequence table), the scan kernel and the
+// kernels that split it along the sequence.
 std::vector<const char*> mamba2_forward_templates(const KernelSpec& spec) {
   switch (spec.tile.algorithm) {
     case Algorithm::fma:
@@ -43,10 +44,11 @@ std::vector<const char*> mamba2_forward_templates(const KernelSpec& spec) {
       return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh"};
     case Algorithm::scan:
       return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh",
-              "mamba2_forward_scan_common.cuh", "mamba2_forward_scan.cuh"};
+              "mamba2_forward_scan_common.cuh", "mamba2_forward_scan.cuh", "mamba2_forward_scan_split.cuh"};
     case Algorithm::scan_wgmma:
       return {"mamba2_forward_common.cuh", "mamba2_forward_mma.cuh", "mamba2_forward_state.cuh",
-              "mamba2_forward_scan_common.cuh", "mamba2_forward_scan_wgmma.cuh"};
+              "mamba2_forward_scan_common.cuh", "mamba2_forward_scan_wgmma.cuh",
+              "mamba2_forward_scan_split.cuh"};
   }
   throw std::invalid_argument("tile.algorithm: unknown value");
 }
@@ -55,7 +57,9 @@ std::vector<std::string> mamba2_forward_entry_points(const KernelSpec& spec) {
   std::vector<std::string> names = {"lla_mamba2_chunk_states", "lla_mamba2_merge_states",
                                     "lla_mamba2_output", "lla_mamba2_seed_prefix",
                                     "lla_mamba2_final_state"};
-  if (is_scan(spec.tile.algorithm)) names.push_back("lla_mamba2_scan");
+  if (is_scan(spec.tile.algorithm))
+    for (const char* name : {"lla_mamba2_scan", "lla_mamba2_scan_pieces", "lla_mamba2_scan_seeds"})
+      names.push_back(name);
   return names;
 }
 

@@ -68,6 +68,9 @@ struct ForwardShape {
   std::vector<SequenceSpan> sequences;
   bool initial_state = false;
   bool final_state = false;
+  // The device's multiprocessors: plans that balance their blocks over them (the scan's split
+  // of long sequences) plan for this many. 0: unknown, no such balancing.
+  int multiprocessors = 0;
 };
 
 }  // namespace lla::compiler

@@ -117,18 +117,21 @@ int output_shared_bytes(const KernelSpec& spec) {
 // scan: tiles with rows padded by 8 elements, each warp's partial sums for its partner.
 // scan_wgmma: unpadded (swizzled) tiles, stages on 1024 bytes (after up to 1024 bytes of
 // alignment); the warpgroups' exchange of sums (rows of block_v / 2 + 8 floats) in room of its
-// own, or with V tile 64 in a stage's tiles.
+// own, or with V tile 64 in a stage's tiles. Both: then the slots' log2 decays (a float per
+// chunk level, in 16 bytes).
 int scan_fixed_bytes(const KernelSpec& spec) {
   const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
   const int rows = 4 * c + 2 * c * spec.levels;  // g and lambda
+  const int slots = std::max(spec.levels - (log2_exact(c) + 1), 1);
+  const int decays = (4 * slots + 15) / 16 * 16;
   if (spec.tile.algorithm == Algorithm::scan_wgmma) {
     const int stage = 2 * (2 * c * k + c * bv) + rows;
     const int exchange = bv == 64 ? 0 : 4 * 2 * c * (bv / 2 + 8);
-    return 1024 + 2 * ((stage + 1023) / 1024 * 1024) + exchange;
+    return 1024 + 2 * ((stage + 1023) / 1024 * 1024) + exchange + decays;
   }
   const int stage = 2 * (2 * c * (k + 8) + c * (bv + 8)) + rows;
   const int exchange = 2 * spec.tile.warps * 4 * 16 * bv / 2;  // the scan's two warps per 16 rows
-  return 2 * ((stage + 15) / 16 * 16) + exchange;
+  return 2 * ((stage + 15) / 16 * 16) + exchange + decays;
 }
 
 int scan_slot_bytes(const KernelSpec& spec) {
@@ -175,6 +178,46 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
         space.push_back(TileConfig{block_k, block_v, warps, Algorithm::fma});
       }
   return space;
+}
+
+namespace {
+// Chunks a piece of the split scan holds: a power of two, so pieces tile the aligned blocks of
+// a segment's seeds, and large enough that the pieces' states (K x V fp32 each) stay a small
+// fraction of the inputs they sum.
+constexpr int64_t kPieceChunks = 16;
+// A piece's chunk against a scanned one, in time (the pieces read k and v once, the scan does
+// all the products): an estimate, checked against lla bench on the H100.
+constexpr double kPieceChunkCost = 0.25;
+}  // namespace
+
+ScanSplit scan_split(const KernelSpec& spec, const ForwardShape& shape) {
+  const int64_t chunks = (int64_t{shape.seq_len} + spec.chunk - 1) / spec.chunk;
+  ScanSplit split;
+  split.segment_chunks = chunks;
+  if (shape.multiprocessors <= 0 || chunks < 2 * kPieceChunks) return split;
+  const int64_t blocks = int64_t{shape.batch} * shape.heads * (spec.value_dim / spec.tile.block_v);
+  const auto waves = [&](int64_t segments) {
+    return (blocks * segments + shape.multiprocessors - 1) / shape.multiprocessors;
+  };
+  double best = static_cast<double>(waves(1) * chunks);
+  for (int64_t length = kPieceChunks; length < chunks; length += kPieceChunks) {
+    const int64_t segments = (chunks + length - 1) / length;
+    const int64_t pieced = (segments - 1) * length;  // chunks before the last segment
+    const double cost = static_cast<double>(waves(segments) * length) +
+                        kPieceChunkCost * static_cast<double>(pieced * blocks) / shape.multiprocessors;
+    if (cost < best && segments <= kMaxGridYZ) {
+      best = cost;
+      split.segment_chunks = length;
+      split.segments = segments;
+    }
+  }
+  if (split.segments > 1) {
+    split.piece_chunks = kPieceChunks;
+    split.pieces = (split.segments - 1) * split.segment_chunks / kPieceChunks;
+    for (int64_t s = 1; s < split.segments; ++s)
+      split.seeds_per_head += __builtin_popcountll(static_cast<unsigned long long>(s * split.segment_chunks));
+  }
+  return split;
 }
 
 int estimated_registers(const KernelSpec& spec) {
@@ -241,15 +284,45 @@ class PlanBuilder {
               heads(), groups(), tree.tree_nodes, shape_.scale};
     plan_.launches.push_back(std::move(l));
   }
-  // grid (V/block_v, B*H): the whole forward of a plain call.
-  void scan() {
-    Launch l = launch("lla_mamba2_scan", spec_.value_dim / spec_.tile.block_v,
-                      int64_t{shape_.batch} * shape_.heads, 1);
-    l.block[0] = 2 * threads_;  // two warps per 16 rows
+  // The whole forward of a plain call: grid (V/block_v, B*H, segments) of the scan, after the
+  // pieces' and seeds' kernels when it is split.
+  void scan(const ScanSplit& split) {
+    const int64_t batch_heads = int64_t{shape_.batch} * shape_.heads;
+    const int64_t v_tiles = spec_.value_dim / spec_.tile.block_v;
+    const int scan_threads = 2 * threads_;  // two warps per 16 rows
+    KernelArg seeds = NullPointer{}, seed_decays = NullPointer{};
+    if (split.segments > 1) {
+      const size_t elements = static_cast<size_t>(spec_.key_dim) * spec_.value_dim;
+      const size_t pieces = static_cast<size_t>(batch_heads * split.pieces);
+      const size_t seed_count = static_cast<size_t>(batch_heads * split.seeds_per_head);
+      WorkspaceLayout layout;
+      const BufferArg piece_states{Buffer::workspace, layout.add(pieces * elements * sizeof(float))};
+      const BufferArg piece_decays{Buffer::workspace, layout.add(pieces * sizeof(float))};
+      seeds = BufferArg{Buffer::workspace, layout.add(seed_count * elements * sizeof(float))};
+      seed_decays = BufferArg{Buffer::workspace, layout.add(seed_count * sizeof(float))};
+      plan_.workspace_bytes = layout.size();
+
+      Launch pieces_launch = launch("lla_mamba2_scan_pieces", v_tiles, batch_heads, split.pieces);
+      pieces_launch.block[0] = scan_threads;
+      pieces_launch.shared_bytes = static_cast<unsigned>(scan_fixed_bytes(spec_));
+      pieces_launch.args = {BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g}, piece_states,
+                            piece_decays, seq_len(), heads(), groups(), static_cast<int32_t>(split.piece_chunks)};
+      plan_.launches.push_back(std::move(pieces_launch));
+
+      Launch seeds_launch = launch("lla_mamba2_scan_seeds", (static_cast<int64_t>(elements) + scan_threads - 1) / scan_threads,
+                                   batch_heads, 1);
+      seeds_launch.block[0] = scan_threads;
+      seeds_launch.args = {piece_states, piece_decays, seeds, seed_decays, static_cast<int32_t>(split.pieces),
+                           static_cast<int32_t>(split.piece_chunks), static_cast<int32_t>(split.segment_chunks),
+                           static_cast<int32_t>(split.seeds_per_head)};
+      plan_.launches.push_back(std::move(seeds_launch));
+    }
+    Launch l = launch("lla_mamba2_scan", v_tiles, batch_heads, split.segments);
+    l.block[0] = scan_threads;
     l.shared_bytes = static_cast<unsigned>(scan_shared_bytes(spec_, shape_.seq_len));
     l.args = {BufferArg{Buffer::q}, BufferArg{Buffer::k}, BufferArg{Buffer::v}, BufferArg{Buffer::g},
-              BufferArg{Buffer::lambda}, BufferArg{Buffer::o}, seq_len(), heads(), groups(),
-              shape_.scale};
+              BufferArg{Buffer::lambda}, BufferArg{Buffer::o}, seeds, seed_decays, seq_len(), heads(), groups(),
+              shape_.scale, static_cast<int32_t>(split.segment_chunks), static_cast<int32_t>(split.seeds_per_head)};
     plan_.launches.push_back(std::move(l));
   }
   void seed_prefix(const TreeArgs& tree, int64_t sequences) {
@@ -320,7 +393,7 @@ LaunchPlan plan_plain(const KernelSpec& spec, const ForwardShape& shape) {
   TreeArgs tree;
   PlanBuilder build(spec, shape, plan);
   if (is_scan(spec.tile.algorithm)) {
-    build.scan();
+    build.scan(scan_split(spec, shape));
     return plan;
   }
   if (nodes > 0) {

@@ -33,6 +33,21 @@ int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len);
 // for its dtype, K, chunk and arch (kernel_spec.cpp's rules), for some V tile.
 bool scan_supports(const KernelSpec& spec);
 
+// How a plain call's scan walks its sequences (templates/mamba2_forward_scan_split.cuh): in
+// segments of segment_chunks chunks, each after the first seeded from the states of pieces of
+// piece_chunks chunks (every chunk before the last segment, pieces per (sequence, head)), with
+// seeds_per_head seeds in all. One segment (of every chunk) when splitting would not pay: the
+// blocks, one per (sequence, head, V tile, segment) and one an SM, are counted in waves over
+// the shape's multiprocessors, and each piece costs a fraction of a scanned chunk.
+struct ScanSplit {
+  int64_t segment_chunks = 0;
+  int64_t segments = 1;
+  int64_t piece_chunks = 0;
+  int64_t pieces = 0;
+  int64_t seeds_per_head = 0;
+};
+ScanSplit scan_split(const KernelSpec& spec, const ForwardShape& shape);
+
 LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
 
 // Registers a thread of the hungriest kernel needs, estimated before compiling from the tiles

@@ -17,8 +17,9 @@ namespace {
 // What LaunchPlan promises its workspace (launch_plan.h).
 constexpr size_t kWorkspaceAlignment = 256;
 
-compiler::ForwardShape forward_shape(const lla_problem& p) {
+compiler::ForwardShape forward_shape(const lla_problem& p, const tuner::DeviceInfo& device) {
   compiler::ForwardShape shape;
+  shape.multiprocessors = device.sm_count;
   shape.batch = p.batch;
   shape.seq_len = p.seq_len;
   shape.heads = p.heads;
@@ -27,7 +28,7 @@ compiler::ForwardShape forward_shape(const lla_problem& p) {
   return shape;
 }
 
-tuner::ForwardRequest forward_request(const lla_problem& p) {
+tuner::ForwardRequest forward_request(const lla_problem& p, const tuner::DeviceInfo& device) {
   tuner::ForwardRequest request;
   request.family = compiler::Family::mamba2_forward;
   request.dtype = to_compiler_dtype(p.dtype);
@@ -35,7 +36,7 @@ tuner::ForwardRequest forward_request(const lla_problem& p) {
   request.value_dim = p.value_dim;
   request.levels = p.levels;
   request.chunk = p.chunk;
-  request.shape = forward_shape(p);
+  request.shape = forward_shape(p, device);
   return request;
 }
 
@@ -171,7 +172,7 @@ compiler::KernelSpec ForwardDispatcher::choose_spec(const tuner::ForwardRequest&
 }
 
 tuner::TuneReport ForwardDispatcher::tune(const lla_problem& p) {
-  const tuner::ForwardRequest request = forward_request(p);
+  const tuner::ForwardRequest request = forward_request(p, device_);
   try {
     tuner::TuneOptions options = tuning_.options;
     options.retime = false;
@@ -189,7 +190,7 @@ tuner::TuneReport ForwardDispatcher::tune(const lla_problem& p) {
 
 ForwardDispatchInfo ForwardDispatcher::forward(const lla_problem& p, const lla_forward_args& a,
                                                CUstream stream) {
-  tuner::ForwardRequest request = forward_request(p);
+  tuner::ForwardRequest request = forward_request(p, device_);
   compiler::ForwardShape shape = request.shape;
   add_sequences(p, a, request, shape);
   ForwardDispatchInfo info;

@@ -167,9 +167,10 @@ TEST(Mamba2ForwardPlan, ScanIsOneLaunchWithAStateSlotPerChunkLevel) {
   KernelSpec spec = spec_for(16384);
   spec.tile = {32, 32, 4, Algorithm::scan};
   const Launch scan = the_one_scan_launch(Algorithm::scan);
-  // Two stages (q, k, v tiles, g, lambda rows), the warps' exchange, then 8 slots for chunks 0..255.
+  // Two stages (q, k, v tiles, g, lambda rows), the warps' exchange, the 8 slots' decays (in
+  // 16-byte steps), then 8 slots for chunks 0..255.
   const int stage = 2 * (2 * 64 * 136 + 64 * 40) + 4 * 64 + 2 * 64 * 15;
-  const int fixed = 2 * stage + 8 * 4 * 16 * 16;
+  const int fixed = 2 * stage + 8 * 4 * 16 * 16 + 32;
   EXPECT_EQ(mamba2::scan_fixed_bytes(spec), fixed);
   EXPECT_EQ(scan.shared_bytes, static_cast<unsigned>(fixed + 8 * 2 * 32 * 136));
   EXPECT_EQ(mamba2::scan_shared_bytes(spec, 64), fixed);  // one chunk: no slot
@@ -182,19 +183,95 @@ TEST(Mamba2ForwardPlan, ScanOnWarpgroupsLaunchesAsTheScanWithUnpaddedSwizzledTil
   const Launch scan = the_one_scan_launch(Algorithm::scan_wgmma);
   // 1024 bytes to align, two stages on 1024 bytes (q, k, v tiles unpadded, g, lambda rows), each
   // warpgroup's half of the columns for the other (rows of 16 + 8 floats; at V tile 64 in the
-  // stage's tiles), then 8 slots of K x block_v.
+  // stage's tiles), the slots' decays, then 8 slots of K x block_v.
   const int stage = (2 * (2 * 64 * 128 + 64 * 32) + 4 * 64 + 2 * 64 * 15 + 1023) / 1024 * 1024;
-  const int fixed = 1024 + 2 * stage + 2 * 64 * 24 * 4;
+  const int fixed = 1024 + 2 * stage + 2 * 64 * 24 * 4 + 32;
   EXPECT_EQ(mamba2::scan_fixed_bytes(spec), fixed);
   EXPECT_EQ(mamba2::scan_slot_bytes(spec), 2 * 128 * 32);
   EXPECT_EQ(scan.shared_bytes, static_cast<unsigned>(fixed + 8 * 2 * 128 * 32));
   EXPECT_TRUE(mamba2::scan_supports(spec));
   spec.tile.block_v = 64;
   const int stage64 = (2 * (2 * 64 * 128 + 64 * 64) + 4 * 64 + 2 * 64 * 15 + 1023) / 1024 * 1024;
-  EXPECT_EQ(mamba2::scan_fixed_bytes(spec), 1024 + 2 * stage64);
+  EXPECT_EQ(mamba2::scan_fixed_bytes(spec), 1024 + 2 * stage64 + 32);
   EXPECT_LE(mamba2::scan_shared_bytes(spec, 16384), 227 * 1024);  // fits an H100 at T = 16384
   spec.arch = "sm_80";
   EXPECT_FALSE(mamba2::scan_supports(spec));
+}
+
+// 16384 x 2 with 16 heads and V tile 64 is 64 blocks: half of an H100's 132 SMs idle for the
+// whole walk. Split in two segments of 128 chunks, the scan fills 128; the second segment is
+// seeded from the 8 pieces of 16 chunks before it, one seed (chunk 128: bit 7).
+TEST(Mamba2ForwardPlan, ScanSplitsALongSequenceIntoSeededSegmentsToFillTheDevice) {
+  KernelSpec spec = spec_for(16384);
+  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
+  ForwardShape s = shape(2, 16384, 16, 16);
+  s.multiprocessors = 132;
+  const mamba2::ScanSplit split = mamba2::scan_split(spec, s);
+  EXPECT_EQ(split.segments, 2);
+  EXPECT_EQ(split.segment_chunks, 128);
+  EXPECT_EQ(split.piece_chunks, 16);
+  EXPECT_EQ(split.pieces, 8);
+  EXPECT_EQ(split.seeds_per_head, 1);
+
+  const LaunchPlan plan = plan_forward(spec, s);
+  ASSERT_EQ(plan.launches.size(), 3u);
+  const Launch& pieces = plan.launches[0];
+  EXPECT_EQ(pieces.kernel, "lla_mamba2_scan_pieces");
+  EXPECT_EQ(std::vector<unsigned>(pieces.grid, pieces.grid + 3), (std::vector<unsigned>{2, 32, 8}));
+  EXPECT_EQ(pieces.block[0], 256u);
+  EXPECT_EQ(pieces.shared_bytes, static_cast<unsigned>(mamba2::scan_fixed_bytes(spec)));
+  const Launch& seeds = plan.launches[1];
+  EXPECT_EQ(seeds.kernel, "lla_mamba2_scan_seeds");
+  EXPECT_EQ(std::vector<unsigned>(seeds.grid, seeds.grid + 3), (std::vector<unsigned>{128 * 128 / 256, 32, 1}));
+  const Launch& scan = plan.launches[2];
+  EXPECT_EQ(scan.kernel, "lla_mamba2_scan");
+  EXPECT_EQ(std::vector<unsigned>(scan.grid, scan.grid + 3), (std::vector<unsigned>{2, 32, 2}));
+  EXPECT_EQ(std::get<int32_t>(scan.args.at(12)), 128);  // segment_chunks
+  EXPECT_EQ(std::get<int32_t>(scan.args.at(13)), 1);    // seeds_per_head
+
+  // Workspace: the pieces' states and decays, then the seeds' (256-byte aligned regions).
+  const size_t state = 128 * 128 * 4;
+  const auto at = [](const KernelArg& a) { return std::get<BufferArg>(a).offset_bytes; };
+  EXPECT_EQ(at(pieces.args.at(3)), 0u);
+  EXPECT_EQ(at(pieces.args.at(4)), 32 * 8 * state);
+  EXPECT_EQ(at(scan.args.at(6)), 32 * 8 * state + 1024);
+  EXPECT_EQ(at(scan.args.at(7)), 32 * 8 * state + 1024 + 32 * state);
+  EXPECT_EQ(plan.workspace_bytes, 32 * 8 * state + 1024 + 32 * state + 32 * 4);
+  EXPECT_EQ(at(seeds.args.at(2)), at(scan.args.at(6)));
+}
+
+TEST(Mamba2ForwardPlan, ScanStaysWholeWhereItsBlocksFillTheDeviceOrTheDeviceIsUnknown) {
+  KernelSpec spec = spec_for(2048);
+  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
+  ForwardShape s = shape(16, 2048, 16, 16);  // 512 blocks: 3.9 waves
+  s.multiprocessors = 132;
+  EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1);
+  EXPECT_EQ(plan_forward(spec, s).launches.size(), 1u);
+  s = shape(1, 1000, 1, 1);  // 16 chunks: too few to split
+  s.multiprocessors = 132;
+  EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1);
+  s = shape(1, 65536, 16, 16);
+  EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1) << "no multiprocessors given";
+}
+
+// At batch 1, T = 65536 (1024 chunks, 32 blocks of V tile 64) the segments are whole pieces,
+// the pieces every chunk before the last segment, and a segment's seeds its first chunk's set
+// bits.
+TEST(Mamba2ForwardPlan, ScanSegmentsAreWholePiecesSeededByTheirFirstChunksBits) {
+  KernelSpec spec = spec_for(65536);
+  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
+  ForwardShape s = shape(1, 65536, 16, 16);
+  s.multiprocessors = 132;
+  const mamba2::ScanSplit split = mamba2::scan_split(spec, s);
+  ASSERT_GT(split.segments, 2);
+  EXPECT_EQ(split.segment_chunks % split.piece_chunks, 0);
+  EXPECT_EQ(split.segments, (1024 + split.segment_chunks - 1) / split.segment_chunks);
+  EXPECT_EQ(split.pieces, (split.segments - 1) * split.segment_chunks / split.piece_chunks);
+  int64_t seeds = 0;
+  for (int64_t segment = 1; segment < split.segments; ++segment)
+    seeds += __builtin_popcountll(static_cast<unsigned long long>(segment * split.segment_chunks));
+  EXPECT_EQ(split.seeds_per_head, seeds);
+  EXPECT_LE(split.segments * 32, 2 * 132) << "at most two waves";
 }
 
 TEST(Mamba2ForwardPlan, ScanServesSequencesWithTheTensorCoreTree) {

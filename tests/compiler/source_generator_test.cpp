@@ -227,12 +227,14 @@ TEST(SourceGenerator, ListsTheFamilysEntryPoints) {
   for (const std::string& entry : g.entry_points)
     EXPECT_NE(g.source.find(entry + "("), std::string::npos) << entry;
 
-  // A scan module keeps the tree kernels (calls with a sequence table run them) and adds its own.
+  // A scan module keeps the tree kernels (calls with a sequence table run them) and adds its own
+  // and those that split it along the sequence.
   KernelSpec scan;
   scan.tile.algorithm = Algorithm::scan;
   const GeneratedSource s = generate(scan);
   std::vector<std::string> with_scan = expected;
-  with_scan.push_back("lla_mamba2_scan");
+  for (const char* name : {"lla_mamba2_scan", "lla_mamba2_scan_pieces", "lla_mamba2_scan_seeds"})
+    with_scan.push_back(name);
   EXPECT_EQ(s.entry_points, with_scan);
   scan.tile.algorithm = Algorithm::scan_wgmma;
   EXPECT_EQ(generate(scan).entry_points, with_scan);

@@ -73,6 +73,10 @@ TEST_F(Mamba2ForwardGpu, LongSequences) {
   expect_matches_reference(ctx.get(), {1, 4096, 2, 1, 128, 128, LLA_DTYPE_BF16, 0, 1.0}, 101);
   expect_matches_reference(ctx.get(), {1, 16384, 2, 1, 64, 64, LLA_DTYPE_BF16, 0, 1.0}, 102);
   expect_matches_reference(ctx.get(), {1, 16384, 1, 1, 32, 16, LLA_DTYPE_F32, 0, 1.0}, 103);
+  // Few heads: the scan splits each sequence into seeded segments (mamba2::scan_split), on
+  // warpgroups here and with mma.sync above.
+  expect_matches_reference(ctx.get(), {1, 16384, 4, 1, 64, 64, LLA_DTYPE_BF16, 0, 1.0}, 104);
+  expect_matches_reference(ctx.get(), {2, 5000, 3, 3, 128, 128, LLA_DTYPE_F16, 0, 0.5}, 105);
 }
 
 TEST_F(Mamba2ForwardGpu, HeadDimsAndChunks) {
@@ -101,6 +105,8 @@ TEST_F(Mamba2ForwardGpu, SanitizerShapes) {
   expect_matches_reference(ctx.get(), {2, 65, 4, 2, 32, 64, LLA_DTYPE_F32, 32, 0.7}, 301);
   // Enough sequences and heads (3 x 24 blocks) that the heuristic runs the scan.
   expect_matches_reference(ctx.get(), {3, 130, 24, 8, 64, 32, LLA_DTYPE_BF16, 0, 1.0}, 302);
+  // 33 chunks in 32 blocks: the scan split in seeded segments.
+  expect_matches_reference(ctx.get(), {4, 2100, 8, 2, 64, 32, LLA_DTYPE_BF16, 0, 1.0}, 303);
 }
 
 }  // namespace

@@ -38,9 +38,10 @@ TEST(HeuristicConfig, TheScanServesEnoughSequencesAndHeads) {
   r.shape.heads = 16;
   r.levels = 15;
   compiler::KernelSpec s = heuristic_forward_spec(r, h100());
-  // 2 * 16 * 128 / 32 = 128 blocks on 132 SMs, on warpgroups where there are any.
+  // 2 * 16 * 128 / 64 = 64 blocks, each sequence split in two segments: 128 on 132 SMs, on
+  // warpgroups where there are any.
   EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan_wgmma);
-  EXPECT_EQ(s.tile.block_v, 32);
+  EXPECT_EQ(s.tile.block_v, 64);
   EXPECT_EQ(s.tile.warps, 4);
   EXPECT_NO_THROW(compiler::validate(s));
   tuner::DeviceInfo a100 = h100();
@@ -76,16 +77,20 @@ TEST(HeuristicConfig, TheScanServesEnoughSequencesAndHeads) {
   r.shape.heads = 16;
   r.shape.groups = 16;
   r.value_dim = 128;
-  r.shape.batch = 4;
   r.shape.batch = 1;
-  r.shape.heads = 8;  // 64 blocks of 16: a walk over T on half the SMs loses to the tree
+  r.shape.heads = 8;  // 16 blocks of 64, split in segments of 16 chunks: 128 blocks
+  s = heuristic_forward_spec(r, h100());
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan_wgmma);
+  EXPECT_EQ(s.tile.block_v, 64);
+  r.shape.heads = 2;  // 32 chunks: even 16 blocks of 16 split in two leave most SMs idle
+  r.shape.seq_len = 2048;
   EXPECT_EQ(heuristic_forward_spec(r, h100()).tile.algorithm, compiler::Algorithm::mma);
   r.shape.heads = 16;
   r.shape.seq_len = 65536;
   r.levels = 17;
   s = heuristic_forward_spec(r, h100());
-  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan);
-  EXPECT_EQ(s.tile.block_v, 16);  // 128 blocks; 64 of 32 would leave half the SMs idle
+  EXPECT_EQ(s.tile.algorithm, compiler::Algorithm::scan_wgmma);
+  EXPECT_EQ(s.tile.block_v, 32);  // 64 of 32, split; ten 64-wide slots overflow shared memory
   r.levels = 15;
   r.shape.batch = 2;
   r.key_dim = 48;  // the scan reads K in steps of 32

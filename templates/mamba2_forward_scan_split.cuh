@@ -1,0 +1,188 @@
+// Log-linear Mamba-2 forward, the scan split along the sequence: where one block per
+// (sequence, head, V tile) leaves SMs idle or a last wave half empty, the plan cuts each
+// sequence into segments of segment_chunks chunks, and a scan block walks one segment
+// (mamba2_forward_scan.cuh, mamba2_forward_scan_wgmma.cuh) after loading its seeds: the Fenwick
+// slots of every chunk before it (scan_common.cuh's load_seeds). Chunk c's slot e covers an
+// aligned block of 2^e chunks, so the seeds of a segment from chunk `first` are sums over the
+// aligned blocks of its set bits. Two kernels build them before the scan:
+//
+// lla_mamba2_scan_pieces: the states of pieces of piece_chunks chunks (a power of two that
+//   divides segment_chunks, so every seed block is a run of whole pieces), each piece's
+//   sum over its tokens t of exp(G_end - G_t) k_t^T v_t, in parallel over every piece before
+//   the last segment;
+// lla_mamba2_scan_seeds: per state element, the Fenwick walk over the pieces (the scan's slot
+//   rule one level of pieces up), handing out the live slots at each segment's start.
+//
+// Pieces and seeds are fp32 [K][V] in the workspace; a seed is rounded to 16 bits when it enters
+// the scan's slots, as the scan rounds its own slots.
+
+namespace lla_mamba2 {
+
+// 16 x 16 tiles of a piece's K x block_v state, dealt to the warps in turn.
+constexpr int kPieceTiles = (kKeyDim / 16) * (kBlockV / 16);
+constexpr int kPieceTilesPerWarp = (kPieceTiles + kScanWarps - 1) / kScanWarps;
+// This warp's u-th tile: rows m0 of K, columns n0 of the V tile; false past the last tile.
+__device__ __forceinline__ bool piece_tile(int u, int& m0, int& n0) {
+  const int tile = (threadIdx.x >> 5) + kScanWarps * u;
+  m0 = 16 * (tile / (kBlockV / 16));
+  n0 = 16 * (tile % (kBlockV / 16));
+  return kPieceTiles % kScanWarps == 0 || tile < kPieceTiles;
+}
+
+// A piece's chunks go through kPieceStages stages of k and v tiles and g's prefix sums (in the
+// scan's layout), kPieceStages - 1 chunks in flight while one computes: a chunk is little work
+// against its loads. They fit in the scan's chunk stages (which hold q besides).
+constexpr int kPieceStages = 3;
+constexpr int kPieceStageBytes = (2 * (kKeyTile + kValueTile) + 4 * kChunk + 127) / 128 * 128;
+static_assert(1024 + kPieceStages * kPieceStageBytes <= lla_config::kScanFixedBytes,
+              "the pieces' stages fit in the scan's fixed shared memory");
+__device__ __forceinline__ ScanStage piece_stage(unsigned char* stages, int i) {
+  ScanStage s = {};
+  s.k = reinterpret_cast<Bits*>(stages + i * kPieceStageBytes);
+  s.v = s.k + kKeyTile;
+  s.gc = reinterpret_cast<float*>(s.v + kValueTile);
+  return s;
+}
+
+// grid (V/block_v, B*H, pieces), kScanThreads threads, kScanFixedBytes of dynamic shared memory:
+// columns [v0, v0 + block_v) of piece p's state, chunks [p piece_chunks, (p + 1) piece_chunks)
+// (whole chunks: pieces lie before the last segment), into pieces[(b H + h) pieces + p] ([K][V]
+// fp32), and from the first V tile its log2 decay.
+extern "C" __global__ void __launch_bounds__(kScanThreads)
+    lla_mamba2_scan_pieces(const Element* __restrict__ k, const Element* __restrict__ v,
+                           const float* __restrict__ g, float* __restrict__ pieces,
+                           float* __restrict__ piece_decays, int seq_len, int heads, int groups,
+                           int piece_chunks) {
+  extern __shared__ __align__(128) unsigned char split_shared[];
+  unsigned char* stages = aligned_stages(split_shared);
+  const int head = blockIdx.y % heads, group = head / (heads / groups), v0 = blockIdx.x * kBlockV;
+  const long long row0 = static_cast<long long>(blockIdx.y / heads) * seq_len +
+                         static_cast<long long>(blockIdx.z) * piece_chunks * kChunk;
+  const Element* k_rows = k + (row0 * groups + group) * kKeyDim;
+  const Element* v_rows = v + (row0 * heads + head) * kValueDim + v0;
+  const float* g_rows = g + row0 * heads + head;
+  // Chunk i of the piece into its stage: k and v tiles asynchronously (one group, empty past the
+  // piece, so that every iteration commits one), g returned.
+  const auto load = [&](int i) {
+    ChunkDecays decays = {};
+    if (i < piece_chunks) {
+      const ScanStage stage = piece_stage(stages, i % kPieceStages);
+      const long long rows = static_cast<long long>(i) * kChunk;
+      copy_tile<ChunkTiles, kKeyDim>(stage.k, k_rows + rows * groups * kKeyDim, groups * kKeyDim, kChunk);
+      copy_tile<ChunkTiles, kBlockV>(stage.v, v_rows + rows * heads * kValueDim, heads * kValueDim, kChunk);
+      decays = load_chunk_decays(g_rows + rows * heads, kChunk, heads);
+    }
+    copy_async_commit();
+    return decays;
+  };
+
+  float state[kPieceTilesPerWarp][2][4] = {};  // decayed to the end of the chunks so far
+  float total = 0.0f;                         // their log2 decay
+#pragma unroll
+  for (int i = 0; i < kPieceStages - 1; ++i) store_decay_prefix(load(i), piece_stage(stages, i).gc);
+  for (int i = 0; i < piece_chunks; ++i) {
+    const ScanStage s = piece_stage(stages, i % kPieceStages);
+    copy_async_wait<kPieceStages - 2>();
+    __syncthreads();  // chunk i is in place, and every warp is done with chunk i - 1's stage
+    const ChunkDecays ahead = load(i + kPieceStages - 1);
+
+    // state = state exp(chunk decay) + k^T diag(w) v, w_t = exp(G_last - G_t).
+    const float across = lla_exp2(s.gc[kChunk - 1]);
+    total += s.gc[kChunk - 1];
+    float w[kChunk / 16][4];
+#pragma unroll
+    for (int step = 0; step < kChunk / 16; ++step) chunk_end_weights(w[step], s.gc, step);
+#pragma unroll
+    for (int u = 0; u < kPieceTilesPerWarp; ++u) {
+      int m0, n0;
+      if (!piece_tile(u, m0, n0)) break;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int x = 0; x < 4; ++x) state[u][nt][x] *= across;
+#pragma unroll
+      for (int step = 0; step < kChunk / 16; ++step) {
+        unsigned a[4], b[4];
+        load_a_transposed<ChunkTiles, kKeyDim>(a, s.k, m0, 16 * step);
+        weigh_columns(a, w[step]);
+        load_b_transposed<ChunkTiles, kBlockV>(b, s.v, n0, 16 * step);
+        mma(state[u][0], a, b);
+        mma(state[u][1], a, b + 2);
+      }
+    }
+    if (i + kPieceStages - 1 < piece_chunks)
+      store_decay_prefix(ahead, piece_stage(stages, (i + kPieceStages - 1) % kPieceStages).gc);
+  }
+
+  const size_t piece = static_cast<size_t>(blockIdx.y) * gridDim.z + blockIdx.z;
+  float* out = pieces + piece * kStateElements + v0;
+#pragma unroll
+  for (int u = 0; u < kPieceTilesPerWarp; ++u) {
+    int m0, n0;
+    if (!piece_tile(u, m0, n0)) break;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+      float* top = out + (m0 + lane_group()) * kValueDim + n0 + 8 * nt + 2 * lane_in_group();
+      *reinterpret_cast<float2*>(top) = make_float2(state[u][nt][0], state[u][nt][1]);
+      *reinterpret_cast<float2*>(top + 8 * kValueDim) = make_float2(state[u][nt][2], state[u][nt][3]);
+    }
+  }
+  if (blockIdx.x == 0 && threadIdx.x == 0) piece_decays[piece] = total;
+}
+
+// grid (ceil(K*V / kScanThreads), B*H), kScanThreads threads, after lla_mamba2_scan_pieces:
+// one thread per state element walks the (sequence, head)'s pieces in order, keeping their
+// Fenwick slots (slot l: 2^l pieces) as the scan keeps its chunks', and at each segment's
+// first piece writes the live slots, lowest first, as the segment's seeds ([K][V] fp32 each,
+// seeds_per_head a (sequence, head)) with their log2 decays.
+extern "C" __global__ void __launch_bounds__(kScanThreads)
+    lla_mamba2_scan_seeds(const float* __restrict__ pieces, const float* __restrict__ piece_decays,
+                          float* __restrict__ seeds, float* __restrict__ seed_decays, int piece_count,
+                          int piece_chunks, int segment_chunks, int seeds_per_head) {
+  const int element = blockIdx.x * kScanThreads + threadIdx.x;
+  if (element >= kStateElements) return;
+  const size_t first_piece = static_cast<size_t>(blockIdx.y) * piece_count;
+  size_t seed = static_cast<size_t>(blockIdx.y) * seeds_per_head;
+  float slot[kSlots] = {}, decay[kSlots] = {};
+  // Before piece p: at a segment's first piece, its seeds.
+  const auto hand_out = [&](int p) {
+    if (p == 0 || p * piece_chunks % segment_chunks != 0) return;
+#pragma unroll
+    for (int l = 0; l < kSlots; ++l) {
+      if (!((p >> l) & 1)) continue;
+      seeds[seed * kStateElements + element] = slot[l];
+      if (element == 0) seed_decays[seed] = decay[l];
+      ++seed;
+    }
+  };
+  // The walk is a chain of dependent steps; the loads of kAhead pieces go out before it.
+  constexpr int kAhead = 4;
+  for (int p0 = 0; p0 < piece_count; p0 += kAhead) {
+    float values[kAhead];
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u)
+      values[u] = p0 + u < piece_count ? pieces[(first_piece + p0 + u) * kStateElements + element] : 0.0f;
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u) {
+      const int p = p0 + u;
+      if (p >= piece_count) break;
+      hand_out(p);
+      // Piece p carries into slot j = ctz(p + 1), absorbing the slots below it.
+      const int j = __ffs(p + 1) - 1;
+      float across[kSlots];
+      const float after = carry_decays(across, decay, j, piece_decays[first_piece + p]);
+      float sum = values[u];
+#pragma unroll
+      for (int l = 0; l < kSlots; ++l) sum = fmaf(across[l], slot[l], sum);  // across is 0 from j on
+#pragma unroll
+      for (int l = 0; l < kSlots; ++l)
+        if (l == j) {
+          slot[l] = sum;
+          decay[l] = after;
+        }
+    }
+  }
+  hand_out(piece_count);
+}
+
+}  // namespace lla_mamba2
