@@ -10,20 +10,21 @@
 //   divides segment_chunks, so every seed block is a run of whole pieces), each piece's
 //   sum over its tokens t of exp(G_end - G_t) k_t^T v_t, in parallel over every piece before
 //   the last segment;
-// lla_mamba2_scan_seeds: per state element, the Fenwick walk over the pieces (the scan's slot
-//   rule one level of pieces up), handing out the live slots at each segment's start.
+// lla_mamba2_scan_seeds: per four state elements, the Fenwick walk over the pieces (the scan's
+//   slot rule one level of pieces up), handing out the live slots at each segment's start.
 //
 // Pieces and seeds are fp32 [K][V] in the workspace; a seed is rounded to 16 bits when it enters
 // the scan's slots, as the scan rounds its own slots.
 
 namespace lla_mamba2 {
 
-// 16 x 16 tiles of a piece's K x block_v state, dealt to the warps in turn.
+// 16 x 16 tiles of a piece's K x block_v state, each warp a run of consecutive ones (a row of
+// tiles shares its operand A, so a warp weighs each A it loads once for its whole run).
 constexpr int kPieceTiles = (kKeyDim / 16) * (kBlockV / 16);
 constexpr int kPieceTilesPerWarp = (kPieceTiles + kScanWarps - 1) / kScanWarps;
 // This warp's u-th tile: rows m0 of K, columns n0 of the V tile; false past the last tile.
 __device__ __forceinline__ bool piece_tile(int u, int& m0, int& n0) {
-  const int tile = (threadIdx.x >> 5) + kScanWarps * u;
+  const int tile = (threadIdx.x >> 5) * kPieceTilesPerWarp + u;
   m0 = 16 * (tile / (kBlockV / 16));
   n0 = 16 * (tile % (kBlockV / 16));
   return kPieceTiles % kScanWarps == 0 || tile < kPieceTiles;
@@ -93,18 +94,23 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
 #pragma unroll
     for (int step = 0; step < kChunk / 16; ++step) chunk_end_weights(w[step], s.gc, step);
 #pragma unroll
-    for (int u = 0; u < kPieceTilesPerWarp; ++u) {
-      int m0, n0;
-      if (!piece_tile(u, m0, n0)) break;
+    for (int u = 0; u < kPieceTilesPerWarp; ++u)
 #pragma unroll
       for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
         for (int x = 0; x < 4; ++x) state[u][nt][x] *= across;
 #pragma unroll
-      for (int step = 0; step < kChunk / 16; ++step) {
-        unsigned a[4], b[4];
-        load_a_transposed<ChunkTiles, kKeyDim>(a, s.k, m0, 16 * step);
-        weigh_columns(a, w[step]);
+    for (int step = 0; step < kChunk / 16; ++step) {
+      unsigned a[4];
+#pragma unroll
+      for (int u = 0; u < kPieceTilesPerWarp; ++u) {
+        int m0, n0;
+        if (!piece_tile(u, m0, n0)) break;
+        if (u == 0 || n0 == 0) {  // a new row of tiles
+          load_a_transposed<ChunkTiles, kKeyDim>(a, s.k, m0, 16 * step);
+          weigh_columns(a, w[step]);
+        }
+        unsigned b[4];
         load_b_transposed<ChunkTiles, kBlockV>(b, s.v, n0, 16 * step);
         mma(state[u][0], a, b);
         mma(state[u][1], a, b + 2);
@@ -130,27 +136,32 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
   if (blockIdx.x == 0 && threadIdx.x == 0) piece_decays[piece] = total;
 }
 
-// grid (ceil(K*V / kScanThreads), B*H), kScanThreads threads, after lla_mamba2_scan_pieces:
-// one thread per state element walks the (sequence, head)'s pieces in order, keeping their
-// Fenwick slots (slot l: 2^l pieces) as the scan keeps its chunks', and at each segment's
-// first piece writes the live slots, lowest first, as the segment's seeds ([K][V] fp32 each,
-// seeds_per_head a (sequence, head)) with their log2 decays.
+// grid (ceil(K*V / (4 kScanThreads)), B*H), kScanThreads threads, after
+// lla_mamba2_scan_pieces: each thread walks four consecutive state elements through the
+// (sequence, head)'s pieces in order, keeping their Fenwick slots (slot l: 2^l pieces) as the
+// scan keeps its chunks', and at each segment's first piece writes the live slots, lowest
+// first, as the segment's seeds ([K][V] fp32 each, seeds_per_head a (sequence, head)) with
+// their log2 decays.
 extern "C" __global__ void __launch_bounds__(kScanThreads)
     lla_mamba2_scan_seeds(const float* __restrict__ pieces, const float* __restrict__ piece_decays,
                           float* __restrict__ seeds, float* __restrict__ seed_decays, int piece_count,
                           int piece_chunks, int segment_chunks, int seeds_per_head) {
-  const int element = blockIdx.x * kScanThreads + threadIdx.x;
+  static_assert(kStateElements % 4 == 0, "a thread's four elements lie in one state");
+  const int element = 4 * (blockIdx.x * kScanThreads + threadIdx.x);
   if (element >= kStateElements) return;
   const size_t first_piece = static_cast<size_t>(blockIdx.y) * piece_count;
   size_t seed = static_cast<size_t>(blockIdx.y) * seeds_per_head;
-  float slot[kSlots] = {}, decay[kSlots] = {};
+  float4 slot[kSlots];
+  float decay[kSlots] = {};
+#pragma unroll
+  for (int l = 0; l < kSlots; ++l) slot[l] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   // Before piece p: at a segment's first piece, its seeds.
   const auto hand_out = [&](int p) {
     if (p == 0 || p * piece_chunks % segment_chunks != 0) return;
 #pragma unroll
     for (int l = 0; l < kSlots; ++l) {
       if (!((p >> l) & 1)) continue;
-      seeds[seed * kStateElements + element] = slot[l];
+      *reinterpret_cast<float4*>(seeds + seed * kStateElements + element) = slot[l];
       if (element == 0) seed_decays[seed] = decay[l];
       ++seed;
     }
@@ -158,10 +169,12 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
   // The walk is a chain of dependent steps; the loads of kAhead pieces go out before it.
   constexpr int kAhead = 4;
   for (int p0 = 0; p0 < piece_count; p0 += kAhead) {
-    float values[kAhead];
+    float4 values[kAhead];
 #pragma unroll
     for (int u = 0; u < kAhead; ++u)
-      values[u] = p0 + u < piece_count ? pieces[(first_piece + p0 + u) * kStateElements + element] : 0.0f;
+      values[u] = p0 + u < piece_count
+                      ? *reinterpret_cast<const float4*>(pieces + (first_piece + p0 + u) * kStateElements + element)
+                      : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
     for (int u = 0; u < kAhead; ++u) {
       const int p = p0 + u;
@@ -171,9 +184,14 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
       const int j = __ffs(p + 1) - 1;
       float across[kSlots];
       const float after = carry_decays(across, decay, j, piece_decays[first_piece + p]);
-      float sum = values[u];
+      float4 sum = values[u];
 #pragma unroll
-      for (int l = 0; l < kSlots; ++l) sum = fmaf(across[l], slot[l], sum);  // across is 0 from j on
+      for (int l = 0; l < kSlots; ++l) {  // across is 0 from j on
+        sum.x = fmaf(across[l], slot[l].x, sum.x);
+        sum.y = fmaf(across[l], slot[l].y, sum.y);
+        sum.z = fmaf(across[l], slot[l].z, sum.z);
+        sum.w = fmaf(across[l], slot[l].w, sum.w);
+      }
 #pragma unroll
       for (int l = 0; l < kSlots; ++l)
         if (l == j) {

@@ -309,8 +309,9 @@ class PlanBuilder {
                             piece_decays, seq_len(), heads(), groups(), static_cast<int32_t>(split.piece_chunks)};
       plan_.launches.push_back(std::move(pieces_launch));
 
-      Launch seeds_launch = launch("lla_mamba2_scan_seeds", (static_cast<int64_t>(elements) + scan_threads - 1) / scan_threads,
-                                   batch_heads, 1);
+      const int64_t seed_threads = static_cast<int64_t>(elements) / 4;  // four elements a thread
+      Launch seeds_launch =
+          launch("lla_mamba2_scan_seeds", (seed_threads + scan_threads - 1) / scan_threads, batch_heads, 1);
       seeds_launch.block[0] = scan_threads;
       seeds_launch.args = {piece_states, piece_decays, seeds, seed_decays, static_cast<int32_t>(split.pieces),
                            static_cast<int32_t>(split.piece_chunks), static_cast<int32_t>(split.segment_chunks),

@@ -222,7 +222,7 @@ TEST(Mamba2ForwardPlan, ScanSplitsALongSequenceIntoSeededSegmentsToFillTheDevice
   EXPECT_EQ(pieces.shared_bytes, static_cast<unsigned>(mamba2::scan_fixed_bytes(spec)));
   const Launch& seeds = plan.launches[1];
   EXPECT_EQ(seeds.kernel, "lla_mamba2_scan_seeds");
-  EXPECT_EQ(std::vector<unsigned>(seeds.grid, seeds.grid + 3), (std::vector<unsigned>{128 * 128 / 256, 32, 1}));
+  EXPECT_EQ(std::vector<unsigned>(seeds.grid, seeds.grid + 3), (std::vector<unsigned>{128 * 128 / 4 / 256, 32, 1}));
   const Launch& scan = plan.launches[2];
   EXPECT_EQ(scan.kernel, "lla_mamba2_scan");
   EXPECT_EQ(std::vector<unsigned>(scan.grid, scan.grid + 3), (std::vector<unsigned>{2, 32, 2}));
