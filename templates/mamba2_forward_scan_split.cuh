@@ -142,7 +142,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
 // scan keeps its chunks', and at each segment's first piece writes the live slots, lowest
 // first, as the segment's seeds ([K][V] fp32 each, seeds_per_head a (sequence, head)) with
 // their log2 decays.
-extern "C" __global__ void __launch_bounds__(kScanThreads)
+// (Bounds of one block an SM: with none, ptxas holds this kernel to 64 registers and spills.)
+extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     lla_mamba2_scan_seeds(const float* __restrict__ pieces, const float* __restrict__ piece_decays,
                           float* __restrict__ seeds, float* __restrict__ seed_decays, int piece_count,
                           int piece_chunks, int segment_chunks, int seeds_per_head) {
