@@ -27,10 +27,6 @@ static_assert(2 * kStageStride + kScanWarps * 4 * 16 * kBlockV / 2 + kSlotDecayB
                   kSlotBytes == lla_config::kScanSlotBytes,
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
-__device__ ScanStage padded_stage(unsigned char* base) {
-  return scan_stage<kKeyTile, kValueTile>(base);
-}
-
 // Operand A (16 x 16) at rows r0, columns k0 of a row-major [m][k] tile.
 __device__ __forceinline__ void load_a_rows(unsigned a[4], const Bits* tile, int pitch, int r0, int k0) {
   load_matrices(a, tile + (r0 + (lane() & 7) + 8 * ((lane() >> 3) & 1)) * pitch + k0 + 8 * (lane() >> 4));
@@ -55,7 +51,7 @@ static_assert(kKeyPitch == kKeyDim + 8, "PaddedRows pads key rows as kKeyPitch d
 using ChunkTiles = PaddedRows;
 __device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) { return shared; }
 __device__ __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
-  return padded_stage(stages + i * kStageStride);
+  return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
 }
 struct SlotLayout {
   static constexpr int kElements = kBlockV * kKeyPitch;

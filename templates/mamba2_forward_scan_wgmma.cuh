@@ -69,10 +69,6 @@ static_assert(1024 + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes) 
                   2 * kSlotElements == lla_config::kScanSlotBytes,
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
-__device__ ScanStage swizzled_stage(unsigned char* base) {
-  return scan_stage<kKeyTile, kValueTile>(base);
-}
-
 // What the split kernels (mamba2_forward_scan_split.cuh) share with this scan: its chunk tiles'
 // layout and sizes (kKeyTile, kValueTile) and stages (on 1024 bytes), and its slots' layout.
 using ChunkTiles = SwizzledRows;
@@ -80,7 +76,7 @@ __device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) 
   return shared + ((1024 - (shared_address(shared) & 1023)) & 1023);
 }
 __device__ __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
-  return swizzled_stage(stages + i * kStageStride);
+  return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
 }
 struct SlotLayout {
   static constexpr int kElements = kSlotElements;
