@@ -270,9 +270,17 @@ __device__ void load_seeds(Bits* slots, float* decay, const float* __restrict__ 
   for (int e = 0; e < kSlots; ++e) {
     if (!((first >> e) & 1)) continue;
     const float* values = seeds + static_cast<size_t>(seed) * kStateElements + block.v0;
-    for (int idx = threadIdx.x; idx < kKeyDim * kBlockV; idx += kScanThreads) {
-      const int kk = idx / kBlockV, vv = idx % kBlockV;
-      slots[e * SlotLayout::kElements + SlotLayout::at(kk, vv)] = to_bits(values[kk * kValueDim + vv]);
+    // Four columns a load (the workspace and every row of V tiles are 16-byte aligned), several
+    // loads in flight.
+#pragma unroll 4
+    for (int idx = threadIdx.x; idx < kKeyDim * kBlockV / 4; idx += kScanThreads) {
+      const int kk = idx / (kBlockV / 4), vv = 4 * (idx % (kBlockV / 4));
+      const float4 x = *reinterpret_cast<const float4*>(values + kk * kValueDim + vv);
+      Bits* slot = slots + e * SlotLayout::kElements;
+      slot[SlotLayout::at(kk, vv)] = to_bits(x.x);
+      slot[SlotLayout::at(kk, vv + 1)] = to_bits(x.y);
+      slot[SlotLayout::at(kk, vv + 2)] = to_bits(x.z);
+      slot[SlotLayout::at(kk, vv + 3)] = to_bits(x.w);
     }
     if (threadIdx.x == 0) decay[e] = seed_decays[seed];
     ++seed;

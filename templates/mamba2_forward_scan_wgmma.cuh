@@ -83,39 +83,39 @@ struct SlotLayout {
   __device__ static int at(int kk, int vv) { return CoreMatrices::at<kBlockV>(kk, vv); }
 };
 
+using lla_config::WgmmaDescriptor;
+
 // A wgmma shared-memory matrix descriptor: `leading` and `stride` bytes between core matrices
 // (without swizzling: along the product's K, and along M or N; N-major with swizzling: along N
 // between atoms, and along K between groups of 8 rows; K-major with swizzling, only `stride`,
 // between groups of 8 rows), `swizzle` 0 (none), 1 (128 bytes) or 2 (64 bytes).
-__device__ __forceinline__ unsigned long long matrix_descriptor(const Bits* start, unsigned leading,
-                                                                unsigned stride, unsigned long long swizzle) {
-  return static_cast<unsigned long long>(shared_address(start) >> 4) |
-         static_cast<unsigned long long>(leading >> 4) << 16 |
-         static_cast<unsigned long long>(stride >> 4) << 32 | swizzle << 62;
+__device__ __forceinline__ WgmmaDescriptor matrix_descriptor(const Bits* start, unsigned leading, unsigned stride,
+                                                             unsigned swizzle) {
+  return {shared_address(start) >> 4 | (leading >> 4) << 16, stride >> 4 | swizzle << 30};
 }
 // The descriptor of the same layout `elements` (a multiple of 8) further on: its start field
 // counts 16 bytes, and shared addresses stay under 2^18 bytes, so the sum never carries out of
 // the field. (Built once and moved, descriptors cost an add per product, not five.)
-__device__ __forceinline__ unsigned long long descriptor_plus(unsigned long long d, int elements) {
-  return d + static_cast<unsigned>(elements >> 3);
+__device__ __forceinline__ WgmmaDescriptor descriptor_plus(WgmmaDescriptor d, int elements) {
+  return {d.lo + static_cast<unsigned>(elements >> 3), d.hi};
 }
 // A SwizzledRows [chunk][K] tile as a K-major operand (its columns the product's K) ...
-__device__ __forceinline__ unsigned long long k_major(const Bits* tile) { return matrix_descriptor(tile, 16, 1024, 1); }
+__device__ __forceinline__ WgmmaDescriptor k_major(const Bits* tile) { return matrix_descriptor(tile, 16, 1024, 1); }
 // ... from column k0 (a multiple of 16: within an atom, the start moves by 32 bytes a step).
-__device__ __forceinline__ unsigned long long k_major_at(unsigned long long tile, int k0) {
+__device__ __forceinline__ WgmmaDescriptor k_major_at(WgmmaDescriptor tile, int k0) {
   return descriptor_plus(tile, (k0 / 64) * (kChunk * 64) + k0 % 64);
 }
 // The SwizzledRows v tile, one atom wide, as an N-major B (its rows the product's K) ...
 static_assert(kBlockV == kAtomColumns<kBlockV>, "v: one atom across N");
-__device__ __forceinline__ unsigned long long n_major_swizzled(const Bits* tile) {
+__device__ __forceinline__ WgmmaDescriptor n_major_swizzled(const Bits* tile) {
   return matrix_descriptor(tile, 2 * kChunk * kBlockV, 16 * kBlockV, kBlockV == 64 ? 1 : 2);
 }
 // ... and the CoreMatrices slots [K][block_v] ...
-__device__ __forceinline__ unsigned long long n_major(const Bits* slots) {
+__device__ __forceinline__ WgmmaDescriptor n_major(const Bits* slots) {
   return matrix_descriptor(slots, 16 * kBlockV, 128, 0);
 }
 // ... from row k0 (a multiple of 8: at it, both layouts have 8 whole rows before).
-__device__ __forceinline__ unsigned long long n_major_at(unsigned long long tile, int k0) {
+__device__ __forceinline__ WgmmaDescriptor n_major_at(WgmmaDescriptor tile, int k0) {
   return descriptor_plus(tile, k0 * kBlockV);
 }
 
@@ -223,49 +223,66 @@ __device__ __forceinline__ void slot_operands(unsigned (&a)[kGroupTiles][kChunk 
   }
 }
 
-// Slot j's rows of the warpgroup's tiles: the chunk's state plus the slots below j each
-// decayed to the chunk's end (`across[e]`), rounded once.
-__device__ __forceinline__ void store_slot(const float (&state)[kGroupTiles][kValueRegs], Bits* slots, int j,
-                                           const float (&across)[kSlots], int half) {
-  Bits* target = slots + j * kSlotElements;
+// After chunk c, slot j = ctz(c + 1) on the warpgroup's tiles: the chunk's state (decayed to
+// its end, chunk_decay its log2 decay) plus slots 0 .. j - 1, each decayed from its end to the
+// chunk's, rounded once. Returns slot j's log2 decay. Slot by slot, each pass is independent
+// loads and FMAs; pair by pair, every pair would branch on j.
+__device__ __forceinline__ float store_slot(float (&state)[kGroupTiles][kValueRegs], Bits* slots, int j,
+                                            const float* decay, float chunk_decay, int half) {
+  // visit(t, i, at) for each of this thread's pairs: state[t][i], state[t][i + 1] at element
+  // `at` of a slot.
+  const auto for_each_pair = [&](auto visit) {
 #pragma unroll
-  for (int t = 0; t < kGroupTiles; ++t) {
-    if (2 * t + half >= kKeyTiles) break;
+    for (int t = 0; t < kGroupTiles; ++t) {
+      if (2 * t + half >= kKeyTiles) break;
 #pragma unroll
-    for (int n = 0; n < kBlockV / 8; ++n)
+      for (int n = 0; n < kBlockV / 8; ++n)
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int at = CoreMatrices::at<kBlockV>(64 * (2 * t + half) + row_top() + 8 * h, 8 * n + 2 * lane_in_group());
-        float x = state[t][4 * n + 2 * h], y = state[t][4 * n + 2 * h + 1];
-        absorb_slots<kSlotElements>(x, y, slots, at, j, across);
-        *reinterpret_cast<unsigned*>(target + at) = pack(x, y);
-      }
+        for (int h = 0; h < 2; ++h)
+          visit(t, 4 * n + 2 * h,
+                CoreMatrices::at<kBlockV>(64 * (2 * t + half) + row_top() + 8 * h, 8 * n + 2 * lane_in_group()));
+    }
+  };
+  float after = chunk_decay;
+  for (int e = 0; e < j; ++e) {
+    const float across = lla_exp2(after);
+    after += decay[e];
+    const Bits* slot = slots + e * kSlotElements;
+    for_each_pair([&](int t, int i, int at) {
+      const float2 f = unpack(pair_at(slot + at));
+      state[t][i] = fmaf(across, f.x, state[t][i]);
+      state[t][i + 1] = fmaf(across, f.y, state[t][i + 1]);
+    });
   }
+  Bits* target = slots + j * kSlotElements;
+  for_each_pair([&](int t, int i, int at) {
+    *reinterpret_cast<unsigned*>(target + at) = pack(state[t][i], state[t][i + 1]);
+  });
+  return after;
 }
 
-// Live slots whose products run at once in read_slots: two at V tile 32; one at 64, whose
-// second buffer of accumulators would spill.
-constexpr int kSlotsInFlight = kBlockV == 64 ? 1 : 2;
+// Live slots whose products run at once in read_slots: two, but one where a warpgroup forms
+// two tiles of the next slot at V tile 64 (K = 256), whose second buffer of accumulators would
+// spill.
+constexpr int kSlotsInFlight = kBlockV == 64 && kGroupTiles > 1 ? 1 : 2;
 
 // sum over live slots e of diag(scale lambda^(log2 C + 1 + e) exp(G_i + gap)) Q N_e on the
-// warpgroup's half of K, gap the log decay from the slot's end to the chunk's start, into
-// `acc` (zeroed here). Live slots go kSlotsInFlight at a time (with two, the second product
+// warpgroup's half of K, gap the log decay from the slot's end to the chunk's start, added to
+// `acc`. Live slots go kSlotsInFlight at a time (with two, the second product
 // runs while the first is scaled in); a short last group repeats its first slot and drops the
 // copies.
 // (Every wait is on the loop's one path: a wait under a branch the compiler cannot prove
 // warpgroup-uniform serializes every wgmma, as does touching the accumulators of a group
 // committed before the loop, which is complete only after the last wait.)
 __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanStage& s,
-                                           unsigned long long q_tile, unsigned long long slot_tiles, int c,
+                                           WgmmaDescriptor q_tile, WgmmaDescriptor slot_tiles, int c,
                                            const float* decay, int half, float scale) {
-#pragma unroll
-  for (int i = 0; i < kValueRegs; ++i) acc[i] = 0.0f;
   const int top_row = row_top(), bottom_row = top_row + 8;
   const float g_top = s.gc[top_row], g_bottom = s.gc[bottom_row];
   float part[kSlotsInFlight][kValueRegs];
   float gap = 0.0f;
   const auto product = [&](float (&p)[kValueRegs], int e) {
-    const unsigned long long slot = descriptor_plus(slot_tiles, e * kSlotElements);
+    const WgmmaDescriptor slot = descriptor_plus(slot_tiles, e * kSlotElements);
 #pragma unroll
     for (int i = 0; i < kHalfKeySteps; ++i) {
       const int k0 = 16 * (kHalfKeySteps * half + i);
@@ -273,12 +290,10 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
     }
     wgmma_commit();
   };
-  const auto scale_in = [&](float (&p)[kValueRegs], int e) {
-    settle(p);
-    const float top = chunk_level_factor(s, top_row, e, g_top, gap, scale);
-    const float bottom = chunk_level_factor(s, bottom_row, e, g_bottom, gap, scale);
-#pragma unroll
-    for (int i = 0; i < kValueRegs; ++i) acc[i] = fmaf((i & 2) ? bottom : top, p[i], acc[i]);
+  // Slot e's factors of rows top_row and bottom_row; the gap then moves past the slot.
+  const auto row_factors = [&](float (&f)[2], int e) {
+    f[0] = chunk_level_factor(s, top_row, e, g_top, gap, scale);
+    f[1] = chunk_level_factor(s, bottom_row, e, g_bottom, gap, scale);
     gap += decay[e];
   };
   for (unsigned live = c & ((1u << kSlots) - 1); live != 0;) {
@@ -290,6 +305,11 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
       e[i] = real[i] ? __ffs(live) - 1 : e[0];
       live &= live - 1;
     }
+    // The factors first: their shared loads, issued behind the products, would queue behind
+    // the products' own reads of shared memory.
+    float f[kSlotsInFlight][2];
+#pragma unroll
+    for (int i = 0; i < kSlotsInFlight; ++i) row_factors(f[i], e[i]);
     wgmma_fence();
 #pragma unroll
     for (int i = 0; i < kSlotsInFlight; ++i) product(part[i], e[i]);
@@ -297,7 +317,10 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
     for (int i = 0; i < kSlotsInFlight; ++i) {
       if (kSlotsInFlight - 1 - i == 1) wgmma_wait<1>();
       else wgmma_wait<0>();
-      if (real[i]) scale_in(part[i], e[i]);
+      if (!real[i]) continue;
+      settle(part[i]);
+#pragma unroll
+      for (int x = 0; x < kValueRegs; ++x) acc[x] = fmaf(f[i][(x >> 1) & 1], part[i][x], acc[x]);
     }
   }
   wgmma_wait<0>();
@@ -326,7 +349,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
   const ScanBlock block = scan_block(q, k, v, g, lambda, seq_len, heads, groups);
   const ScanSegment segment = scan_segment((seq_len + kChunk - 1) / kChunk, segment_chunks);
   const int half = threadIdx.x >> 7;  // the warpgroup
-  const unsigned long long slot_tiles = n_major(slots);
+  const WgmmaDescriptor slot_tiles = n_major(slots);
 
   begin_segment<SwizzledRows, SlotLayout>(block, segment, slots, decay, seeds, seed_decays, seq_len, heads,
                                           groups, segment_chunks, seeds_per_head, chunk_stage(scan_smem, 0));
@@ -342,8 +365,8 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     const bool more = c + 1 < segment.end;
 
     // Intra-chunk levels on the warpgroup's half of the keys: S = Q K^T, weights, O = P V.
-    const unsigned long long q_tile = k_major(s.q), keys = k_major(s.k + kScoreColumns * half * 64);
-    const unsigned long long v_tile = n_major_swizzled(s.v);
+    const WgmmaDescriptor q_tile = k_major(s.q), keys = k_major(s.k + kScoreColumns * half * 64);
+    const WgmmaDescriptor v_tile = n_major_swizzled(s.v);
     float sc[kScoreRegs];
     wgmma_fence();
 #pragma unroll
@@ -379,6 +402,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     unsigned a[kGroupTiles][kChunk / 16][4];
     slot_operands(a, s, half);
     wgmma_wait<0>();
+    settle(acc);
     wgmma_fence();
 #pragma unroll
     for (int t = 0; t < kGroupTiles; ++t)
@@ -388,13 +412,9 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     wgmma_commit();
 
     // Chunk levels on the warpgroup's half of K.
-    float chunk_levels[kValueRegs];
-    read_slots(chunk_levels, s, q_tile, slot_tiles, c, decay, half, scale);
-    settle(acc);
+    read_slots(acc, s, q_tile, slot_tiles, c, decay, half, scale);
 #pragma unroll
     for (int t = 0; t < kGroupTiles; ++t) settle(state[t]);
-#pragma unroll
-    for (int i = 0; i < kValueRegs; ++i) acc[i] += chunk_levels[i];
 
     // Hand the other warpgroup its half of the columns, take this one's, and write it.
     float* exchange = kExchangeInStage ? reinterpret_cast<float*>(s.q) : own_exchange;
@@ -422,11 +442,9 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     }
 
     if (more) {
-      // Slot j (carry_decays) is not live in chunk c, so no warp read it.
+      // Slot j is not live in chunk c, so no warp read it.
       const int j = __ffs(c + 1) - 1;
-      float across[kSlots];
-      const float after = carry_decays(across, decay, j, s.gc[kChunk - 1]);
-      store_slot(state, slots, j, across, half);
+      const float after = store_slot(state, slots, j, decay, s.gc[kChunk - 1], half);
       fence_proxy_async();
       if (threadIdx.x == 0) decay[j] = after;
       store_chunk_rows(next_rows, next.gc, next.lambda);

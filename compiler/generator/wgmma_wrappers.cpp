@@ -33,26 +33,29 @@ std::string specialization(const std::string& inputs, int n) {
   s += "template <>\nstruct Wgmma<" + std::to_string(n) + "> {\n";
   s += "  template <int kTransposeB>\n";
   s += "  __device__ static void shared_a(float (&d)[" + r +
-       "], unsigned long long a, unsigned long long b, bool accumulate) {\n";
+       "], WgmmaDescriptor a, WgmmaDescriptor b, bool accumulate) {\n";
   s += "    asm volatile(\n";
-  s += "        \"{\\n.reg .pred p;\\nsetp.ne.b32 p, " + op(2) + ", 0;\\n\"\n";
+  s += "        \"{\\n.reg .pred p;\\n.reg .b64 da, db;\\nsetp.ne.b32 p, " + op(4) + ", 0;\\n\"\n";
+  s += "        \"mov.b64 da, {" + op(0) + ", " + op(1) + "};\\nmov.b64 db, {" + op(2) + ", " + op(3) + "};\\n\"\n";
   s += "        \"" + instruction + "\\n\"\n";
   s += "        \"{" + operand_list(0, regs) + "},\\n\"\n";
-  s += "        \"" + op(0) + ", " + op(1) + ", p, 1, 1, 0, " + op(3) + ";\\n}\\n\"\n";
+  s += "        \"da, db, p, 1, 1, 0, " + op(5) + ";\\n}\\n\"\n";
   s += "        :\n" + accumulator_constraints(regs) + "\n";
-  s += "        : \"l\"(a), \"l\"(b), \"r\"(static_cast<int>(accumulate)), \"n\"(kTransposeB));\n";
+  s += "        : \"r\"(a.lo), \"r\"(a.hi), \"r\"(b.lo), \"r\"(b.hi), \"r\"(static_cast<int>(accumulate)),\n"
+       "          \"n\"(kTransposeB));\n";
   s += "  }\n";
   s += "  template <int kTransposeB>\n";
   s += "  __device__ static void register_a(float (&d)[" + r +
-       "], const unsigned (&a)[4], unsigned long long b, bool accumulate) {\n";
+       "], const unsigned (&a)[4], WgmmaDescriptor b, bool accumulate) {\n";
   s += "    asm volatile(\n";
-  s += "        \"{\\n.reg .pred p;\\nsetp.ne.b32 p, " + op(5) + ", 0;\\n\"\n";
+  s += "        \"{\\n.reg .pred p;\\n.reg .b64 db;\\nsetp.ne.b32 p, " + op(6) + ", 0;\\n\"\n";
+  s += "        \"mov.b64 db, {" + op(4) + ", " + op(5) + "};\\n\"\n";
   s += "        \"" + instruction + "\\n\"\n";
   s += "        \"{" + operand_list(0, regs) + "},\\n\"\n";
-  s += "        \"{" + operand_list(regs, 4) + "}, " + op(4) + ", p, 1, 1, " + op(6) + ";\\n}\\n\"\n";
+  s += "        \"{" + operand_list(regs, 4) + "}, db, p, 1, 1, " + op(7) + ";\\n}\\n\"\n";
   s += "        :\n" + accumulator_constraints(regs) + "\n";
-  s += "        : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"l\"(b), "
-       "\"r\"(static_cast<int>(accumulate)),\n          \"n\"(kTransposeB));\n";
+  s += "        : \"r\"(a[0]), \"r\"(a[1]), \"r\"(a[2]), \"r\"(a[3]), \"r\"(b.lo), \"r\"(b.hi),\n"
+       "          \"r\"(static_cast<int>(accumulate)), \"n\"(kTransposeB));\n";
   s += "  }\n";
   s += "};\n";
   return s;
@@ -63,7 +66,11 @@ std::string specialization(const std::string& inputs, int n) {
 std::string wgmma_wrappers(Dtype dtype, const std::vector<int>& widths) {
   if (dtype == Dtype::f32) throw std::invalid_argument("dtype=f32: wgmma takes f16 or bf16 inputs here");
   const std::string inputs = dtype_name(dtype);
-  std::string s = "template <int kN>\nstruct Wgmma;\n";
+  // A descriptor's two 32-bit words are joined only inside the instruction: as one 64-bit
+  // value, moving a descriptor compiles to adds with carries and copies of register pairs.
+  std::string s =
+      "struct WgmmaDescriptor {\n  unsigned lo, hi;\n};\n"
+      "template <int kN>\nstruct Wgmma;\n";
   for (int n : widths) {
     if (n < 8 || n > 256 || n % 8 != 0)
       throw std::invalid_argument("wgmma width " + std::to_string(n) + ": must be a multiple of 8 in [8, 256]");

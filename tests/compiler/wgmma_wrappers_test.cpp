@@ -26,8 +26,15 @@ TEST(WgmmaWrappers, OneSpecializationPerWidthNamingEveryAccumulator) {
   EXPECT_EQ(count(s, "\"+f\"(d[32])"), 0u);
   // N = 32: accumulators %0..%15, then the operands after them.
   EXPECT_NE(s.find("{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15},\\n"), std::string::npos);
-  EXPECT_NE(s.find("\"%16, %17, p, 1, 1, 0, %19;"), std::string::npos);
-  EXPECT_NE(s.find("\"{%16,%17,%18,%19}, %20, p, 1, 1, %22;"), std::string::npos);
+  // A shared: the descriptors' words %16..%19 joined into da and db, accumulate %20, the
+  // transpose %21. A in registers: %16..%19, b's words %20, %21, accumulate %22, transpose %23.
+  EXPECT_NE(s.find("mov.b64 da, {%16, %17};\\nmov.b64 db, {%18, %19};"), std::string::npos);
+  EXPECT_NE(s.find("setp.ne.b32 p, %20, 0;"), std::string::npos);
+  EXPECT_NE(s.find("\"da, db, p, 1, 1, 0, %21;"), std::string::npos);
+  EXPECT_NE(s.find("mov.b64 db, {%20, %21};"), std::string::npos);
+  EXPECT_NE(s.find("setp.ne.b32 p, %22, 0;"), std::string::npos);
+  EXPECT_NE(s.find("\"{%16,%17,%18,%19}, db, p, 1, 1, %23;"), std::string::npos);
+  EXPECT_EQ(count(s, "struct WgmmaDescriptor {"), 1u);
   EXPECT_NE(wgmma_wrappers(Dtype::f16, {32}).find("m64n32k16.f32.f16.f16"), std::string::npos);
 }
 
