@@ -19,7 +19,10 @@ namespace lla_mamba2 {
 constexpr int kValuePitch = kBlockV + 8;  // rows of a v tile
 // Elements of a chunk's key (q, k) and value tiles.
 constexpr int kKeyTile = kChunk * kKeyPitch, kValueTile = kChunk * kValuePitch;
-constexpr int kStageStride = (kScanStageBytes<kKeyTile, kValueTile> + 15) / 16 * 16;
+// Bytes a chunk stage starts on: 16, for ldmatrix and cp.async.
+constexpr int kStageAlignment = 16;
+constexpr int kStageStride =
+    (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
 constexpr int kSlotBytes = 2 * kBlockV * kKeyPitch;
 // Both stages, each warp's partial sums for its partner (16 x block_v / 2 floats), the slots'
 // decays.
@@ -46,8 +49,8 @@ struct PaddedRows {
 static_assert(kKeyPitch == kKeyDim + 8, "PaddedRows pads key rows as kKeyPitch does");
 
 // What the split kernels (mamba2_forward_scan_split.cuh) share with this scan: its chunk tiles'
-// layout and sizes (kKeyTile, kValueTile) and stages, and its slots' layout, [block_v][K] in
-// rows of kKeyPitch.
+// layout and sizes (kKeyTile, kValueTile) and stages (on kStageAlignment bytes), and its slots'
+// layout, [block_v][K] in rows of kKeyPitch.
 using ChunkTiles = PaddedRows;
 __device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) { return shared; }
 __device__ __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
@@ -57,6 +60,70 @@ struct SlotLayout {
   static constexpr int kElements = kBlockV * kKeyPitch;
   __device__ static int at(int kk, int vv) { return vv * kKeyPitch + kk; }
 };
+
+// mma.sync reads the chunk tiles through the generic proxy, as cp.async wrote them: nothing to
+// fence before the barrier that publishes them.
+__device__ __forceinline__ void fence_chunk_tiles() {}
+
+// A piece's state for the split (mamba2_forward_scan_split.cuh): 16 x 16 tiles of K x block_v,
+// each warp a run of consecutive ones (a row of tiles shares its operand A, so a warp weighs
+// each A it loads once for its whole run).
+constexpr int kPieceTiles = (kKeyDim / 16) * (kBlockV / 16);
+constexpr int kPieceTilesPerWarp = (kPieceTiles + kScanWarps - 1) / kScanWarps;
+struct PieceState {
+  float tiles[kPieceTilesPerWarp][2][4];
+};
+// This warp's u-th tile: rows m0 of K, columns n0 of the V tile; false past the last tile.
+__device__ __forceinline__ bool piece_tile(int u, int& m0, int& n0) {
+  const int tile = (threadIdx.x >> 5) * kPieceTilesPerWarp + u;
+  m0 = 16 * (tile / (kBlockV / 16));
+  n0 = 16 * (tile % (kBlockV / 16));
+  return kPieceTiles % kScanWarps == 0 || tile < kPieceTiles;
+}
+// state = state exp(chunk decay) + k^T diag(w) v for the chunk in stage s, w_t = exp(G_last - G_t).
+__device__ __forceinline__ void add_piece_chunk(PieceState& state, const ScanStage& s) {
+  const float across = lla_exp2(s.gc[kChunk - 1]);
+  float w[kChunk / 16][4];
+#pragma unroll
+  for (int step = 0; step < kChunk / 16; ++step) chunk_end_weights(w[step], s.gc, step);
+#pragma unroll
+  for (int u = 0; u < kPieceTilesPerWarp; ++u)
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int x = 0; x < 4; ++x) state.tiles[u][nt][x] *= across;
+#pragma unroll
+  for (int step = 0; step < kChunk / 16; ++step) {
+    unsigned a[4];
+#pragma unroll
+    for (int u = 0; u < kPieceTilesPerWarp; ++u) {
+      int m0, n0;
+      if (!piece_tile(u, m0, n0)) break;
+      if (u == 0 || n0 == 0) {  // a new row of tiles
+        load_a_transposed<ChunkTiles, kKeyDim>(a, s.k, m0, 16 * step);
+        weigh_columns(a, w[step]);
+      }
+      unsigned b[4];
+      load_b_transposed<ChunkTiles, kBlockV>(b, s.v, n0, 16 * step);
+      mma(state.tiles[u][0], a, b);
+      mma(state.tiles[u][1], a, b + 2);
+    }
+  }
+}
+// The state into `out`, a [K][V] fp32 state at the block's column v0.
+__device__ __forceinline__ void store_piece(const PieceState& state, float* out) {
+#pragma unroll
+  for (int u = 0; u < kPieceTilesPerWarp; ++u) {
+    int m0, n0;
+    if (!piece_tile(u, m0, n0)) break;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+      float* top = out + (m0 + lane_group()) * kValueDim + n0 + 8 * nt + 2 * lane_in_group();
+      *reinterpret_cast<float2*>(top) = make_float2(state.tiles[u][nt][0], state.tiles[u][nt][1]);
+      *reinterpret_cast<float2*>(top + 8 * kValueDim) = make_float2(state.tiles[u][nt][2], state.tiles[u][nt][3]);
+    }
+  }
+}
 
 // Chunk c's state, S^T = (w v)^T k with w_i = exp(G_last - G_i), plus the slots below j each
 // decayed to the chunk's end (`across[e]`), rounded once into slot j. Its 16 x 16 blocks are

@@ -18,23 +18,12 @@
 
 namespace lla_mamba2 {
 
-// 16 x 16 tiles of a piece's K x block_v state, each warp a run of consecutive ones (a row of
-// tiles shares its operand A, so a warp weighs each A it loads once for its whole run).
-constexpr int kPieceTiles = (kKeyDim / 16) * (kBlockV / 16);
-constexpr int kPieceTilesPerWarp = (kPieceTiles + kScanWarps - 1) / kScanWarps;
-// This warp's u-th tile: rows m0 of K, columns n0 of the V tile; false past the last tile.
-__device__ __forceinline__ bool piece_tile(int u, int& m0, int& n0) {
-  const int tile = (threadIdx.x >> 5) * kPieceTilesPerWarp + u;
-  m0 = 16 * (tile / (kBlockV / 16));
-  n0 = 16 * (tile % (kBlockV / 16));
-  return kPieceTiles % kScanWarps == 0 || tile < kPieceTiles;
-}
-
 // A piece's chunks go through kPieceStages stages of k and v tiles and g's prefix sums (in the
 // scan's layout), kPieceStages - 1 chunks in flight while one computes: a chunk is little work
 // against its loads. They fit in the scan's chunk stages (which hold q besides).
 constexpr int kPieceStages = 3;
-constexpr int kPieceStageBytes = (2 * (kKeyTile + kValueTile) + 4 * kChunk + 127) / 128 * 128;
+constexpr int kPieceStageBytes = (2 * (kKeyTile + kValueTile) + 4 * kChunk + kStageAlignment - 1) /
+                                 kStageAlignment * kStageAlignment;
 static_assert(1024 + kPieceStages * kPieceStageBytes <= lla_config::kScanFixedBytes,
               "the pieces' stages fit in the scan's fixed shared memory");
 __device__ __forceinline__ ScanStage piece_stage(unsigned char* stages, int i) {
@@ -77,62 +66,24 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
     return decays;
   };
 
-  float state[kPieceTilesPerWarp][2][4] = {};  // decayed to the end of the chunks so far
-  float total = 0.0f;                         // their log2 decay
+  PieceState state = {};  // decayed to the end of the chunks so far
+  float total = 0.0f;     // their log2 decay
 #pragma unroll
   for (int i = 0; i < kPieceStages - 1; ++i) store_decay_prefix(load(i), piece_stage(stages, i).gc);
   for (int i = 0; i < piece_chunks; ++i) {
     const ScanStage s = piece_stage(stages, i % kPieceStages);
     copy_async_wait<kPieceStages - 2>();
+    fence_chunk_tiles();
     __syncthreads();  // chunk i is in place, and every warp is done with chunk i - 1's stage
     const ChunkDecays ahead = load(i + kPieceStages - 1);
-
-    // state = state exp(chunk decay) + k^T diag(w) v, w_t = exp(G_last - G_t).
-    const float across = lla_exp2(s.gc[kChunk - 1]);
     total += s.gc[kChunk - 1];
-    float w[kChunk / 16][4];
-#pragma unroll
-    for (int step = 0; step < kChunk / 16; ++step) chunk_end_weights(w[step], s.gc, step);
-#pragma unroll
-    for (int u = 0; u < kPieceTilesPerWarp; ++u)
-#pragma unroll
-      for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-        for (int x = 0; x < 4; ++x) state[u][nt][x] *= across;
-#pragma unroll
-    for (int step = 0; step < kChunk / 16; ++step) {
-      unsigned a[4];
-#pragma unroll
-      for (int u = 0; u < kPieceTilesPerWarp; ++u) {
-        int m0, n0;
-        if (!piece_tile(u, m0, n0)) break;
-        if (u == 0 || n0 == 0) {  // a new row of tiles
-          load_a_transposed<ChunkTiles, kKeyDim>(a, s.k, m0, 16 * step);
-          weigh_columns(a, w[step]);
-        }
-        unsigned b[4];
-        load_b_transposed<ChunkTiles, kBlockV>(b, s.v, n0, 16 * step);
-        mma(state[u][0], a, b);
-        mma(state[u][1], a, b + 2);
-      }
-    }
+    add_piece_chunk(state, s);
     if (i + kPieceStages - 1 < piece_chunks)
       store_decay_prefix(ahead, piece_stage(stages, (i + kPieceStages - 1) % kPieceStages).gc);
   }
 
   const size_t piece = static_cast<size_t>(blockIdx.y) * gridDim.z + blockIdx.z;
-  float* out = pieces + piece * kStateElements + v0;
-#pragma unroll
-  for (int u = 0; u < kPieceTilesPerWarp; ++u) {
-    int m0, n0;
-    if (!piece_tile(u, m0, n0)) break;
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt) {
-      float* top = out + (m0 + lane_group()) * kValueDim + n0 + 8 * nt + 2 * lane_in_group();
-      *reinterpret_cast<float2*>(top) = make_float2(state[u][nt][0], state[u][nt][1]);
-      *reinterpret_cast<float2*>(top + 8 * kValueDim) = make_float2(state[u][nt][2], state[u][nt][3]);
-    }
-  }
+  store_piece(state, pieces + piece * kStateElements + v0);
   if (blockIdx.x == 0 && threadIdx.x == 0) piece_decays[piece] = total;
 }
 

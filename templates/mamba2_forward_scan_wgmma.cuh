@@ -52,7 +52,10 @@ static_assert(kKeyDim % 64 == 0 && (kBlockV == 32 || kBlockV % 64 == 0), "whole 
 
 // Elements of a chunk's key (q, k) and value tiles.
 constexpr int kKeyTile = kChunk * kKeyDim, kValueTile = kChunk * kBlockV;
-constexpr int kStageStride = (kScanStageBytes<kKeyTile, kValueTile> + 1023) / 1024 * 1024;
+// Bytes a chunk stage starts on: 1024, a swizzle atom's.
+constexpr int kStageAlignment = 1024;
+constexpr int kStageStride =
+    (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
 constexpr int kSlotElements = kKeyDim * kBlockV;
 // The warpgroups' partial sums of o, each for the other's half of the block_v columns: rows of
 // kExchangePitch floats (a warp's float2 stores in two wavefronts). With V tile 64 they go in
@@ -70,7 +73,7 @@ static_assert(1024 + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes) 
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
 // What the split kernels (mamba2_forward_scan_split.cuh) share with this scan: its chunk tiles'
-// layout and sizes (kKeyTile, kValueTile) and stages (on 1024 bytes), and its slots' layout.
+// layout and sizes (kKeyTile, kValueTile) and stages (on kStageAlignment bytes), and its slots' layout.
 using ChunkTiles = SwizzledRows;
 __device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) {
   return shared + ((1024 - (shared_address(shared) & 1023)) & 1023);
@@ -223,40 +226,90 @@ __device__ __forceinline__ void slot_operands(unsigned (&a)[kGroupTiles][kChunk 
   }
 }
 
+// visit(t, i, row, column) for each pair a thread holds of a K x block_v state formed on the
+// warpgroup's K tiles (half its warpgroup): state[t][i], state[t][i + 1] at (row, column) and
+// (row, column + 1).
+template <class Visit>
+__device__ __forceinline__ void for_each_state_pair(int half, Visit visit) {
+#pragma unroll
+  for (int t = 0; t < kGroupTiles; ++t) {
+    if (2 * t + half >= kKeyTiles) break;
+#pragma unroll
+    for (int n = 0; n < kBlockV / 8; ++n)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+        visit(t, 4 * n + 2 * h, 64 * (2 * t + half) + row_top() + 8 * h, 8 * n + 2 * lane_in_group());
+  }
+}
+
+// state[t] (plus state[t] when `accumulate`) = the warpgroup's K tiles of K^T diag(w) V, A from
+// slot_operands, B the chunk's v tile: issued and committed as one group.
+__device__ __forceinline__ void issue_chunk_state(float (&state)[kGroupTiles][kValueRegs],
+                                                  const unsigned (&a)[kGroupTiles][kChunk / 16][4],
+                                                  WgmmaDescriptor v_tile, bool accumulate) {
+  wgmma_fence();
+#pragma unroll
+  for (int t = 0; t < kGroupTiles; ++t)
+#pragma unroll
+    for (int step = 0; step < kChunk / 16; ++step)
+      Wgmma<kBlockV>::template register_a<1>(state[t], a[t][step], n_major_at(v_tile, 16 * step),
+                                             accumulate || step > 0);
+  wgmma_commit();
+}
+
+// wgmma reads the chunk tiles through the async proxy: cp.async's writes are fenced for it
+// before the barrier that publishes them.
+__device__ __forceinline__ void fence_chunk_tiles() { fence_proxy_async(); }
+
+// A piece's state for the split (mamba2_forward_scan_split.cuh), held as the next slot's state
+// is: warpgroup g its K tiles g, g + 2, ...
+struct PieceState {
+  float tiles[kGroupTiles][kValueRegs];
+};
+// state = state exp(chunk decay) + K^T diag(w) V for the chunk in stage s, w_t = exp(G_last - G_t).
+__device__ __forceinline__ void add_piece_chunk(PieceState& state, const ScanStage& s) {
+  const int half = threadIdx.x >> 7;
+  unsigned a[kGroupTiles][kChunk / 16][4];
+  slot_operands(a, s, half);
+  const float across = lla_exp2(s.gc[kChunk - 1]);
+#pragma unroll
+  for (int t = 0; t < kGroupTiles; ++t)
+#pragma unroll
+    for (int i = 0; i < kValueRegs; ++i) state.tiles[t][i] *= across;
+  issue_chunk_state(state.tiles, a, n_major_swizzled(s.v), true);
+  wgmma_wait<0>();
+#pragma unroll
+  for (int t = 0; t < kGroupTiles; ++t) settle(state.tiles[t]);
+}
+// The state into `out`, a [K][V] fp32 state at the block's column v0.
+__device__ __forceinline__ void store_piece(const PieceState& state, float* out) {
+  for_each_state_pair(threadIdx.x >> 7, [&](int t, int i, int row, int column) {
+    *reinterpret_cast<float2*>(out + row * kValueDim + column) =
+        make_float2(state.tiles[t][i], state.tiles[t][i + 1]);
+  });
+}
+
 // After chunk c, slot j = ctz(c + 1) on the warpgroup's tiles: the chunk's state (decayed to
 // its end, chunk_decay its log2 decay) plus slots 0 .. j - 1, each decayed from its end to the
 // chunk's, rounded once. Returns slot j's log2 decay. Slot by slot, each pass is independent
 // loads and FMAs; pair by pair, every pair would branch on j.
 __device__ __forceinline__ float store_slot(float (&state)[kGroupTiles][kValueRegs], Bits* slots, int j,
                                             const float* decay, float chunk_decay, int half) {
-  // visit(t, i, at) for each of this thread's pairs: state[t][i], state[t][i + 1] at element
-  // `at` of a slot.
-  const auto for_each_pair = [&](auto visit) {
-#pragma unroll
-    for (int t = 0; t < kGroupTiles; ++t) {
-      if (2 * t + half >= kKeyTiles) break;
-#pragma unroll
-      for (int n = 0; n < kBlockV / 8; ++n)
-#pragma unroll
-        for (int h = 0; h < 2; ++h)
-          visit(t, 4 * n + 2 * h,
-                CoreMatrices::at<kBlockV>(64 * (2 * t + half) + row_top() + 8 * h, 8 * n + 2 * lane_in_group()));
-    }
-  };
   float after = chunk_decay;
   for (int e = 0; e < j; ++e) {
     const float across = lla_exp2(after);
     after += decay[e];
     const Bits* slot = slots + e * kSlotElements;
-    for_each_pair([&](int t, int i, int at) {
-      const float2 f = unpack(pair_at(slot + at));
+    for_each_state_pair(half, [&](int t, int i, int row, int column) {
+      const float2 f = unpack(pair_at(slot + CoreMatrices::at<kBlockV>(row, column)));
       state[t][i] = fmaf(across, f.x, state[t][i]);
       state[t][i + 1] = fmaf(across, f.y, state[t][i + 1]);
     });
   }
   Bits* target = slots + j * kSlotElements;
-  for_each_pair([&](int t, int i, int at) {
-    *reinterpret_cast<unsigned*>(target + at) = pack(state[t][i], state[t][i + 1]);
+  for_each_state_pair(half, [&](int t, int i, int row, int column) {
+    *reinterpret_cast<unsigned*>(target + CoreMatrices::at<kBlockV>(row, column)) =
+        pack(state[t][i], state[t][i + 1]);
   });
   return after;
 }
@@ -403,13 +456,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     slot_operands(a, s, half);
     wgmma_wait<0>();
     settle(acc);
-    wgmma_fence();
-#pragma unroll
-    for (int t = 0; t < kGroupTiles; ++t)
-#pragma unroll
-      for (int step = 0; step < kChunk / 16; ++step)
-        Wgmma<kBlockV>::template register_a<1>(state[t], a[t][step], n_major_at(v_tile, 16 * step), step > 0);
-    wgmma_commit();
+    issue_chunk_state(state, a, v_tile, false);
 
     // Chunk levels on the warpgroup's half of K.
     read_slots(acc, s, q_tile, slot_tiles, c, decay, half, scale);
