@@ -83,7 +83,7 @@ __device__ __forceinline__ bool piece_tile(int u, int& m0, int& n0) {
 // state = state exp(chunk decay) + k^T diag(w) v for the chunk in stage s, w_t = exp(G_last - G_t).
 __device__ __forceinline__ void add_piece_chunk(PieceState& state, const ScanStage& s) {
   const float across = lla_exp2(s.gc[kChunk - 1]);
-  float w[kChunk / 16][4];
+  unsigned w[kChunk / 16][2];
 #pragma unroll
   for (int step = 0; step < kChunk / 16; ++step) chunk_end_weights(w[step], s.gc, step);
 #pragma unroll
@@ -131,7 +131,7 @@ __device__ __forceinline__ void store_piece(const PieceState& state, float* out)
 __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j, const float across[kSlots]) {
   constexpr int kNBlocks = kKeyDim / 16, kBlocks = (kBlockV / 16) * kNBlocks;
   // w at this lane's operand columns, once for all of the warp's blocks.
-  float w[kChunk / 16][4];
+  unsigned w[kChunk / 16][2];
 #pragma unroll
   for (int step = 0; step < kChunk / 16; ++step) chunk_end_weights(w[step], s.gc, step);
   Bits* target = slots + j * SlotLayout::kElements;

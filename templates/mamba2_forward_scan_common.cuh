@@ -71,21 +71,33 @@ __device__ __forceinline__ float2 unpack(unsigned pair) {
   return make_float2(bits_float(static_cast<Bits>(pair & 0xffff)), bits_float(static_cast<Bits>(pair >> 16)));
 }
 
+// Pairs of 16-bit elements times pairs of factors (both as pack() packs them), rounded once:
+// one fma.rn of pairs (sm_80) with the addend -0, which leaves every product as it is.
+__device__ __forceinline__ unsigned multiply_pairs(lla_bf16, unsigned x, unsigned factors) {
+  unsigned y;
+  asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(y) : "r"(x), "r"(factors), "r"(0x80008000u));
+  return y;
+}
+__device__ __forceinline__ unsigned multiply_pairs(lla_f16, unsigned x, unsigned factors) {
+  unsigned y;
+  asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(y) : "r"(x), "r"(factors), "r"(0x80008000u));
+  return y;
+}
+
 // The weights w_i = exp(G_last - G_i) that decay rows of a chunk to its end (gc: prefix log2
-// decays), at this lane's operand columns of 16-row step `step`: 2t, 2t + 1, 2t + 8, 2t + 9.
-__device__ __forceinline__ void chunk_end_weights(float (&w)[4], const float* gc, int step) {
+// decays), at this lane's operand columns of 16-row step `step`, as pairs: w[0] at columns
+// 2t, 2t + 1, w[1] at 2t + 8, 2t + 9.
+__device__ __forceinline__ void chunk_end_weights(unsigned (&w)[2], const float* gc, int step) {
   const float g_last = gc[kChunk - 1];
+  const float* at = gc + 16 * step + 2 * lane_in_group();
 #pragma unroll
-  for (int x = 0; x < 4; ++x) w[x] = lla_exp2(g_last - gc[16 * step + 2 * lane_in_group() + 8 * (x >> 1) + (x & 1)]);
+  for (int h = 0; h < 2; ++h) w[h] = pack(lla_exp2(g_last - at[8 * h]), lla_exp2(g_last - at[8 * h + 1]));
 }
 // An operand A of one 16-row step with the chunk's rows as its columns, each column times its
-// weight (chunk_end_weights).
-__device__ __forceinline__ void weigh_columns(unsigned (&a)[4], const float (&w)[4]) {
+// weight (chunk_end_weights), two at a time.
+__device__ __forceinline__ void weigh_columns(unsigned (&a)[4], const unsigned (&w)[2]) {
 #pragma unroll
-  for (int x = 0; x < 4; ++x) {
-    const float2 f = unpack(a[x]);
-    a[x] = x < 2 ? pack(w[0] * f.x, w[1] * f.y) : pack(w[2] * f.x, w[3] * f.y);
-  }
+  for (int x = 0; x < 4; ++x) a[x] = multiply_pairs(Element{}, a[x], w[x >> 1]);
 }
 
 // Where a chunk's rows start in the inputs, for this block's (sequence, head, V tile): the

@@ -215,7 +215,7 @@ __device__ __forceinline__ void slot_operands(unsigned (&a)[kGroupTiles][kChunk 
                                               int half) {
 #pragma unroll
   for (int step = 0; step < kChunk / 16; ++step) {
-    float w[4];
+    unsigned w[2];
     chunk_end_weights(w, s.gc, step);
 #pragma unroll
     for (int t = 0; t < kGroupTiles; ++t) {
