@@ -85,8 +85,8 @@ __device__ __forceinline__ unsigned multiply_pairs(lla_f16, unsigned x, unsigned
 }
 
 // The weights w_i = exp(G_last - G_i) that decay rows of a chunk to its end (gc: prefix log2
-// decays), at this lane's operand columns of 16-row step `step`, as pairs: w[0] at columns
-// 2t, 2t + 1, w[1] at 2t + 8, 2t + 9.
+// decays), at this lane's operand columns of 16-row step `step`, as pairs rounded to 16 bits:
+// w[0] at columns 2t, 2t + 1, w[1] at 2t + 8, 2t + 9.
 __device__ __forceinline__ void chunk_end_weights(unsigned (&w)[2], const float* gc, int step) {
   const float g_last = gc[kChunk - 1];
   const float* at = gc + 16 * step + 2 * lane_in_group();
