@@ -1,5 +1,6 @@
 #include "pruning.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "kernels/forward_plan.h"
@@ -38,6 +39,10 @@ std::optional<std::string> compiled_prune_reason(
     const compiler::LaunchPlan& plan, const std::vector<compiler::KernelResources>& resources,
     const DeviceInfo& device) {
   for (const compiler::KernelResources& r : resources) {
+    // A module holds every kernel of its spec (a scan module, the tree's too); one this plan
+    // never launches can neither slow it nor fail to launch.
+    const auto launched = [&](const compiler::Launch& launch) { return launch.kernel == r.kernel; };
+    if (std::none_of(plan.launches.begin(), plan.launches.end(), launched)) continue;
     if (r.spill_store_bytes > 0 || r.spill_load_bytes > 0) {
       return r.kernel + " spills (" + std::to_string(r.spill_store_bytes) + " bytes stored, " +
              std::to_string(r.spill_load_bytes) + " loaded; " + std::to_string(r.registers) +

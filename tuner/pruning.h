@@ -29,7 +29,8 @@ std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
 // Why a compiled module is not worth timing: a kernel that spills to local memory, whose
 // registers times its block size exceed an SM's registers, or whose static plus dynamic shared
 // memory exceeds the device's per-block limit (these two cannot launch). Judged per kernel of
-// the launch plan, whose block and shared sizes it reads. nullopt when none applies.
+// the launch plan, whose block and shared sizes it reads; the module's other kernels are not
+// judged. nullopt when none applies.
 std::optional<std::string> compiled_prune_reason(
     const compiler::LaunchPlan& plan, const std::vector<compiler::KernelResources>& resources,
     const DeviceInfo& device);

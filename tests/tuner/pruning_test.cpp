@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "device_fixtures.h"
 #include "kernels/forward_plan.h"
 #include "problem_bucket.h"
@@ -91,6 +93,17 @@ TEST_F(CompiledPruning, SpillsArePrunedNamingTheKernel) {
   const auto reason = compiled_prune_reason(plan_, {r}, h100());
   ASSERT_TRUE(reason.has_value());
   EXPECT_NE(reason->find(r.kernel + " spills (16 bytes stored"), std::string::npos) << *reason;
+}
+
+TEST_F(CompiledPruning, AKernelThePlanDoesNotLaunchIsNotJudged) {
+  compiler::KernelResources unlaunched;
+  unlaunched.kernel = "lla_mamba2_scan";  // in a module of the scan, not in this fma plan
+  ASSERT_TRUE(std::none_of(plan_.launches.begin(), plan_.launches.end(),
+                           [&](const compiler::Launch& l) { return l.kernel == unlaunched.kernel; }));
+  unlaunched.registers = 255;
+  unlaunched.spill_store_bytes = 16;
+  unlaunched.shared_bytes = 2 * h100().max_shared_per_block_optin;
+  EXPECT_EQ(compiled_prune_reason(plan_, {resources_of(0), unlaunched}, h100()), std::nullopt);
 }
 
 TEST_F(CompiledPruning, RegistersBeyondAnSmArePruned) {
