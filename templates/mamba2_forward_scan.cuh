@@ -209,13 +209,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
                                         groups, segment_chunks, seeds_per_head, chunk_stage(scan_smem, 0));
 
   for (int c = segment.first; c < segment.end; ++c) {
-    const int stage = (c - segment.first) & 1;  // begin_segment
-    const ScanStage s = chunk_stage(scan_smem, stage);
-    const ScanStage next = chunk_stage(scan_smem, stage ^ 1);
-    const int tokens = seq_len - c * kChunk;
-    copy_async_wait_all();
-    __syncthreads();  // chunk c's stage and the slots formed after chunk c - 1 are in place
-    const bool more = c + 1 < segment.end;
+    const auto [s, next, tokens, more] = begin_chunk(scan_smem, segment, c, seq_len);
     ChunkRows next_rows;
     if (more) next_rows = load_chunk<PaddedRows>(block, c + 1, seq_len, heads, groups, next);
 

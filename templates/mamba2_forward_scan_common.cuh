@@ -268,6 +268,32 @@ __device__ __forceinline__ ScanSegment scan_segment(int chunks, int segment_chun
   return {first, min(first + segment_chunks, chunks)};
 }
 
+// What each scan module (mamba2_forward_scan.cuh, mamba2_forward_scan_wgmma.cuh) defines for
+// the walk: stage i of its chunk stages, and the fence that publishes cp.async's writes to a
+// stage to its products.
+__device__ ScanStage chunk_stage(unsigned char* stages, int i);
+__device__ void fence_chunk_tiles();
+
+// Chunk c of the walk: its stage `s` (stages alternate from the segment's first chunk, which
+// begin_segment loads; from a chunk's own parity, 64-wide V tiles spill), the other stage for
+// chunk c + 1, its tokens and whether a chunk follows in the segment. Returns once chunk c's
+// tiles and the slots formed after chunk c - 1 are in place.
+struct ChunkStep {
+  ScanStage s, next;
+  int tokens;
+  bool more;
+};
+__device__ __forceinline__ ChunkStep begin_chunk(unsigned char* stages, const ScanSegment& segment, int c,
+                                                 int seq_len) {
+  const int stage = (c - segment.first) & 1;
+  const ChunkStep step = {chunk_stage(stages, stage), chunk_stage(stages, stage ^ 1), seq_len - c * kChunk,
+                          c + 1 < segment.end};
+  copy_async_wait_all();
+  fence_chunk_tiles();
+  __syncthreads();
+  return step;
+}
+
 // A segment from chunk `first` > 0 starts from seeds: the Fenwick slots of chunks [0, first),
 // one per set bit of `first`, lowest first, after those of the segments before it in the
 // (sequence, head)'s list of seeds_per_head. Slot e at SlotLayout::at(kk, vv) of slot e's
@@ -327,8 +353,7 @@ __device__ ChunkRows load_chunk(const ScanBlock& block, int c, int seq_len, int 
 constexpr int kSlotDecayBytes = (4 * kSlots + 15) / 16 * 16;
 
 // A block's start: its segment's seeds into the slots and decays (load_seeds), then the
-// segment's first chunk into `first`, the stage the walk starts from; the stages then
-// alternate from the segment's first chunk (from a chunk's own parity, 64-wide V tiles spill).
+// segment's first chunk into `first`, the stage the walk starts from (begin_chunk's stage 0).
 template <class Layout, class SlotLayout>
 __device__ void begin_segment(const ScanBlock& block, const ScanSegment& segment, Bits* slots, float* decay,
                               const float* __restrict__ seeds, const float* __restrict__ seed_decays,
