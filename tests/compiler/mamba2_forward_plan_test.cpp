@@ -198,14 +198,24 @@ TEST(Mamba2ForwardPlan, ScanOnWarpgroupsLaunchesAsTheScanWithUnpaddedSwizzledTil
   EXPECT_FALSE(mamba2::scan_supports(spec));
 }
 
+// scan_wgmma with V tile 64 for sequences of seq_len, the split's tests' kernel.
+KernelSpec wgmma_scan_spec(int seq_len) {
+  KernelSpec spec = spec_for(seq_len);
+  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
+  return spec;
+}
+// `shape` on an H100's 132 multiprocessors.
+ForwardShape on_h100(ForwardShape s) {
+  s.multiprocessors = 132;
+  return s;
+}
+
 // 16384 x 2 with 16 heads and V tile 64 is 64 blocks: half of an H100's 132 SMs idle for the
 // whole walk. Split in two segments of 128 chunks, the scan fills 128; the second segment is
 // seeded from the 8 pieces of 16 chunks before it, one seed (chunk 128: bit 7).
 TEST(Mamba2ForwardPlan, ScanSplitsALongSequenceIntoSeededSegmentsToFillTheDevice) {
-  KernelSpec spec = spec_for(16384);
-  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
-  ForwardShape s = shape(2, 16384, 16, 16);
-  s.multiprocessors = 132;
+  const KernelSpec spec = wgmma_scan_spec(16384);
+  const ForwardShape s = on_h100(shape(2, 16384, 16, 16));
   const mamba2::ScanSplit split = mamba2::scan_split(spec, s);
   EXPECT_EQ(split.segments, 2);
   EXPECT_EQ(split.segment_chunks, 128);
@@ -241,14 +251,11 @@ TEST(Mamba2ForwardPlan, ScanSplitsALongSequenceIntoSeededSegmentsToFillTheDevice
 }
 
 TEST(Mamba2ForwardPlan, ScanStaysWholeWhereItsBlocksFillTheDeviceOrTheDeviceIsUnknown) {
-  KernelSpec spec = spec_for(2048);
-  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
-  ForwardShape s = shape(16, 2048, 16, 16);  // 512 blocks: 3.9 waves
-  s.multiprocessors = 132;
+  const KernelSpec spec = wgmma_scan_spec(2048);
+  ForwardShape s = on_h100(shape(16, 2048, 16, 16));  // 512 blocks: 3.9 waves
   EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1);
   EXPECT_EQ(plan_forward(spec, s).launches.size(), 1u);
-  s = shape(1, 1000, 1, 1);  // 16 chunks: too few to split
-  s.multiprocessors = 132;
+  s = on_h100(shape(1, 1000, 1, 1));  // 16 chunks: too few to split
   EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1);
   s = shape(1, 65536, 16, 16);
   EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1) << "no multiprocessors given";
@@ -258,10 +265,8 @@ TEST(Mamba2ForwardPlan, ScanStaysWholeWhereItsBlocksFillTheDeviceOrTheDeviceIsUn
 // the pieces every chunk before the last segment, and a segment's seeds its first chunk's set
 // bits.
 TEST(Mamba2ForwardPlan, ScanSegmentsAreWholePiecesSeededByTheirFirstChunksBits) {
-  KernelSpec spec = spec_for(65536);
-  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
-  ForwardShape s = shape(1, 65536, 16, 16);
-  s.multiprocessors = 132;
+  const KernelSpec spec = wgmma_scan_spec(65536);
+  const ForwardShape s = on_h100(shape(1, 65536, 16, 16));
   const mamba2::ScanSplit split = mamba2::scan_split(spec, s);
   ASSERT_GT(split.segments, 2);
   EXPECT_EQ(split.segment_chunks % split.piece_chunks, 0);
