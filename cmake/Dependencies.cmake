@@ -34,4 +34,7 @@ if(BUILD_TESTING OR NOT DEFINED BUILD_TESTING)
   find_program(LLA_FILECHECK NAMES FileCheck FileCheck-14 FileCheck-15
     PATHS /usr/lib/llvm-14/bin /usr/lib/llvm-15/bin /usr/lib/llvm-16/bin)
   lla_require(LLA_FILECHECK "LLVM's FileCheck" "apt-get install llvm-14-tools")
+  find_program(LLA_PKG_CONFIG NAMES pkg-config pkgconf)
+  lla_require(LLA_PKG_CONFIG "pkg-config (the install test links through it)"
+    "apt-get install pkg-config")
 endif()

@@ -1,10 +1,12 @@
 // The C entry points that take or make a context. No exception crosses this boundary: each
-// becomes a status, and its message the calling thread's lla_last_error().
+// becomes a status, and its message the calling thread's lla_last_error(). Every struct the
+// caller passes is read into this library's layout first (api/sized_structs.h).
 #include <new>
 #include <optional>
 #include <string>
 
 #include "api/context.h"
+#include "api/sized_structs.h"
 #include "api/status_error.h"
 #include "lla/lla.h"
 
@@ -82,7 +84,9 @@ lla_status lla_create(const lla_options* opts, lla_context** ctx) {
   return guarded([&] {
     if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx (the output) is NULL");
     *ctx = nullptr;
-    const lla::runtime::ResolvedOptions options = lla::runtime::resolve_options(opts);
+    lla_options known;
+    const lla::runtime::ResolvedOptions options =
+        lla::runtime::resolve_options(lla::runtime::read_sized(opts, &known));
     *ctx = new lla_context(options);
   });
 }
@@ -98,14 +102,18 @@ lla_status lla_forward(lla_context* ctx, const lla_problem* p, const lla_forward
                        void* stream) {
   return guarded([&] {
     if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
-    ctx->forward(p, a, static_cast<CUstream>(stream));
+    lla_problem problem;
+    lla_forward_args args;
+    ctx->forward(lla::runtime::read_sized(p, &problem), lla::runtime::read_sized(a, &args),
+                 static_cast<CUstream>(stream));
   });
 }
 
 lla_status lla_tune(lla_context* ctx, const lla_problem* p, lla_tune_report* report) {
   return guarded([&] {
     if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
-    const lla::tuner::TuneReport tuned = ctx->tune(p);
+    lla_problem problem;
+    const lla::tuner::TuneReport tuned = ctx->tune(lla::runtime::read_sized(p, &problem));
     if (report) fill_tune_report(tuned, report);
   });
 }
@@ -114,7 +122,10 @@ lla_status lla_decode_step(lla_context* ctx, const lla_decode_problem* p,
                            const lla_decode_args* a, void* stream) {
   return guarded([&] {
     if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
-    ctx->decode_step(p, a, static_cast<CUstream>(stream));
+    lla_decode_problem problem;
+    lla_decode_args args;
+    ctx->decode_step(lla::runtime::read_sized(p, &problem), lla::runtime::read_sized(a, &args),
+                     static_cast<CUstream>(stream));
   });
 }
 

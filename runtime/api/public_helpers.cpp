@@ -1,9 +1,24 @@
-// The C API entries that need no context: names, defaults, level counts.
+// The C API entries that need no context: versions, names, defaults, level counts.
 #include "lla/lla.h"
 
+#include <string_view>
+
+#include "api/sized_structs.h"
 #include "levels/fenwick_levels.h"
 
+// The header's version macros agree with each other and with the version CMake builds (which
+// it reads from them).
+static_assert(LLA_VERSION_NUMBER ==
+              LLA_VERSION_MAJOR * 1000000 + LLA_VERSION_MINOR * 1000 + LLA_VERSION_PATCH);
+static_assert(std::string_view(LLA_VERSION) == LLA_VERSION_STRING);
+
+using lla::runtime::write_sized;
+
 extern "C" {
+
+int lla_version_number(void) { return LLA_VERSION_NUMBER; }
+
+const char* lla_version(void) { return LLA_VERSION; }
 
 const char* lla_status_string(lla_status s) {
   switch (s) {
@@ -24,47 +39,61 @@ int lla_num_levels(long long seq_len) {
   return seq_len < 1 ? 0 : lla::levels::num_levels(seq_len);
 }
 
-void lla_options_init(lla_options* opts) {
-  if (!opts) return;
-  opts->device = 0;
-  opts->cache_dir = nullptr;
-  opts->tune = LLA_TUNE_FROM_ENV;
-  opts->log_level = LLA_LOG_FROM_ENV;
-  opts->tune_budget_seconds = 0;
+void lla_options_init_sized(lla_options* opts, size_t struct_size) {
+  lla_options o{};
+  o.device = 0;
+  o.cache_dir = nullptr;
+  o.tune = LLA_TUNE_FROM_ENV;
+  o.log_level = LLA_LOG_FROM_ENV;
+  o.tune_budget_seconds = 0;
+  write_sized(opts, struct_size, o);
 }
 
-void lla_problem_init(lla_problem* p, lla_variant variant, lla_dtype dtype, int batch,
-                      int seq_len, int heads, int groups, int key_dim, int value_dim) {
-  if (!p) return;
-  p->variant = variant;
-  p->dtype = dtype;
-  p->batch = batch;
-  p->seq_len = seq_len;
-  p->heads = heads;
-  p->groups = groups;
-  p->key_dim = key_dim;
-  p->value_dim = value_dim;
-  p->levels = lla_num_levels(seq_len);
-  p->chunk = 0;
-  p->scale = 1.0f;
-  p->qk_l2norm = 0;
+void lla_problem_init_sized(lla_problem* p, size_t struct_size, lla_variant variant,
+                            lla_dtype dtype, int batch, int seq_len, int heads, int groups,
+                            int key_dim, int value_dim) {
+  lla_problem q{};
+  q.variant = variant;
+  q.dtype = dtype;
+  q.batch = batch;
+  q.seq_len = seq_len;
+  q.heads = heads;
+  q.groups = groups;
+  q.key_dim = key_dim;
+  q.value_dim = value_dim;
+  q.levels = lla_num_levels(seq_len);
+  q.chunk = 0;
+  q.scale = 1.0f;
+  q.qk_l2norm = 0;
+  write_sized(p, struct_size, q);
 }
 
-void lla_decode_problem_init(lla_decode_problem* p, lla_variant variant, lla_dtype dtype,
-                             int batch, int heads, int groups, int key_dim, int value_dim,
-                             long long max_position) {
-  if (!p) return;
-  p->variant = variant;
-  p->dtype = dtype;
-  p->batch = batch;
-  p->heads = heads;
-  p->groups = groups;
-  p->key_dim = key_dim;
-  p->value_dim = value_dim;
-  p->levels = max_position < 0 ? 0 : lla::levels::bit_length(static_cast<uint64_t>(max_position)) + 1;
-  p->max_position = max_position;
-  p->scale = 1.0f;
-  p->qk_l2norm = 0;
+void lla_forward_args_init_sized(lla_forward_args* a, size_t struct_size) {
+  write_sized(a, struct_size, lla_forward_args{});
+}
+
+void lla_decode_problem_init_sized(lla_decode_problem* p, size_t struct_size,
+                                   lla_variant variant, lla_dtype dtype, int batch, int heads,
+                                   int groups, int key_dim, int value_dim,
+                                   long long max_position) {
+  lla_decode_problem q{};
+  q.variant = variant;
+  q.dtype = dtype;
+  q.batch = batch;
+  q.heads = heads;
+  q.groups = groups;
+  q.key_dim = key_dim;
+  q.value_dim = value_dim;
+  q.levels =
+      max_position < 0 ? 0 : lla::levels::bit_length(static_cast<uint64_t>(max_position)) + 1;
+  q.max_position = max_position;
+  q.scale = 1.0f;
+  q.qk_l2norm = 0;
+  write_sized(p, struct_size, q);
+}
+
+void lla_decode_args_init_sized(lla_decode_args* a, size_t struct_size) {
+  write_sized(a, struct_size, lla_decode_args{});
 }
 
 }  // extern "C"

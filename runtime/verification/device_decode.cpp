@@ -50,7 +50,8 @@ DeviceDecode::DeviceDecode(int device, const reference::Problem& p, lla_dtype dt
       stream_(d_) {}
 
 lla_decode_args DeviceDecode::args(bool advance_positions) const {
-  lla_decode_args a{};
+  lla_decode_args a;
+  lla_decode_args_init(&a);
   a.q = q_.get();
   a.k = k_.get();
   a.v = v_.get();

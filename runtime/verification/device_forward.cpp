@@ -63,7 +63,8 @@ DeviceForwardRun run_forward_on_device(lla_context* ctx, int device, const refer
     final_state.upload(std::vector<uint8_t>(final_state.bytes(), 0xff));
   std::vector<long long> final_positions(sequences, -1);
 
-  lla_forward_args args{};
+  lla_forward_args args;
+  lla_forward_args_init(&args);
   if (!options.seq_offsets.empty()) {
     args.num_seqs = static_cast<int>(sequences);
     args.seq_offsets = options.seq_offsets.data();

@@ -26,6 +26,7 @@ struct Call {
   Call() {
     lla_decode_problem_init(&problem, LLA_VARIANT_MAMBA2, LLA_DTYPE_BF16, 4, 16, 1, 128, 128,
                             16383);
+    lla_decode_args_init(&args);
     args.q = address(1ull << 32);
     args.k = address(2ull << 32);
     args.v = address(3ull << 32);
@@ -38,7 +39,7 @@ struct Call {
   ValidationResult validate() const { return validate_decode(&problem, &args, inspector, 0); }
 
   lla_decode_problem problem;
-  lla_decode_args args = {};
+  lla_decode_args args;
   FakeInspector inspector;
 };
 

@@ -27,6 +27,7 @@ const void* address(uintptr_t a) { return reinterpret_cast<const void*>(a); }
 struct Call {
   Call() {
     lla_problem_init(&problem, LLA_VARIANT_MAMBA2, LLA_DTYPE_BF16, 2, 100, 4, 2, 64, 64);
+    lla_forward_args_init(&args);
     args.q = address(1ull << 32);
     args.k = address(2ull << 32);
     args.v = address(3ull << 32);
@@ -37,7 +38,7 @@ struct Call {
   ValidationResult validate() const { return validate_forward(&problem, &args, inspector, 0); }
 
   lla_problem problem;
-  lla_forward_args args = {};
+  lla_forward_args args;
   FakeInspector inspector;
 };
 

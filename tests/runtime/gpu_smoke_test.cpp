@@ -94,7 +94,8 @@ struct DeviceProblem {
   }
 
   lla_forward_args args(const DeviceBuffer& o) const {
-    lla_forward_args a = {};
+    lla_forward_args a;
+    lla_forward_args_init(&a);
     a.q = q.get();
     a.k = k.get();
     a.v = v.get();

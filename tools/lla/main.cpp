@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "commands.h"
+#include "lla/lla.h"
 
 namespace {
 
@@ -38,6 +39,10 @@ void print_usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && !std::strcmp(argv[1], "--version")) {
+    std::printf("lla %s (source %s)\n", lla_version(), lla_source_id());
+    return 0;
+  }
   if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help")) {
     print_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -3,7 +3,7 @@
 # The CUDA Toolkit is not a Debian package here: without it, say so and stop.
 set -euo pipefail
 
-packages=(cmake g++ make libsqlite3-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev llvm-14-tools)
+packages=(cmake g++ make libsqlite3-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev llvm-14-tools pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
