@@ -49,23 +49,16 @@ void lla_options_init_sized(lla_options* opts, size_t struct_size) {
   write_sized(opts, struct_size, o);
 }
 
+// The inits list the fields in their order (lla.h): a field appended later is left out here
+// and so starts at zero, its default.
 void lla_problem_init_sized(lla_problem* p, size_t struct_size, lla_variant variant,
                             lla_dtype dtype, int batch, int seq_len, int heads, int groups,
                             int key_dim, int value_dim) {
-  lla_problem q{};
-  q.variant = variant;
-  q.dtype = dtype;
-  q.batch = batch;
-  q.seq_len = seq_len;
-  q.heads = heads;
-  q.groups = groups;
-  q.key_dim = key_dim;
-  q.value_dim = value_dim;
-  q.levels = lla_num_levels(seq_len);
-  q.chunk = 0;
-  q.scale = 1.0f;
-  q.qk_l2norm = 0;
-  write_sized(p, struct_size, q);
+  const lla_problem defaults{struct_size, variant, dtype,   batch,
+                             seq_len,     heads,   groups,  key_dim,
+                             value_dim,   lla_num_levels(seq_len), /*chunk=*/0,
+                             /*scale=*/1.0f, /*qk_l2norm=*/0};
+  write_sized(p, struct_size, defaults);
 }
 
 void lla_forward_args_init_sized(lla_forward_args* a, size_t struct_size) {
@@ -76,20 +69,13 @@ void lla_decode_problem_init_sized(lla_decode_problem* p, size_t struct_size,
                                    lla_variant variant, lla_dtype dtype, int batch, int heads,
                                    int groups, int key_dim, int value_dim,
                                    long long max_position) {
-  lla_decode_problem q{};
-  q.variant = variant;
-  q.dtype = dtype;
-  q.batch = batch;
-  q.heads = heads;
-  q.groups = groups;
-  q.key_dim = key_dim;
-  q.value_dim = value_dim;
-  q.levels =
+  const int levels =
       max_position < 0 ? 0 : lla::levels::bit_length(static_cast<uint64_t>(max_position)) + 1;
-  q.max_position = max_position;
-  q.scale = 1.0f;
-  q.qk_l2norm = 0;
-  write_sized(p, struct_size, q);
+  const lla_decode_problem defaults{struct_size, variant,   dtype,  batch,
+                                    heads,       groups,    key_dim, value_dim,
+                                    levels,      max_position, /*scale=*/1.0f,
+                                    /*qk_l2norm=*/0};
+  write_sized(p, struct_size, defaults);
 }
 
 void lla_decode_args_init_sized(lla_decode_args* a, size_t struct_size) {

@@ -112,9 +112,10 @@ typedef enum lla_log_level {
  * Every struct the caller passes in (lla_options, lla_problem, lla_forward_args,
  * lla_decode_problem, lla_decode_args) begins with struct_size, and has an init function that
  * sets struct_size to sizeof the struct as the caller's compiler laid it out, and every other
- * field to its default. Fill a struct with its init before setting fields; a struct_size lla
- * does not recognise (0 from a struct zeroed with memset or = {0}, garbage from an
- * uninitialised one) is LLA_ERR_INVALID_ARGUMENT naming struct_size and the init to call.
+ * field to its default. Fill a struct with its init before setting fields: a struct_size that
+ * is no size of the struct (0 from a struct zeroed with memset or = {0}, and most of what an
+ * uninitialised one holds) is LLA_ERR_INVALID_ARGUMENT naming struct_size and the init to
+ * call. Copying an initialised struct (q = p) copies its struct_size and is fine.
  *
  * Why a size rather than new entry points for each change: these structs grow with the
  * families and backends still to come (a backend choice in lla_options, the adaptive-lambda
