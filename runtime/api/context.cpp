@@ -63,25 +63,6 @@ int device_attribute(const driver::CudaDriver& driver, CUdevice device,
   return value;
 }
 
-tuner::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice device) {
-  tuner::DeviceInfo info;
-  char name[256] = {};
-  driver::check_cuda(driver, driver.cuDeviceGetName(name, sizeof name - 1, device),
-                     "cuDeviceGetName");
-  info.name = name;
-  info.cc_major = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                                   "COMPUTE_CAPABILITY_MAJOR");
-  info.cc_minor = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                                   "COMPUTE_CAPABILITY_MINOR");
-  info.sm_count = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
-                                   "MULTIPROCESSOR_COUNT");
-  info.max_shared_per_block_optin =
-      device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
-                       "MAX_SHARED_MEMORY_PER_BLOCK_OPTIN");
-  info.arch = tuner::arch_for_compute_capability(info.cc_major, info.cc_minor);
-  return info;
-}
-
 // A cache the caller named must open (LLA_ERR_CACHE otherwise). The default or LLA_CACHE_DIR
 // location only speeds things up: when it cannot be opened (a read-only home in a container,
 // say) lla warns and runs uncached, compiling each kernel once per process.
@@ -100,6 +81,25 @@ std::unique_ptr<cache::BinaryCache> open_binary_cache(const ResolvedOptions& opt
 }
 
 }  // namespace
+
+tuner::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice device) {
+  tuner::DeviceInfo info;
+  char name[256] = {};
+  driver::check_cuda(driver, driver.cuDeviceGetName(name, sizeof name - 1, device),
+                     "cuDeviceGetName");
+  info.name = name;
+  info.cc_major = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                                   "COMPUTE_CAPABILITY_MAJOR");
+  info.cc_minor = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                                   "COMPUTE_CAPABILITY_MINOR");
+  info.sm_count = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                                   "MULTIPROCESSOR_COUNT");
+  info.max_shared_per_block_optin =
+      device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                       "MAX_SHARED_MEMORY_PER_BLOCK_OPTIN");
+  info.arch = tuner::arch_for_compute_capability(info.cc_major, info.cc_minor);
+  return info;
+}
 
 ResolvedOptions resolve_options(const lla_options* options) {
   lla_options defaults;

@@ -50,5 +50,19 @@ TEST(TuneCommand, TunesASmallProblemAndReportsJson) {
   EXPECT_EQ(nlohmann::json::parse(again.out)["winner"], report["winner"]);
 }
 
+// Progress is for terminals: with stderr in a file (as run_tool has it) and a text report, the
+// tune prints its report and no progress line.
+TEST(TuneCommand, IntoAPipeItShowsNoProgress) {
+  const auto& loaded = runtime::driver::load_cuda_driver();
+  if (!loaded.driver) GTEST_SKIP() << "GPU test skipped: " << loaded.unavailable_reason;
+  const ToolRun run = run_tool("tune", {"--cache-dir", scratch_path("cache"), "--batch", "1",
+                                        "--seq-len", "1024", "--heads", "4", "--dk", "64", "--dv",
+                                        "64", "--budget", "20", "--max-configs", "4"});
+  ASSERT_EQ(run.exit_status, 0) << run.err;
+  EXPECT_NE(run.out.find(" configs: "), std::string::npos) << run.out;
+  EXPECT_EQ(run.err.find('\r'), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("\x1b[K"), std::string::npos) << run.err;
+}
+
 }  // namespace
 }  // namespace lla::test

@@ -7,6 +7,7 @@
 // median of the repetitions with min and max, L2 flushed between runs.
 
 #include <algorithm>
+#include <optional>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -20,7 +21,8 @@
 #include "dispatch/module_launch.h"
 #include "driver/cuda_driver.h"
 #include "forward_cost.h"
-#include "option_values.h"
+#include "options.h"
+#include "progress.h"
 #include "owned_context.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
@@ -56,40 +58,19 @@ struct BenchOptions {
   int warmup = 5;
   int repetitions = 20;
   bool json = false;
-  bool help = false;
 };
 
-void print_usage(FILE* out) {
-  std::fprintf(out,
-               "usage: lla bench [--shape T:B[:H[:G[:K[:V]]]]]... [--dtype bf16|f16|f32]\n"
-               "                 [--chunk C] [--warmup N] [--repetitions N] [--json]\n"
-               "       lla bench --decode [options]   (see lla bench --decode --help)\n\n"
-               "Times the log-linear Mamba-2 forward on GPU 0 by perf.md's protocol: checked\n"
-               "against the float64 reference first (first and last head of batch 0), then CUDA\n"
-               "events around each run, %d warm-ups, the median of %d runs with min and max, L2\n"
-               "flushed between runs. Without --shape: perf.md's shapes (H = 16, K = V = 128;\n"
-               "the paper's H = 48, G = 1, V = 64; and T = 65536). H defaults to 16, G to H,\n"
-               "K and V to 128. Reports the configuration chosen, TFLOP/s and GB/s against the\n"
-               "floors, and perf.md's peers where it measured them.\n",
-               5, 20);
-}
-
-int parse_positive(const std::string& option, const std::string& text) {
-  const int value = parse_int(option, text);
-  if (value <= 0) throw std::invalid_argument(option + ": '" + text + "' is not above zero");
-  return value;
-}
-
 BenchShape parse_shape(const std::string& text) {
+  std::string as_list = text;
+  std::replace(as_list.begin(), as_list.end(), ':', ',');
+  const std::string not_a_shape = "'" + text + "' is not T:B[:H[:G[:K[:V]]]]";
   std::vector<int> fields;
-  size_t begin = 0;
-  while (begin <= text.size()) {
-    const size_t end = std::min(text.find(':', begin), text.size());
-    fields.push_back(parse_positive("--shape", text.substr(begin, end - begin)));
-    begin = end + 1;
+  try {
+    integer_list(&fields, 1)(as_list);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(not_a_shape + ": " + e.what());
   }
-  if (fields.size() < 2 || fields.size() > 6)
-    throw std::invalid_argument("--shape wants T:B[:H[:G[:K[:V]]]], got '" + text + "'");
+  if (fields.size() < 2 || fields.size() > 6) throw std::invalid_argument(not_a_shape);
   BenchShape s{fields[0], fields[1], 16, 0, 128, 128};
   if (fields.size() > 2) s.heads = fields[2];
   s.groups = fields.size() > 3 ? fields[3] : s.heads;
@@ -98,30 +79,28 @@ BenchShape parse_shape(const std::string& text) {
   return s;
 }
 
-BenchOptions parse_options(const Args& args) {
-  BenchOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      o.help = true;
-      continue;
-    }
-    if (arg == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw std::invalid_argument("unknown option or missing value: " + arg);
-    const std::string& value = args[++i];
-    if (arg == "--shape") o.shapes.push_back(parse_shape(value));
-    else if (arg == "--dtype") o.dtype = parse_dtype(value);
-    else if (arg == "--chunk") o.chunk = parse_positive(arg, value);
-    else if (arg == "--warmup") o.warmup = parse_int(arg, value);
-    else if (arg == "--repetitions") o.repetitions = parse_positive(arg, value);
-    else throw std::invalid_argument("unknown option " + arg);
-  }
-  if (o.shapes.empty())
-    for (const PeerFigures& p : kPerfShapes) o.shapes.push_back(p.shape);
-  return o;
+// The command line of `lla bench` (the forward), storing into *o.
+CommandLine command_line(BenchOptions* o) {
+  CommandLine c("bench",
+                {"bench [--shape T:B[:H[:G[:K[:V]]]]]... [--dtype bf16|f16|f32] [--chunk C] "
+                 "[--warmup N] [--repetitions N] [--json]",
+                 "bench --decode [options]   (see lla bench --decode --help)"},
+                "Times the log-linear Mamba-2 forward on GPU 0 by perf.md's protocol: checked "
+                "against the float64 reference first (first and last head of batch 0), then CUDA "
+                "events around each run, the warm-ups, the median of the runs with min and max, "
+                "L2 flushed between runs. Without --shape: perf.md's shapes (H = 16, K = V = 128; "
+                "the paper's H = 48, G = 1, V = 64; and T = 65536). Reports the configuration "
+                "chosen, TFLOP/s and GB/s against the floors, and perf.md's peers where it "
+                "measured them. On a terminal, a line on stderr shows which shape runs.");
+  c.option("--shape", "T:B[:H[:G[:K[:V]]]]",
+           "a shape to time, repeatable; H defaults to 16, G to H, K and V to 128",
+           [o](const std::string& text) { o->shapes.push_back(parse_shape(text)); })
+      .option("--dtype", "bf16|f16|f32", "element type (bf16)", dtype(&o->dtype))
+      .option("--chunk", "C", "chunk size (lla chooses)", integer(&o->chunk, 1))
+      .option("--warmup", "N", "untimed runs first (5)", integer(&o->warmup, 0))
+      .option("--repetitions", "N", "timed runs (20)", integer(&o->repetitions, 1))
+      .flag("--json", "print JSON instead of a table", &o->json);
+  return c;
 }
 
 // One (batch, head) of a problem as a problem of its own, so the reference can check it alone.
@@ -209,6 +188,13 @@ BenchRow bench_shape(lla_context* ctx, const BenchOptions& o, const BenchShape& 
 
 std::string peer_text(double ms) { return ms > 0 ? std::to_string(ms).substr(0, 5) : "-"; }
 
+std::string shape_text(const BenchShape& s) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%d:%d:%d:%d:%d:%d", s.seq_len, s.batch, s.heads, s.groups,
+                s.key_dim, s.value_dim);
+  return text;
+}
+
 }  // namespace
 
 int bench_command(const Args& args) {
@@ -219,17 +205,9 @@ int bench_command(const Args& args) {
     return bench_decode(rest);
   }
   BenchOptions options;
-  try {
-    options = parse_options(args);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "lla bench: %s\n\n", e.what());
-    print_usage(stderr);
-    return 2;
-  }
-  if (options.help) {
-    print_usage(stdout);
-    return 0;
-  }
+  if (const std::optional<int> exit = command_line(&options).handle(args)) return *exit;
+  if (options.shapes.empty())
+    for (const PeerFigures& p : kPerfShapes) options.shapes.push_back(p.shape);
   const auto& loaded = runtime::driver::load_cuda_driver();
   if (!loaded.driver) {
     std::fprintf(stderr, "lla bench: needs a GPU: %s\n", loaded.unavailable_reason.c_str());
@@ -244,25 +222,28 @@ int bench_command(const Args& args) {
   if (!options.json)
     std::printf("%-24s %-8s %-8s %-24s %-9s %-9s %-8s %-8s %s\n", "shape T:B:H:G:K:V", "official",
                 "flashatt", "ours median (min-max)", "TFLOP/s", "GB/s", "rel.err", "check", "kernel");
-  for (const BenchShape& s : options.shapes) {
+  Progress progress = Progress::on_terminal(stderr, options.json);
+  for (size_t i = 0; i < options.shapes.size(); ++i) {
+    const BenchShape& s = options.shapes[i];
+    progress.task("shape " + shape_text(s) + ": tuning where new, checking, timing", i,
+                  options.shapes.size());
     BenchRow row;
     try {
       row = bench_shape(ctx, options, s);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "lla bench: %d:%d:%d:%d:%d:%d: %s\n", s.seq_len, s.batch, s.heads,
-                   s.groups, s.key_dim, s.value_dim, e.what());
+      progress.clear();
+      std::fprintf(stderr, "lla bench: %s: %s\n", shape_text(s).c_str(), e.what());
       return 2;
     }
+    progress.clear();
     all_passed = all_passed && row.passed;
     rows.push_back(row);
     if (options.json) continue;
     const double seconds = row.timing.median_ms * 1e-3;
-    char shape[64], times[64];
-    std::snprintf(shape, sizeof shape, "%d:%d:%d:%d:%d:%d", s.seq_len, s.batch, s.heads, s.groups,
-                  s.key_dim, s.value_dim);
+    char times[64];
     std::snprintf(times, sizeof times, "%.3f (%.3f-%.3f)", row.timing.median_ms, row.timing.min_ms,
                   row.timing.max_ms);
-    std::printf("%-24s %-8s %-8s %-24s %-9.1f %-9.0f %-8.1e %-8s %s\n", shape,
+    std::printf("%-24s %-8s %-8s %-24s %-9.1f %-9.0f %-8.1e %-8s %s\n", shape_text(s).c_str(),
                 peer_text(row.official_ms).c_str(), peer_text(row.flash_attention_ms).c_str(), times,
                 row.cost.flops / seconds * 1e-12, row.cost.bytes / seconds * 1e-9, row.check_error,
                 row.passed ? "PASS" : "FAIL", row.kernel.c_str());

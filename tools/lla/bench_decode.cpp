@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -25,7 +26,8 @@
 #include "dispatch/module_launch.h"
 #include "driver/cuda_driver.h"
 #include "kernels/mamba2_decode_plan.h"
-#include "option_values.h"
+#include "options.h"
+#include "progress.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
 #include "verification/device_decode.h"
@@ -33,20 +35,6 @@
 
 namespace lla::tools {
 namespace {
-
-const char* const kUsage =
-    "usage: lla bench --decode [options]\n"
-    "\n"
-    "Times lla_decode_step (log-linear Mamba-2) on GPU 0 for each batch size, every sequence at\n"
-    "a random position in [max-position - spread + 1, max-position], and reports the state\n"
-    "bytes one step moves against the device-to-device copy bandwidth measured in the same run.\n"
-    "\n"
-    "  --batches B1,B2,...   batch sizes (1,16,64,256)\n"
-    "  --heads H (16)        --dk K (128)        --dv V (128)       --dtype bf16|f16|f32 (bf16)\n"
-    "  --max-position P (16383; levels = lla_num_levels(P + 1))    --spread S (4096)\n"
-    "  --warmup N (5)        --repetitions N (20, at least 20)     --seed S (1)\n"
-    "  --copy-mib M (1024)   bytes of the bandwidth copy\n"
-    "  --json                print JSON instead of a table\n";
 
 struct BenchOptions {
   std::vector<int> batches = {1, 16, 64, 256};
@@ -61,81 +49,34 @@ struct BenchOptions {
   uint64_t seed = 1;
   int64_t copy_mib = 1024;
   bool json = false;
-  bool help = false;
 };
 
-// A 64-bit integer option (positions); parse_int covers the int ones.
-int64_t parse_int64(const std::string& option, const std::string& text) {
-  size_t used = 0;
-  long long parsed = 0;
-  try {
-    parsed = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size())
-    throw std::invalid_argument(option + ": '" + text + "' is not an integer");
-  return parsed;
-}
-
-lla_dtype to_lla_dtype(compiler::Dtype d) {
-  switch (d) {
-    case compiler::Dtype::f32: return LLA_DTYPE_F32;
-    case compiler::Dtype::f16: return LLA_DTYPE_F16;
-    case compiler::Dtype::bf16: return LLA_DTYPE_BF16;
-  }
-  throw std::invalid_argument("dtype: unknown value");
-}
-
-std::vector<int> parse_list(const std::string& option, const std::string& text) {
-  std::vector<int> values;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    values.push_back(parse_int(option, text.substr(start, comma - start)));
-    start = comma + 1;
-  }
-  return values;
-}
-
-BenchOptions parse_options(const Args& args) {
-  BenchOptions o;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      o.help = true;
-      continue;
-    }
-    if (arg == "--json") {
-      o.json = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw std::invalid_argument("unknown option or missing value: " + arg);
-    const std::string& value = args[++i];
-    if (arg == "--batches") o.batches = parse_list(arg, value);
-    else if (arg == "--heads") o.heads = parse_int(arg, value);
-    else if (arg == "--dk") o.key_dim = parse_int(arg, value);
-    else if (arg == "--dv") o.value_dim = parse_int(arg, value);
-    else if (arg == "--max-position") o.max_position = parse_int64(arg, value);
-    else if (arg == "--spread") o.spread = parse_int64(arg, value);
-    else if (arg == "--warmup") o.warmup = parse_int(arg, value);
-    else if (arg == "--repetitions") o.repetitions = parse_int(arg, value);
-    else if (arg == "--seed") o.seed = static_cast<uint64_t>(parse_int64(arg, value));
-    else if (arg == "--copy-mib") o.copy_mib = parse_int64(arg, value);
-    else if (arg == "--dtype") o.dtype = to_lla_dtype(parse_dtype(value));
-    else {
-      throw std::invalid_argument("unknown option " + arg);
-    }
-  }
-  for (int b : o.batches)
-    if (b < 1) throw std::invalid_argument("--batches: " + std::to_string(b) + " is not positive");
-  if (o.max_position < 0) throw std::invalid_argument("--max-position must not be negative");
-  if (o.spread < 1 || o.spread > o.max_position + 1)
-    throw std::invalid_argument("--spread must be in [1, max-position + 1]");
-  if (o.warmup < 0) throw std::invalid_argument("--warmup must not be negative");
-  if (o.repetitions < 20) throw std::invalid_argument("--repetitions must be at least 20");
-  if (o.copy_mib < 1) throw std::invalid_argument("--copy-mib must be positive");
-  return o;
+// The command line of `lla bench --decode`, storing into *o (whose values are the defaults).
+CommandLine command_line(BenchOptions* o) {
+  CommandLine c("bench --decode", {"bench --decode [options]"},
+                "Times lla_decode_step (log-linear Mamba-2) on GPU 0 for each batch size, every "
+                "sequence at a random position in [max-position - spread + 1, max-position], and "
+                "reports the state bytes one step moves against the device-to-device copy "
+                "bandwidth measured in the same run. On a terminal, a line on stderr shows which "
+                "batch runs.");
+  c.option("--batches", "B1,B2,...", "batch sizes (1,16,64,256)", integer_list(&o->batches, 1))
+      .option("--heads", "H", "heads (16)", integer(&o->heads, 1))
+      .option("--dk", "K", "key head dim (128)", integer(&o->key_dim, 1))
+      .option("--dv", "V", "value head dim (128)", integer(&o->value_dim, 1))
+      .option("--dtype", "bf16|f16|f32", "element type (bf16)",
+              choice(&o->dtype, {{"bf16", LLA_DTYPE_BF16},
+                                 {"f16", LLA_DTYPE_F16},
+                                 {"f32", LLA_DTYPE_F32}}))
+      .option("--max-position", "P", "largest position (16383; levels = lla_num_levels(P + 1))",
+              integer64(&o->max_position, 0))
+      .option("--spread", "S", "positions spread over the last S (4096; at most P + 1)",
+              integer64(&o->spread, 1))
+      .option("--warmup", "N", "untimed steps first (5)", integer(&o->warmup, 0))
+      .option("--repetitions", "N", "timed steps (20, at least 20)", integer(&o->repetitions, 20))
+      .option("--seed", "S", "seed of the positions and inputs (1)", unsigned64(&o->seed))
+      .option("--copy-mib", "M", "MiB of the bandwidth copy (1024)", integer64(&o->copy_mib, 1))
+      .flag("--json", "print JSON instead of a table", &o->json);
+  return c;
 }
 
 // Device-to-device copy bandwidth in bytes per second: bytes read plus written over the
@@ -270,16 +211,12 @@ void print_json(const BenchOptions& o, const std::string& device_name, double co
 
 int bench_decode(const Args& args) {
   BenchOptions o;
-  try {
-    o = parse_options(args);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "lla bench --decode: %s\n", e.what());
-    return 2;
-  }
-  if (o.help) {
-    std::fputs(kUsage, stdout);
-    return 0;
-  }
+  if (const std::optional<int> exit = command_line(&o).handle(args, [&] {
+        if (o.spread > o.max_position + 1)
+          throw UsageError("--spread: " + std::to_string(o.spread) + " is more than " +
+                           "--max-position + 1 = " + std::to_string(o.max_position + 1));
+      }))
+    return *exit;
   const auto& loaded = runtime::driver::load_cuda_driver();
   if (!loaded.driver) {
     std::fprintf(stderr, "lla bench --decode: nothing ran: %s\n",
@@ -300,6 +237,8 @@ int bench_decode(const Args& args) {
     const runtime::driver::CudaDriver& d = runtime::driver::cuda_driver();
     CUdevice cu_device = 0;
     runtime::driver::check_cuda(d, d.cuDeviceGet(&cu_device, 0), "cuDeviceGet");
+    Progress progress = Progress::on_terminal(stderr, o.json);
+    progress.task("measuring the device-to-device copy bandwidth", 0, 1);
     double copy_bytes_per_s = 0;
     {
       runtime::driver::RetainedPrimaryContext primary(d, cu_device);
@@ -307,8 +246,12 @@ int bench_decode(const Args& args) {
       copy_bytes_per_s = copy_bandwidth(d, cu_device, o.copy_mib, o.repetitions);
     }
     std::vector<BatchResult> results;
-    for (size_t i = 0; i < o.batches.size(); ++i)
+    for (size_t i = 0; i < o.batches.size(); ++i) {
+      progress.task("decode step at batch " + std::to_string(o.batches[i]) + ": timing", i,
+                    o.batches.size());
       results.push_back(bench_batch(ctx, o, o.batches[i], o.seed + i));
+    }
+    progress.clear();
     if (o.json) print_json(o, device.name, copy_bytes_per_s, results);
     else print_table(o, device.name, copy_bytes_per_s, results);
     for (const BatchResult& r : results) {

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,7 @@
 #include "binary_cache.h"
 #include "cache_location.h"
 #include "commands.h"
+#include "options.h"
 #include "tuning_exchange.h"
 
 namespace lla::tools {
@@ -21,9 +23,19 @@ namespace {
 
 using nlohmann::json;
 
-const char* const kUsage =
-    "usage: lla cache [--cache-dir DIR] [--json] SUBCOMMAND\n"
-    "\n"
+constexpr int64_t kDefaultMaxBytes = int64_t{1} << 30;
+
+struct Request {
+  std::string cache_dir;
+  bool as_json = false;
+  std::vector<std::string> words;  // the subcommand and its operands, as given
+  std::string subcommand;
+  std::vector<std::string> operands;
+  int64_t max_bytes = kDefaultMaxBytes;
+};
+
+const char* const kSubcommands =
+    "subcommands:\n"
     "  stats                 counts and sizes of binaries, tuning rows and leases\n"
     "  ls                    every binary (most recently used first) and tuned problem\n"
     "  show TEXT             binaries whose key digest starts with TEXT and tuning rows whose\n"
@@ -34,65 +46,42 @@ const char* const kUsage =
     "  verify                check the file's integrity and every binary's checksum (bad\n"
     "                        binaries are deleted); exit status 1 when anything was bad\n"
     "  gc [--max-bytes N]    evict least recently used binaries until they total at most N\n"
-    "                        bytes (default 1 GiB); tuning rows are kept\n"
-    "\n"
-    "  --cache-dir DIR       the cache folder (default: LLA_CACHE_DIR, else the XDG cache)\n"
-    "  --json                print JSON instead of text\n";
+    "                        bytes (default 1 GiB); tuning rows are kept";
 
-constexpr int64_t kDefaultMaxBytes = int64_t{1} << 30;
-
-struct Request {
-  std::string cache_dir;
-  bool as_json = false;
-  std::string subcommand;
-  std::vector<std::string> operands;
-  int64_t max_bytes = kDefaultMaxBytes;
-};
-
-int64_t parse_byte_count(const std::string& value) {
-  size_t used = 0;
-  long long parsed = -1;
-  try {
-    parsed = std::stoll(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != value.size() || parsed < 0)
-    throw std::invalid_argument("--max-bytes: '" + value + "' is not a byte count");
-  return parsed;
+// The command line of `lla cache`, storing into *r.
+CommandLine command_line(Request* r) {
+  CommandLine c("cache", {"cache [--cache-dir DIR] [--json] SUBCOMMAND [OPERAND]"},
+                "Reads and maintains the cache database (binaries, tuning rows, leases); needs no "
+                "GPU.");
+  c.option("--cache-dir", "DIR", "the cache folder (default: LLA_CACHE_DIR, else the XDG cache)",
+           text(&r->cache_dir))
+      .flag("--json", "print JSON instead of text", &r->as_json)
+      .option("--max-bytes", "N", "gc: the bytes of binaries to keep at most (1 GiB)",
+              [r](const std::string& text) {
+                try {
+                  integer64(&r->max_bytes, 0)(text);
+                } catch (const std::invalid_argument&) {
+                  throw std::invalid_argument("'" + text + "' is not a byte count");
+                }
+              })
+      .operands("SUBCOMMAND [OPERAND]", "one of the subcommands below, and its operand",
+                &r->words)
+      .notes(kSubcommands);
+  return c;
 }
 
-Request parse(const Args& args) {
-  Request r;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--cache-dir") {
-      r.cache_dir = value();
-    } else if (a == "--json") {
-      r.as_json = true;
-    } else if (a == "--max-bytes") {
-      r.max_bytes = parse_byte_count(value());
-    } else if (!a.empty() && a[0] == '-') {
-      throw std::invalid_argument("unknown option " + a);
-    } else if (r.subcommand.empty()) {
-      r.subcommand = a;
-    } else {
-      r.operands.push_back(a);
-    }
-  }
-  if (r.subcommand.empty()) throw std::invalid_argument("no subcommand given");
+// The subcommand and its operands from the words; throws UsageError.
+void split_words(Request* r) {
+  if (r->words.empty()) throw UsageError("no subcommand given");
+  r->subcommand = r->words.front();
+  r->operands.assign(r->words.begin() + 1, r->words.end());
   const size_t wanted =
-      (r.subcommand == "show" || r.subcommand == "export" || r.subcommand == "import") ? 1 : 0;
-  if (r.operands.size() != wanted) {
-    throw std::invalid_argument("lla cache " + r.subcommand + " takes " + std::to_string(wanted) +
-                                " operand(s), got " + std::to_string(r.operands.size()));
+      (r->subcommand == "show" || r->subcommand == "export" || r->subcommand == "import") ? 1 : 0;
+  if (r->operands.size() != wanted) {
+    throw UsageError(r->subcommand + " takes " + std::to_string(wanted) +
+                     " operand(s), got " + std::to_string(r->operands.size()));
   }
-  if (r.cache_dir.empty()) r.cache_dir = cache::default_cache_dir();
-  return r;
+  if (r->cache_dir.empty()) r->cache_dir = cache::default_cache_dir();
 }
 
 std::string local_time(int64_t unix_seconds) {
@@ -283,19 +272,10 @@ int collect_garbage(cache::BinaryCache& db, const Request& r) {
 }  // namespace
 
 int cache_command(const Args& args) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::printf("%s", kUsage);
-      return 0;
-    }
-  }
   Request request;
-  try {
-    request = parse(args);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "lla cache: %s\n\n%s", e.what(), kUsage);
-    return 2;
-  }
+  const CommandLine command = command_line(&request);
+  if (const std::optional<int> exit = command.handle(args, [&] { split_words(&request); }))
+    return *exit;
   using Handler = int (*)(cache::BinaryCache&, const Request&);
   const std::pair<const char*, Handler> handlers[] = {
       {"stats", stats},        {"ls", list},       {"show", show},         {"export", export_rows},
@@ -308,7 +288,7 @@ int cache_command(const Args& args) {
     return handler(db, request);
   }
   std::fprintf(stderr, "lla cache: unknown subcommand '%s'\n\n%s", request.subcommand.c_str(),
-               kUsage);
+               command.usage().c_str());
   return 2;
 }
 

@@ -1,18 +1,18 @@
 // lla check: golden cases through a backend, compared with their expected outputs.
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "commands.h"
 #include "cuda_case_runner.h"
+#include "options.h"
 #include "reference/golden_case.h"
 #include "reference/reference.h"
 
@@ -56,93 +56,56 @@ const std::vector<Backend>& backends() {
   return table;
 }
 
-void print_usage(FILE* out) {
-  std::fprintf(out,
-               "usage: lla check [--backend reference|cuda] [--tolerance X] [--chunk C] "
-               "CASE.json...\n\n"
-               "Runs golden cases (format lla-case-v1) through a backend and compares o and the\n"
-               "final state with the expected ones by max relative error\n"
-               "(max |got - expected| / max |expected|). Prints one PASS, FAIL or SKIP line per case,\n"
-               "then \"N passed, M failed\", with \", E errors\" added when some files are not\n"
-               "valid cases.\n\n"
-               "  --backend NAME  reference (float64 CPU reference, the default) or cuda\n"
-               "  --tolerance X   largest accepted max relative error; default 1e-9 for\n"
-               "                  reference, 1e-4 for cuda (fp32 inputs; head dims zero-padded\n"
-               "                  to multiples of 16; o only until kernels write final states;\n"
-               "                  Gated DeltaNet cases are reported as SKIP)\n"
-               "  --chunk C       chunk size, a power of two; default: the backend's choice\n"
-               "                  (reference: %d)\n\n"
-               "Every file is processed; one that cannot be read as a case gets the line\n"
-               "\"error: FILE: WHAT\" on stderr.\n"
-               "Exit status: 0 all passed; 1 some case failed; 2 bad usage or some file that is\n"
-               "not a valid case.\n",
-               kReferenceChunk);
-}
-
 struct Options {
   const Backend* backend = &backends().front();
   double tolerance = 0.0;  // 0: the backend's default
   int chunk = 0;
   std::vector<std::string> files;
-  bool help = false;
-};
-
-// Thrown for bad usage; the message says what was wrong.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
 };
 
 const Backend& find_backend(const std::string& name) {
-  std::string known;
+  std::vector<std::string> known;
   for (const Backend& b : backends()) {
     if (name == b.name) return b;
-    known += known.empty() ? b.name : std::string(", ") + b.name;
+    known.push_back(b.name);
   }
-  throw UsageError("unknown backend '" + name + "' (known: " + known + ")");
+  throw std::invalid_argument("unknown backend '" + name + "' (known: " + joined_names(known) +
+                              ")");
 }
 
-double parse_tolerance(const std::string& text) {
-  char* end = nullptr;
-  const double x = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(x) || x <= 0.0) {
-    throw UsageError("--tolerance wants a positive number, got '" + text + "'");
-  }
-  return x;
+// A chunk size: a power of two.
+ValueSetter power_of_two(int* target) {
+  return [target](const std::string& text) {
+    integer(target, 1)(text);
+    if ((*target & (*target - 1)) != 0)
+      throw std::invalid_argument("'" + text + "' is not a power of two");
+  };
 }
 
-int parse_chunk(const std::string& text) {
-  char* end = nullptr;
-  const long c = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || c < 1 || c > INT_MAX || (c & (c - 1)) != 0) {
-    throw UsageError("--chunk wants a power of two, got '" + text + "'");
-  }
-  return static_cast<int>(c);
-}
-
-Options parse_options(const Args& args) {
-  Options options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    const auto value = [&]() -> const std::string& {
-      if (i + 1 == args.size()) throw UsageError(arg + " needs a value");
-      return args[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      options.help = true;
-    } else if (arg == "--backend") {
-      options.backend = &find_backend(value());
-    } else if (arg == "--tolerance") {
-      options.tolerance = parse_tolerance(value());
-    } else if (arg == "--chunk") {
-      options.chunk = parse_chunk(value());
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      throw UsageError("unknown option '" + arg + "'");
-    } else {
-      options.files.push_back(arg);
-    }
-  }
-  if (!options.help && options.files.empty()) throw UsageError("no case files given");
-  return options;
+// The command line of `lla check`, storing into *o.
+CommandLine command_line(Options* o) {
+  CommandLine c("check", {"check [--backend reference|cuda] [--tolerance X] [--chunk C] CASE.json..."},
+                "Runs golden cases (format lla-case-v1) through a backend and compares o and the "
+                "final state with the expected ones by max relative error (max |got - expected| / "
+                "max |expected|). Prints one PASS, FAIL or SKIP line per case, then \"N passed, M "
+                "failed\", with \", E errors\" added when some files are not valid cases.");
+  c.option("--backend", "NAME", "reference (the float64 CPU reference, the default) or cuda",
+           [o](const std::string& name) { o->backend = &find_backend(name); })
+      .option("--tolerance", "X",
+              "largest accepted max relative error; default 1e-9 for reference, 1e-4 for cuda "
+              "(fp32 inputs; head dims zero-padded to multiples of 16; o only until kernels "
+              "write final states; Gated DeltaNet cases are reported as SKIP)",
+              positive_number(&o->tolerance))
+      .option("--chunk", "C",
+              "chunk size, a power of two; default: the backend's choice (reference: " +
+                  std::to_string(kReferenceChunk) + ")",
+              power_of_two(&o->chunk))
+      .operands("CASE.json...", "golden case files", &o->files)
+      .notes("Every file is processed; one that cannot be read as a case gets the line \"error: "
+             "FILE: WHAT\" on stderr.\n"
+             "Exit status: 0 all passed; 1 some case failed; 2 bad usage or some file that is not "
+             "a valid case.");
+  return c;
 }
 
 // The index where |got - expected| is largest; a NaN difference counts as the largest.
@@ -207,17 +170,10 @@ Verdict check_case(const GoldenCase& c, const Result& got, double tolerance) {
 
 int check_command(const Args& args) {
   Options options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& e) {
-    std::fprintf(stderr, "lla check: %s\n\n", e.what());
-    print_usage(stderr);
-    return 2;
-  }
-  if (options.help) {
-    print_usage(stdout);
-    return 0;
-  }
+  if (const std::optional<int> exit = command_line(&options).handle(args, [&] {
+        if (options.files.empty()) throw UsageError("no case files given");
+      }))
+    return *exit;
   const Backend& backend = *options.backend;
   RunCase run;
   try {

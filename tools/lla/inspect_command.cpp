@@ -3,44 +3,20 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "commands.h"
-#include "option_values.h"
+#include "options.h"
 #include "generator/source_generator.h"
 #include "nvrtc/nvrtc_compiler.h"
 
 namespace lla::tools {
 
 namespace {
-
-const char* const kUsage =
-    "usage: lla inspect [options] --emit source|ptx|sass|resources\n"
-    "\n"
-    "Generates the kernel module of one spec and shows it; works without a GPU.\n"
-    "\n"
-    "  --variant mamba2            kernel family (mamba2: the log-linear Mamba-2 forward;\n"
-    "                              mamba2_decode: its decode step, which uses --block-v and\n"
-    "                              --warps, with --block-k 16)\n"
-    "  --dtype bf16|f16|f32        element type of q, k, v, o (default bf16)\n"
-    "  --dk N                      key head dim K (default 128)\n"
-    "  --dv N                      value head dim V (default 128)\n"
-    "  --chunk N                   chunk size C (default 64)\n"
-    "  --levels N                  lambda levels L (default 15)\n"
-    "  --block-k N                 tile rows of K (default 32)\n"
-    "  --block-v N                 tile columns of V (default 32)\n"
-    "  --warps N                   warps per block (default 4; mma, scan: chunk / 16)\n"
-    "  --algorithm fma|mma|scan|scan_wgmma\n"
-    "                              CUDA cores in fp32, or tensor cores (16-bit dtypes):\n"
-    "                              a chunk-state tree in memory (mma) or a chunk scan\n"
-    "                              with the states on chip (scan; scan_wgmma on Hopper\n"
-    "                              warpgroups, sm_90a, chunk 64); default fma\n"
-    "  --arch sm_XY                NVRTC target (default sm_90a)\n"
-    "  --emit WHAT[,WHAT...]       source, ptx, sass (needs cuobjdump) or resources;\n"
-    "                              repeatable, shown in the order given\n";
 
 enum class Emit { source, ptx, sass, resources };
 
@@ -63,8 +39,7 @@ void add_emits(const std::string& list, std::vector<Emit>& emits) {
     else if (what == "resources")
       emits.push_back(Emit::resources);
     else
-      throw std::invalid_argument("--emit: '" + what +
-                                  "' is not one of source, ptx, sass, resources");
+      throw std::invalid_argument("'" + what + "' is not one of source, ptx, sass, resources");
     start = comma + 1;
   }
 }
@@ -82,68 +57,49 @@ std::string with_option(const std::string& message) {
   return message;
 }
 
-Request parse(const Args& args) {
-  Request r;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string option = args[i], value;
-    const size_t equals = option.find('=');
-    if (option.rfind("--", 0) == 0 && equals != std::string::npos) {
-      value = option.substr(equals + 1);
-      option.resize(equals);
-    } else if (option.rfind("--", 0) != 0) {
-      throw std::invalid_argument("unexpected argument '" + option + "'");
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      throw std::invalid_argument(option + ": needs a value");
-    }
+// The command line of `lla inspect`, storing into *r (whose spec holds the defaults).
+CommandLine command_line(Request* r) {
+  compiler::KernelSpec& spec = r->spec;
+  CommandLine c("inspect", {"inspect [options] --emit source|ptx|sass|resources"},
+                "Generates the kernel module of one spec and shows it; works without a GPU.");
+  c.option("--variant", "mamba2|mamba2_decode",
+           "kernel family: mamba2, the log-linear Mamba-2 forward (default); mamba2_decode, its "
+           "decode step, which uses --block-v and --warps, with --block-k 16",
+           choice(&spec.family, {{"mamba2", compiler::Family::mamba2_forward},
+                                 {"mamba2_decode", compiler::Family::mamba2_decode}}))
+      .option("--dtype", "bf16|f16|f32", "element type of q, k, v, o (bf16)", dtype(&spec.dtype))
+      .option("--dk", "N", "key head dim K (128)", integer(&spec.key_dim))
+      .option("--dv", "N", "value head dim V (128)", integer(&spec.value_dim))
+      .option("--chunk", "N", "chunk size C (64)", integer(&spec.chunk))
+      .option("--levels", "N", "lambda levels L (15)", integer(&spec.levels))
+      .option("--block-k", "N", "tile rows of K (32)", integer(&spec.tile.block_k))
+      .option("--block-v", "N", "tile columns of V (32)", integer(&spec.tile.block_v))
+      .option("--warps", "N", "warps per block (4; mma, scan: chunk / 16)",
+              integer(&spec.tile.warps))
+      .option("--algorithm", "fma|mma|scan|scan_wgmma",
+              "CUDA cores in fp32 (fma, the default), or tensor cores (16-bit dtypes): a "
+              "chunk-state tree in memory (mma) or a chunk scan with the states on chip (scan; "
+              "scan_wgmma on Hopper warpgroups, sm_90a, chunk 64)",
+              choice(&spec.tile.algorithm, {{"fma", compiler::Algorithm::fma},
+                                            {"mma", compiler::Algorithm::mma},
+                                            {"scan", compiler::Algorithm::scan},
+                                            {"scan_wgmma", compiler::Algorithm::scan_wgmma}}))
+      .option("--arch", "sm_XY", "NVRTC target (sm_90a)", text(&spec.arch))
+      .option("--emit", "WHAT[,WHAT...]",
+              "source, ptx, sass (needs cuobjdump) or resources; repeatable, shown in the order "
+              "given",
+              [r](const std::string& list) { add_emits(list, r->emits); });
+  return c;
+}
 
-    if (option == "--variant") {
-      if (value != "mamba2" && value != "mamba2_decode")
-        throw std::invalid_argument("--variant: '" + value +
-                                    "' is not one of mamba2, mamba2_decode");
-      r.spec.family = value == "mamba2" ? compiler::Family::mamba2_forward
-                                        : compiler::Family::mamba2_decode;
-    } else if (option == "--dtype") {
-      r.spec.dtype = parse_dtype(value);
-    } else if (option == "--dk") {
-      r.spec.key_dim = parse_int(option, value);
-    } else if (option == "--dv") {
-      r.spec.value_dim = parse_int(option, value);
-    } else if (option == "--chunk") {
-      r.spec.chunk = parse_int(option, value);
-    } else if (option == "--levels") {
-      r.spec.levels = parse_int(option, value);
-    } else if (option == "--block-k") {
-      r.spec.tile.block_k = parse_int(option, value);
-    } else if (option == "--block-v") {
-      r.spec.tile.block_v = parse_int(option, value);
-    } else if (option == "--warps") {
-      r.spec.tile.warps = parse_int(option, value);
-    } else if (option == "--algorithm") {
-      if (value == "fma") r.spec.tile.algorithm = compiler::Algorithm::fma;
-      else if (value == "mma") r.spec.tile.algorithm = compiler::Algorithm::mma;
-      else if (value == "scan") r.spec.tile.algorithm = compiler::Algorithm::scan;
-      else if (value == "scan_wgmma") r.spec.tile.algorithm = compiler::Algorithm::scan_wgmma;
-      else
-        throw std::invalid_argument("--algorithm: '" + value +
-                                    "' is not one of fma, mma, scan, scan_wgmma");
-    } else if (option == "--arch") {
-      r.spec.arch = value;
-    } else if (option == "--emit") {
-      add_emits(value, r.emits);
-    } else {
-      throw std::invalid_argument("unknown option '" + option + "' (see lla inspect --help)");
-    }
-  }
-  if (r.emits.empty())
-    throw std::invalid_argument("--emit: missing; give source, ptx, sass or resources");
+// The request's spec is valid; throws UsageError naming the option of a wrong field.
+void check_request(const Request& r) {
+  if (r.emits.empty()) throw UsageError("--emit: missing; give source, ptx, sass or resources");
   try {
     compiler::validate(r.spec);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(with_option(e.what()));
+    throw UsageError(with_option(e.what()));
   }
-  return r;
 }
 
 const char* emit_name(Emit e) {
@@ -180,19 +136,10 @@ void print_resources(const compiler::GeneratedSource& src, const compiler::Compi
 }  // namespace
 
 int inspect_command(const Args& args) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-  }
   Request request;
-  try {
-    request = parse(args);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "lla inspect: %s\n", e.what());
-    return 2;
-  }
+  if (const std::optional<int> exit =
+          command_line(&request).handle(args, [&] { check_request(request); }))
+    return *exit;
 
   const compiler::GeneratedSource src = compiler::generate(request.spec);
   bool needs_compile = false, needs_ptx = false;

@@ -1,4 +1,5 @@
-// lla: the command-line program. `lla help` lists the commands.
+// lla: the command-line program. `lla help` lists the commands, `lla --version` says which lla
+// this is.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -28,12 +29,30 @@ const Command kCommands[] = {
      "tune one problem, or a grid of shapes (--sweep), on the GPU; results go to the cache"},
     {"cache", lla::tools::cache_command,
      "read and maintain the cache: stats, ls, show, export, import, verify, gc"},
+    {"env", lla::tools::env_command,
+     "what a bug report needs: versions, driver, devices, cache, LLA_* variables"},
 };
 
 void print_usage(FILE* out) {
-  std::fprintf(out, "usage: lla <command> [options]\n\ncommands:\n");
+  std::fprintf(out, "usage: lla <command> [options]\n       lla --version\n\ncommands:\n");
   for (const Command& c : kCommands) std::fprintf(out, "  %-8s %s\n", c.name, c.summary);
-  std::fprintf(out, "\n`lla <command> --help` describes a command's options.\n");
+  std::fprintf(out, "\n`lla <command> --help` (or `lla help <command>`) describes a command's "
+                    "options.\n");
+}
+
+const Command* find_command(const char* name) {
+  for (const Command& c : kCommands)
+    if (!std::strcmp(name, c.name)) return &c;
+  return nullptr;
+}
+
+int run(const Command& c, const lla::tools::Args& args) {
+  try {
+    return c.run(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lla %s: %s\n", c.name, e.what());
+    return 2;
+  }
 }
 
 }  // namespace
@@ -43,19 +62,15 @@ int main(int argc, char** argv) {
     std::printf("lla %s (source %s)\n", lla_version(), lla_source_id());
     return 0;
   }
-  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help")) {
+  if (argc >= 3 && !std::strcmp(argv[1], "help")) {
+    if (const Command* c = find_command(argv[2])) return run(*c, {"--help"});
+  }
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") ||
+      !std::strcmp(argv[1], "-h")) {
     print_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  for (const Command& c : kCommands) {
-    if (std::strcmp(argv[1], c.name) != 0) continue;
-    try {
-      return c.run(lla::tools::Args(argv + 2, argv + argc));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "lla %s: %s\n", c.name, e.what());
-      return 2;
-    }
-  }
+  if (const Command* c = find_command(argv[1])) return run(*c, lla::tools::Args(argv + 2, argv + argc));
   std::fprintf(stderr, "lla: unknown command '%s'\n\n", argv[1]);
   print_usage(stderr);
   return 2;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -18,7 +19,7 @@
 #include "driver/cuda_driver.h"
 #include "dispatch/module_launch.h"
 #include "forward_cost.h"
-#include "option_values.h"
+#include "options.h"
 #include "owned_context.h"
 #include "heuristic_config.h"
 #include "reference/dtype_codec.h"
@@ -40,55 +41,31 @@ struct RunOptions {
   int warmup = 5;
   int repetitions = 20;
   uint64_t seed = 1;
-  bool help = false;
 };
 
-void print_usage(FILE* out) {
-  std::fprintf(out,
-               "usage: lla run [options]\n\n"
-               "JIT-compiles the log-linear Mamba-2 forward for a problem (or finds it in the\n"
-               "cache), runs it on GPU 0, checks it against the float64 reference on the same\n"
-               "random inputs, and times it (median of the repetitions, L2 flushed between).\n"
-               "Without a GPU it compiles for --arch, says that nothing ran and why, and exits 0.\n\n"
-               "  --dtype bf16|f16|f32   (bf16)     --batch B (2)     --seq-len T (2048)\n"
-               "  --heads H (8)          --groups G (8)               --dk K (128)   --dv V (128)\n"
-               "  --chunk C (0: lla chooses)        --arch ARCH (sm_90a; without a GPU only)\n"
-               "  --warmup N (5)         --repetitions N (20)         --seed S (1)\n\n"
-               "Exit status: 0 checked (or compiled without a GPU); 1 the check failed;\n"
-               "2 bad usage or a failure to compile or run.\n");
-}
-
-RunOptions parse_options(const Args& args) {
-  RunOptions o;
-  reference::Problem& p = o.problem;
-  p = reference::mamba2_problem(2, 2048, 8, 8, 128, 128);
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      o.help = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw std::invalid_argument("unknown option or missing value: " + arg);
-    const std::string& value = args[++i];
-    if (arg == "--dtype") o.dtype = parse_dtype(value);
-    else if (arg == "--batch") p.batch = parse_int(arg, value);
-    else if (arg == "--seq-len") p.seq_len = parse_int(arg, value);
-    else if (arg == "--heads") p.heads = parse_int(arg, value);
-    else if (arg == "--groups") p.groups = parse_int(arg, value);
-    else if (arg == "--dk") p.key_dim = parse_int(arg, value);
-    else if (arg == "--dv") p.value_dim = parse_int(arg, value);
-    else if (arg == "--chunk") o.chunk = parse_int(arg, value);
-    else if (arg == "--arch") o.arch = value;
-    else if (arg == "--warmup") o.warmup = parse_int(arg, value);
-    else if (arg == "--repetitions") o.repetitions = parse_int(arg, value);
-    else if (arg == "--seed") o.seed = static_cast<uint64_t>(parse_int(arg, value));
-    else throw std::invalid_argument("unknown option " + arg);
-  }
-  if (p.seq_len < 1) throw std::invalid_argument("--seq-len must be at least 1");
-  if (o.warmup < 0 || o.repetitions < 1)
-    throw std::invalid_argument("--warmup must be >= 0 and --repetitions >= 1");
-  p.levels = lla_num_levels(p.seq_len);
-  return o;
+// The command line of `lla run`, storing into *o (whose values are the defaults).
+CommandLine command_line(RunOptions* o) {
+  reference::Problem& p = o->problem;
+  CommandLine c("run", {"run [options]"},
+                "JIT-compiles the log-linear Mamba-2 forward for a problem (or finds it in the "
+                "cache), runs it on GPU 0, checks it against the float64 reference on the same "
+                "random inputs, and times it (median of the repetitions, L2 flushed between).\n"
+                "Without a GPU it compiles for --arch, says that nothing ran and why, and exits 0.");
+  c.option("--dtype", "bf16|f16|f32", "element type of q, k, v, o (bf16)", dtype(&o->dtype))
+      .option("--batch", "B", "batch (2)", integer(&p.batch, 1))
+      .option("--seq-len", "T", "sequence length (2048)", integer(&p.seq_len, 1))
+      .option("--heads", "H", "heads (8)", integer(&p.heads, 1))
+      .option("--groups", "G", "q/k groups (8)", integer(&p.groups, 1))
+      .option("--dk", "K", "key head dim (128)", integer(&p.key_dim, 1))
+      .option("--dv", "V", "value head dim (128)", integer(&p.value_dim, 1))
+      .option("--chunk", "C", "chunk size (0: lla chooses)", integer(&o->chunk, 0))
+      .option("--arch", "ARCH", "NVRTC target without a GPU (sm_90a)", text(&o->arch))
+      .option("--warmup", "N", "untimed runs first (5)", integer(&o->warmup, 0))
+      .option("--repetitions", "N", "timed runs (20)", integer(&o->repetitions, 1))
+      .option("--seed", "S", "seed of the random inputs (1)", unsigned64(&o->seed))
+      .notes("Exit status: 0 checked (or compiled without a GPU); 1 the check failed; 2 bad usage "
+             "or a failure to compile or run.");
+  return c;
 }
 
 double ms_since(Clock::time_point start) {
@@ -211,17 +188,9 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
 
 int run_command(const Args& args) {
   RunOptions options;
-  try {
-    options = parse_options(args);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "lla run: %s\n\n", e.what());
-    print_usage(stderr);
-    return 2;
-  }
-  if (options.help) {
-    print_usage(stdout);
-    return 0;
-  }
+  options.problem = reference::mamba2_problem(2, 2048, 8, 8, 128, 128);
+  if (const std::optional<int> exit = command_line(&options).handle(args)) return *exit;
+  options.problem.levels = lla_num_levels(options.problem.seq_len);
   try {
     const Clock::time_point cuda_start = Clock::now();
     const auto& loaded = runtime::driver::load_cuda_driver();

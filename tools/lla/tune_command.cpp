@@ -1,12 +1,11 @@
 // lla tune: tune one problem, or sweep a grid of shapes to tune a new GPU, on GPU 0. Every
 // measurement goes to the cache; the best configurations are shown at the end.
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -15,37 +14,14 @@
 #include "api/context.h"
 #include "commands.h"
 #include "forward_tuning.h"
-#include "option_values.h"
+#include "options.h"
+#include "progress.h"
 #include "problem_bucket.h"
 #include "tuning/gpu_candidate_bench.h"
 
 namespace lla::tools {
 
 namespace {
-
-const char* const kUsage =
-    "usage: lla tune [options]            tune one problem\n"
-    "       lla tune --sweep [options]    tune a grid of shapes (a new GPU)\n"
-    "\n"
-    "Times the configurations of the log-linear Mamba-2 forward on GPU 0, checks each against\n"
-    "the heuristic configuration's output, and keeps every measurement in the cache. Only\n"
-    "configurations without a stored measurement are timed, unless --force.\n"
-    "\n"
-    "  --dtype bf16|f16|f32 (bf16)   --batch B (2)   --seq-len T (4096)   --heads H (16)\n"
-    "  --groups G (= H)              --dk K (128)    --dv V (128)          --chunk C (0: lla "
-    "chooses)\n"
-    "  --budget S        seconds per problem (30); with --sweep, for the whole sweep (600)\n"
-    "  --max-configs N   the most configurations one problem compiles and times (64)\n"
-    "  --force           time every configuration again\n"
-    "  --top N           rows of the table of best configurations (5)\n"
-    "  --cache-dir DIR   the cache folder (default: LLA_CACHE_DIR, else the XDG cache)\n"
-    "  --json            print the reports as JSON instead of text\n"
-    "\n"
-    "--sweep tunes bf16 problems of 32768 tokens (T = 2048 .. 16384) for head dims (64, 64),\n"
-    "(128, 64) and (128, 128) with 16 heads, and the paper's log-linear Mamba-2 (48 heads, one\n"
-    "q/k group, K = 128, V = 64, T = 16384).\n"
-    "\n"
-    "Exit status: 0 tuned; 1 no configuration could be timed; 2 bad usage or no GPU.\n";
 
 constexpr double kDefaultBudgetS = 30;
 constexpr double kDefaultSweepBudgetS = 600;
@@ -61,55 +37,40 @@ struct TuneRequest {
   std::string cache_dir;
 };
 
-TuneRequest parse(const Args& args) {
-  TuneRequest r;
-  r.forward.shape.batch = 2;
-  r.forward.shape.seq_len = 4096;
-  r.forward.shape.heads = 16;
-  int groups = 0;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
-      return args[++i];
-    };
-    if (a == "--sweep")
-      r.sweep = true;
-    else if (a == "--force")
-      r.force = true;
-    else if (a == "--json")
-      r.as_json = true;
-    else if (a == "--dtype")
-      r.forward.dtype = parse_dtype(value());
-    else if (a == "--batch")
-      r.forward.shape.batch = parse_int(a, value());
-    else if (a == "--seq-len")
-      r.forward.shape.seq_len = parse_int(a, value());
-    else if (a == "--heads")
-      r.forward.shape.heads = parse_int(a, value());
-    else if (a == "--groups")
-      groups = parse_int(a, value());
-    else if (a == "--dk")
-      r.forward.key_dim = parse_int(a, value());
-    else if (a == "--dv")
-      r.forward.value_dim = parse_int(a, value());
-    else if (a == "--chunk")
-      r.forward.chunk = parse_int(a, value());
-    else if (a == "--budget")
-      r.budget_s = parse_positive_seconds(a, value());
-    else if (a == "--max-configs")
-      r.max_configs = parse_int(a, value());
-    else if (a == "--top")
-      r.top = parse_int(a, value());
-    else if (a == "--cache-dir")
-      r.cache_dir = value();
-    else
-      throw std::invalid_argument("unknown option " + a);
-  }
-  r.forward.shape.groups = groups ? groups : r.forward.shape.heads;
-  r.forward.levels = lla_num_levels(r.forward.shape.seq_len);
-  if (r.budget_s == 0) r.budget_s = r.sweep ? kDefaultSweepBudgetS : kDefaultBudgetS;
-  return r;
+// The command line of `lla tune`, storing into *r (whose values are the defaults) and *groups.
+CommandLine command_line(TuneRequest* r, int* groups) {
+  tuner::ForwardRequest& f = r->forward;
+  CommandLine c("tune",
+                {"tune [options]            tune one problem",
+                 "tune --sweep [options]    tune a grid of shapes (a new GPU)"},
+                "Times the configurations of the log-linear Mamba-2 forward on GPU 0, checks each "
+                "against the heuristic configuration's output, and keeps every measurement in the "
+                "cache. Only configurations without a stored measurement are timed, unless "
+                "--force. On a terminal, a line on stderr shows the problem, the configurations "
+                "settled and the time left.");
+  c.option("--dtype", "bf16|f16|f32", "element type (bf16)", dtype(&f.dtype))
+      .option("--batch", "B", "batch (2)", integer(&f.shape.batch))
+      .option("--seq-len", "T", "sequence length (4096)", integer(&f.shape.seq_len))
+      .option("--heads", "H", "heads (16)", integer(&f.shape.heads))
+      .option("--groups", "G", "q/k groups (= H)", integer(groups))
+      .option("--dk", "K", "key head dim (128)", integer(&f.key_dim))
+      .option("--dv", "V", "value head dim (128)", integer(&f.value_dim))
+      .option("--chunk", "C", "chunk size (0: lla chooses)", integer(&f.chunk))
+      .option("--budget", "S", "seconds per problem (30); with --sweep, for the whole sweep (600)",
+              positive_seconds(&r->budget_s))
+      .option("--max-configs", "N", "the most configurations one problem compiles and times (64)",
+              integer(&r->max_configs))
+      .flag("--force", "time every configuration again", &r->force)
+      .option("--top", "N", "rows of the table of best configurations (5)", integer(&r->top))
+      .option("--cache-dir", "DIR", "the cache folder (default: LLA_CACHE_DIR, else the XDG cache)",
+              text(&r->cache_dir))
+      .flag("--sweep", "tune the grid of shapes below instead of one problem", &r->sweep)
+      .flag("--json", "print the reports as JSON instead of text", &r->as_json)
+      .notes("--sweep tunes bf16 problems of 32768 tokens (T = 2048 .. 16384) for head dims (64, "
+             "64), (128, 64) and (128, 128) with 16 heads, and the paper's log-linear Mamba-2 (48 "
+             "heads, one q/k group, K = 128, V = 64, T = 16384).\n\n"
+             "Exit status: 0 tuned; 1 no configuration could be timed; 2 bad usage or no GPU.");
+  return c;
 }
 
 tuner::ForwardRequest model_shape(int batch, int seq_len, int heads, int groups, int key_dim,
@@ -134,38 +95,6 @@ std::vector<tuner::ForwardRequest> sweep_grid() {
   grid.push_back(model_shape(2, 16384, 48, 1, 128, 64));
   return grid;
 }
-
-// A bar redrawn in place on a terminal; one line per configuration otherwise.
-class ProgressDisplay {
- public:
-  ProgressDisplay() : terminal_(isatty(STDERR_FILENO) == 1) {}
-
-  void operator()(const tuner::CandidateResult& c, size_t settled, size_t total) {
-    if (c.outcome == tuner::CandidateOutcome::timed &&
-        (best_ms_ == 0 || c.row.median_ms < best_ms_))
-      best_ms_ = c.row.median_ms;
-    if (!terminal_) {
-      std::fprintf(stderr, "[%zu/%zu] %-7s %s%s%s\n", settled, total,
-                   tuner::candidate_outcome_name(c.outcome), compiler::describe(c.spec).c_str(),
-                   c.row.detail.empty() ? "" : ": ", c.row.detail.c_str());
-      return;
-    }
-    constexpr size_t kWidth = 30;
-    const size_t filled = total ? settled * kWidth / total : kWidth;
-    std::fprintf(stderr, "\r[%s%s] %zu/%zu configs, best %.4f ms ",
-                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
-                 settled, total, best_ms_);
-    if (settled == total) std::fprintf(stderr, "\n");
-  }
-  void finish() {
-    if (terminal_) std::fprintf(stderr, "\n");
-    best_ms_ = 0;
-  }
-
- private:
-  bool terminal_;
-  double best_ms_ = 0;
-};
 
 void print_report(const tuner::TuneReport& report, int top) {
   std::printf("%s\non %s: ", report.problem.c_str(), report.device.c_str());
@@ -211,17 +140,15 @@ void print_report(const tuner::TuneReport& report, int top) {
 }  // namespace
 
 int tune_command(const Args& args) {
-  if (std::find(args.begin(), args.end(), "--help") != args.end()) {
-    std::printf("%s", kUsage);
-    return 0;
-  }
   TuneRequest request;
-  try {
-    request = parse(args);
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "lla tune: %s\n\n%s", e.what(), kUsage);
-    return 2;
-  }
+  request.forward.shape.batch = 2;
+  request.forward.shape.seq_len = 4096;
+  request.forward.shape.heads = 16;
+  int groups = 0;
+  if (const std::optional<int> exit = command_line(&request, &groups).handle(args)) return *exit;
+  request.forward.shape.groups = groups ? groups : request.forward.shape.heads;
+  request.forward.levels = lla_num_levels(request.forward.shape.seq_len);
+  if (request.budget_s == 0) request.budget_s = request.sweep ? kDefaultSweepBudgetS : kDefaultBudgetS;
   lla_options options;
   lla_options_init(&options);
   options.tune = LLA_TUNE_OFF;
@@ -238,10 +165,12 @@ int tune_command(const Args& args) {
   const double started = tuner::steady_tuning_clock().seconds();
   nlohmann::json reports = nlohmann::json::array();
   bool all_timed = true;
-  ProgressDisplay progress;
+  Progress progress = Progress::on_terminal(stderr, request.as_json);
+  progress.set_budget(request.budget_s);
   for (size_t i = 0; i < problems.size(); ++i) {
     const double left = request.budget_s - (tuner::steady_tuning_clock().seconds() - started);
     if (left <= 0) {
+      progress.clear();
       std::fprintf(stderr, "lla tune: the budget ran out before %zu of %zu problems\n",
                    problems.size() - i, problems.size());
       all_timed = false;
@@ -252,28 +181,35 @@ int tune_command(const Args& args) {
     tune_options.budget_s = request.sweep ? left / static_cast<double>(problems.size() - i) : left;
     tune_options.max_candidates = request.max_configs;
     tune_options.retime = request.force;
-    if (!request.as_json)
-      std::fprintf(
-          stderr, "tuning %s (budget %.0f s)\n",
-          tuner::problem_key(problems[i],
-                             tuner::heuristic_forward_spec(problems[i], ctx->device_info).chunk)
-              .c_str(),
-          tune_options.budget_s);
+    progress.task("tuning " + tuner::problem_key(problems[i], tuner::heuristic_forward_spec(
+                                                                  problems[i], ctx->device_info)
+                                                                  .chunk),
+                  i, problems.size());
+    double best_ms = 0;
+    const tuner::TuneProgress show = [&](const tuner::CandidateResult& c, size_t settled,
+                                         size_t total) {
+      if (c.outcome == tuner::CandidateOutcome::timed && (best_ms == 0 || c.row.median_ms < best_ms))
+        best_ms = c.row.median_ms;
+      char best[64] = "";
+      if (best_ms > 0) std::snprintf(best, sizeof best, "best %.4f ms", best_ms);
+      progress.update(settled, total, "configs", best);
+    };
     try {
       runtime::driver::ScopedContext current(ctx->driver, ctx->primary_context.get());
       runtime::tuning::GpuCandidateBench bench(ctx->driver, ctx->device, ctx->primary_context.get(),
                                                ctx->device_info, ctx->binary_cache.get(),
                                                ctx->logger, problems[i]);
-      const tuner::ForwardChoice choice = tuner::search_forward_spec(
-          problems[i], ctx->device_info, ctx->binary_cache.get(), bench, tune_options,
-          request.as_json ? tuner::TuneProgress() : tuner::TuneProgress(std::ref(progress)));
-      progress.finish();
+      const tuner::ForwardChoice choice =
+          tuner::search_forward_spec(problems[i], ctx->device_info, ctx->binary_cache.get(), bench,
+                                     tune_options, progress.enabled() ? show : tuner::TuneProgress());
+      progress.clear();
       all_timed = all_timed && choice.report->winner.has_value();
       if (request.as_json)
         reports.push_back(nlohmann::json::parse(tuner::tune_report_json(*choice.report)));
       else
         print_report(*choice.report, request.top);
     } catch (const std::exception& e) {
+      progress.clear();
       std::fprintf(stderr, "lla tune: %s\n", e.what());
       return 2;
     }
