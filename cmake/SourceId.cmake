@@ -10,11 +10,11 @@ if(GIT)
                   RESULT_VARIABLE failed ERROR_QUIET)
   if(NOT failed)
     set(source_id ${commit})
-    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} update-index -q --refresh
-                    OUTPUT_QUIET ERROR_QUIET)
-    execute_process(COMMAND ${GIT} -C ${SOURCE_DIR} diff-index --quiet HEAD --
-                    RESULT_VARIABLE dirty OUTPUT_QUIET ERROR_QUIET)
-    if(dirty)
+    # --no-optional-locks: a build must not take the index lock from a `git commit` under way.
+    execute_process(COMMAND ${GIT} --no-optional-locks -C ${SOURCE_DIR}
+                            status --porcelain --untracked-files=no
+                    OUTPUT_VARIABLE changes ERROR_QUIET)
+    if(NOT changes STREQUAL "")
       string(APPEND source_id -dirty)
     endif()
   endif()
