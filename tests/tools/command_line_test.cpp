@@ -187,10 +187,12 @@ TEST(CommandLine, GpuCommandsAcceptBothFormsBeforeLookingForTheGpu) {
 }
 
 TEST(CommandLine, RunTakesBothForms) {
-  // Without a GPU `lla run` compiles for --arch; the second run finds the first's binary.
+  // Without a GPU `lla run` compiles for --arch; the second run finds the first's binary. With
+  // one, both run the heuristic's kernel (no tuning).
   const std::string folder = scratch_path("cache");
   fs::remove_all(folder);
   setenv("LLA_CACHE_DIR", folder.c_str(), 1);
+  setenv("LLA_TUNE", "off", 1);
   const ToolRun spaced = run_tool("run", {"--batch", "1", "--seq-len", "40", "--heads", "2",
                                           "--groups", "1", "--dk", "64", "--dv", "32", "--chunk",
                                           "32", "--dtype", "f16", "--arch", "sm_80", "--warmup",
@@ -200,6 +202,7 @@ TEST(CommandLine, RunTakesBothForms) {
                                           "--arch=sm_80", "--warmup=0", "--repetitions=1",
                                           "--seed=7"});
   unsetenv("LLA_CACHE_DIR");
+  unsetenv("LLA_TUNE");
   ASSERT_EQ(spaced.exit_status, 0) << spaced.err;
   ASSERT_EQ(joined.exit_status, 0) << joined.err;
   const std::string problem =
