@@ -12,8 +12,9 @@
 
 #include "levels/fenwick_levels.h"
 #include "reference/chunk_grid.h"
-#include "reference/fenwick_merge.h"
+#include "reference/gdn_chunk.h"
 #include "reference/per_head.h"
+#include "reference/recurrence.h"
 #include "reference/variant_forwards.h"
 #include "reference/vector_ops.h"
 
@@ -21,14 +22,6 @@ namespace lla::reference {
 namespace {
 
 using levels::bit_length;
-
-// S <- exp(g) (I - beta k k^T) S for a row-major [K, columns] matrix S.
-void apply_transition(double g, double beta, const double* k, double* S, int K, int columns) {
-  std::vector<double> k_dot_S(columns, 0.0);
-  for (int a = 0; a < K; ++a) add_scaled(k[a], S + a * columns, k_dot_S.data(), columns);
-  for (int a = 0; a < K; ++a) add_scaled(-beta * k[a], k_dot_S.data(), S + a * columns, columns);
-  scale_in_place(std::exp(g), S, K * columns);
-}
 
 // Spec 4.1: each source's key beta_s k_s is carried forward through A_{s+1}, A_{s+2}, ...;
 // c_ts is q_t against the carried key.
@@ -45,145 +38,6 @@ void materialized_head(const HeadSlice& head, double* o) {
       add_scaled(weight, head.v_row(s), o + static_cast<size_t>(t) * V, V);
     }
   }
-}
-
-// Spec 5: merge by ctz, transition every level, write, read out; token by token.
-void recurrent_head(const HeadSlice& head, const HeadPrefix* prefix, double* o,
-                    double* final_levels) {
-  const int T = head.seq_len, K = head.key_dim, V = head.value_dim, L = head.levels;
-  const size_t level_size = static_cast<size_t>(K) * V;
-  std::vector<double> state(L * level_size, 0.0);
-  const int64_t start = prefix ? prefix->position : 0;
-  if (prefix) std::copy(prefix->levels, prefix->levels + state.size(), state.begin());
-  const auto level_data = [&](int ell) { return &state[ell * level_size]; };
-  for (int t = 0; t < T; ++t) {
-    const int64_t position = start + t;
-    if (position >= 1) merge_before_token(position, state.data(), K * V);
-    for (int ell = 0; ell < L; ++ell) {
-      apply_transition(head.g[t], head.beta[t], head.k_row(t), level_data(ell), K, V);
-    }
-    std::fill(level_data(0), level_data(1), 0.0);
-    add_outer(head.beta[t], head.k_row(t), head.v_row(t), level_data(0), K, V);
-    for (int ell = 0; ell < L; ++ell) {
-      add_transposed_product(head.lambda_at(t, ell), level_data(ell), head.q_row(t),
-                             o + static_cast<size_t>(t) * V, K, V);
-    }
-  }
-  if (final_levels) std::copy(state.begin(), state.end(), final_levels);
-}
-
-// (I + N)^-1 for a strictly lower triangular row-major n x n matrix N, by forward substitution.
-std::vector<double> unit_lower_inverse(const std::vector<double>& N, int n) {
-  std::vector<double> inverse(static_cast<size_t>(n) * n, 0.0);
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j <= i; ++j) {
-      double x = i == j ? 1.0 : 0.0;
-      for (int m = j; m < i; ++m) x -= N[i * n + m] * inverse[m * n + j];
-      inverse[i * n + j] = x;
-    }
-  }
-  return inverse;
-}
-
-// Spec 4.2 steps 1-3 for the tokens [begin, end) of one chunk; local indices i, j run over them
-// and Gc is the chunk-local inclusive cumsum of g.
-struct DeltaChunk {
-  int begin = 0, end = 0;
-  double decay = 0.0;         // Gc at the last token: the chunk's transitions scale by exp(decay)
-  std::vector<double> score;  // [n,n] X_ij Gamma_ij beta_j lambda_i^{level(i,j)}, lower
-  std::vector<double> q_new;  // [n,K] q_i^T times the transitions from the chunk start to i
-  std::vector<double> k_new;  // [n,K] exp(Glast - Gc_i) k_i
-  std::vector<double> w_new;  // [n,K] exp(Gc_i) w_i, w = Aw (beta k)
-  std::vector<double> u;      // [n,V] Au (beta v)
-  std::vector<double> end_keys;  // [n,K] Au^T k_new: k_j carried through the transitions after j
-
-  int size() const { return end - begin; }
-};
-
-DeltaChunk prepare_chunk(const HeadSlice& head, const ChunkGrid& grid, int64_t c) {
-  const int K = head.key_dim, V = head.value_dim;
-  DeltaChunk chunk;
-  chunk.begin = grid.begin(c);
-  chunk.end = grid.end(c);
-  const int n = chunk.size();
-  const auto token = [&](int i) { return chunk.begin + i; };
-  const auto at = [n](auto& m, int i, int j) -> auto& { return m[i * n + j]; };
-  const auto row = [](std::vector<double>& m, int i, int width) { return &m[i * width]; };
-
-  std::vector<double> Gc(n);
-  double running = 0.0;
-  for (int i = 0; i < n; ++i) Gc[i] = running += head.g[token(i)];
-  chunk.decay = Gc[n - 1];
-  std::vector<double> gamma(n * n, 0.0), A_raw(n * n, 0.0), A_gated(n * n, 0.0), qk(n * n, 0.0);
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j <= i; ++j) {
-      at(gamma, i, j) = std::exp(Gc[i] - Gc[j]);
-      at(qk, i, j) = dot(head.q_row(token(i)), head.k_row(token(j)), K);
-      if (j == i) continue;
-      at(A_raw, i, j) = head.beta[token(i)] * dot(head.k_row(token(i)), head.k_row(token(j)), K);
-      at(A_gated, i, j) = at(A_raw, i, j) * at(gamma, i, j);
-    }
-  }
-  const std::vector<double> A_w = unit_lower_inverse(A_raw, n);
-  const std::vector<double> A_u = unit_lower_inverse(A_gated, n);
-
-  std::vector<double> w(n * K, 0.0);
-  chunk.u.assign(n * V, 0.0);
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j <= i; ++j) {
-      const double beta_j = head.beta[token(j)];
-      add_scaled(at(A_w, i, j) * beta_j, head.k_row(token(j)), row(w, i, K), K);
-      add_scaled(at(A_u, i, j) * beta_j, head.v_row(token(j)), row(chunk.u, i, V), V);
-    }
-  }
-
-  // Intra (step 2): X = tril(q k^T) Aw holds sum_{m=j..i} (q_i . k_m) Aw_mj.
-  chunk.score.assign(n * n, 0.0);
-  for (int i = 0; i < n; ++i) {
-    for (int j = 0; j <= i; ++j) {
-      double x = 0.0;
-      for (int m = j; m <= i; ++m) x += at(qk, i, m) * at(A_w, m, j);
-      const int ell = levels::level(grid.start + token(i), grid.start + token(j));
-      at(chunk.score, i, j) =
-          x * at(gamma, i, j) * head.beta[token(j)] * head.lambda_at(token(i), ell);
-    }
-  }
-
-  // Inter-level inputs (step 3).
-  chunk.k_new.assign(n * K, 0.0);
-  chunk.w_new.assign(n * K, 0.0);
-  chunk.q_new.assign(n * K, 0.0);
-  for (int i = 0; i < n; ++i) {
-    add_scaled(std::exp(chunk.decay - Gc[i]), head.k_row(token(i)), row(chunk.k_new, i, K), K);
-    add_scaled(std::exp(Gc[i]), row(w, i, K), row(chunk.w_new, i, K), K);
-  }
-  for (int i = 0; i < n; ++i) {
-    add_scaled(std::exp(Gc[i]), head.q_row(token(i)), row(chunk.q_new, i, K), K);
-    for (int j = 0; j <= i; ++j) {
-      add_scaled(-at(qk, i, j) * at(gamma, i, j), row(chunk.w_new, j, K), row(chunk.q_new, i, K),
-                 K);
-    }
-  }
-  // The chunk's end state from its own tokens is k_new^T u = sum_j (Au^T k_new)_j beta_j v_j^T.
-  chunk.end_keys.assign(n * K, 0.0);
-  for (int j = 0; j < n; ++j) {
-    for (int i = j; i < n; ++i) {
-      add_scaled(at(A_u, i, j), row(chunk.k_new, i, K), row(chunk.end_keys, j, K), K);
-    }
-  }
-  return chunk;
-}
-
-// h <- (A_last ... A_first) h over the chunk's tokens, in WY form:
-// exp(decay) h - k_new^T (w_new h).
-void carry_through(const DeltaChunk& chunk, double* h, int K, int V) {
-  const int n = chunk.size();
-  std::vector<double> w_h(static_cast<size_t>(n) * V, 0.0);
-  for (int i = 0; i < n; ++i) {
-    for (int a = 0; a < K; ++a) add_scaled(chunk.w_new[i * K + a], h + a * V, &w_h[i * V], V);
-  }
-  scale_in_place(std::exp(chunk.decay), h, K * V);
-  for (int i = 0; i < n; ++i) add_outer(-1.0, &chunk.k_new[i * K], &w_h[i * V], h, K, V);
 }
 
 // o_i += weight(i) h^T q_new_i for the chunk's tokens; weight takes the call's token index.
@@ -326,7 +180,11 @@ Result gdn_forward_chunkwise(const Problem& p, const Inputs& in, int chunk,
 }
 
 Result gdn_forward_recurrent(const Problem& p, const Inputs& in, const FenwickState* initial) {
-  return forward_each_head(p, in, initial, true, recurrent_head);
+  return forward_each_head(
+      p, in, initial, true,
+      [](const HeadSlice& head, const HeadPrefix* prefix, double* o, double* final_levels) {
+        recurrent_forward(head, prefix, /*delta_rule=*/true, o, final_levels);
+      });
 }
 
 }  // namespace lla::reference

@@ -11,6 +11,7 @@
 #include "levels/fenwick_levels.h"
 #include "reference/chunk_grid.h"
 #include "reference/per_head.h"
+#include "reference/recurrence.h"
 #include "reference/variant_forwards.h"
 #include "reference/vector_ops.h"
 
@@ -39,35 +40,6 @@ void materialized_head(const HeadSlice& head, double* o) {
       add_scaled(weight, head.v_row(s), o + static_cast<size_t>(t) * V, V);
     }
   }
-}
-
-// Spec 5: merge by ctz, decay, write, read out; token by token.
-void recurrent_head(const HeadSlice& head, const HeadPrefix* prefix, double* o,
-                    double* final_levels) {
-  const int T = head.seq_len, K = head.key_dim, V = head.value_dim, L = head.levels;
-  const size_t level_size = static_cast<size_t>(K) * V;
-  std::vector<double> state(L * level_size, 0.0);
-  const int64_t start = prefix ? prefix->position : 0;
-  if (prefix) std::copy(prefix->levels, prefix->levels + state.size(), state.begin());
-  const auto level_data = [&](int ell) { return state.data() + ell * level_size; };
-  for (int t = 0; t < T; ++t) {
-    const int64_t position = start + t;
-    if (position >= 1) {
-      const int target = levels::merge_target_level(position);
-      for (int ell = 0; ell < target; ++ell) {
-        add_scaled(1.0, level_data(ell), level_data(target), K * V);
-      }
-      std::fill(level_data(1), level_data(target), 0.0);
-    }
-    scale_in_place(std::exp(head.g[t]), state.data(), static_cast<int>(state.size()));
-    std::fill(level_data(0), level_data(1), 0.0);
-    add_outer(1.0, head.k_row(t), head.v_row(t), level_data(0), K, V);
-    for (int ell = 0; ell < L; ++ell) {
-      add_transposed_product(head.lambda_at(t, ell), level_data(ell), head.q_row(t),
-                             o + static_cast<size_t>(t) * V, K, V);
-    }
-  }
-  if (final_levels) std::copy(state.begin(), state.end(), final_levels);
 }
 
 // Spec 3.2 step 0: inclusive cumulative sum of g restarting at each chunk's first token.
@@ -206,7 +178,11 @@ Result mamba2_forward_chunkwise(const Problem& p, const Inputs& in, int chunk,
 }
 
 Result mamba2_forward_recurrent(const Problem& p, const Inputs& in, const FenwickState* initial) {
-  return forward_each_head(p, in, initial, true, recurrent_head);
+  return forward_each_head(
+      p, in, initial, true,
+      [](const HeadSlice& head, const HeadPrefix* prefix, double* o, double* final_levels) {
+        recurrent_forward(head, prefix, /*delta_rule=*/false, o, final_levels);
+      });
 }
 
 }  // namespace lla::reference

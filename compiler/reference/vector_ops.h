@@ -30,4 +30,9 @@ inline void add_transposed_product(double w, const double* S, const double* q, d
   for (int a = 0; a < K; ++a) add_scaled(w * q[a], S + a * V, o, V);
 }
 
+// y += w * S x, with S a row-major [K,V] matrix and x a V-vector.
+inline void add_product(double w, const double* S, const double* x, double* y, int K, int V) {
+  for (int a = 0; a < K; ++a) y[a] += w * dot(S + a * V, x, V);
+}
+
 }  // namespace lla::reference
