@@ -62,6 +62,52 @@ Inputs sequence_prefix(const Problem& p, const Inputs& in, int b, int length) {
   return out;
 }
 
+std::vector<double> token_range(const std::vector<double>& x, int batch, int seq_len, int begin,
+                                int end) {
+  require(batch > 0 && seq_len > 0 && x.size() % (static_cast<size_t>(batch) * seq_len) == 0,
+          "x: " + std::to_string(x.size()) + " elements are not whole tokens of " +
+              std::to_string(batch) + " sequences of " + std::to_string(seq_len));
+  require(0 <= begin && begin <= end && end <= seq_len,
+          "range: [" + std::to_string(begin) + ", " + std::to_string(end) +
+              ") is not within [0, seq_len]");
+  const size_t per_token = x.size() / (static_cast<size_t>(batch) * seq_len);
+  std::vector<double> part;
+  for (int b = 0; b < batch; ++b) {
+    const auto first = x.begin() + (static_cast<size_t>(b) * seq_len + begin) * per_token;
+    part.insert(part.end(), first, first + (end - begin) * per_token);
+  }
+  return part;
+}
+
+std::pair<Problem, Inputs> token_range(const Problem& p, const Inputs& in, int begin, int end) {
+  validate(p, in);
+  require(0 <= begin && begin < end && end <= p.seq_len,
+          "range: [" + std::to_string(begin) + ", " + std::to_string(end) +
+              ") is not a non-empty part of [0, seq_len)");
+  Problem part = p;
+  part.seq_len = end - begin;
+  const auto tokens = [&](const std::vector<double>& x) {
+    return x.empty() ? x : token_range(x, p.batch, p.seq_len, begin, end);
+  };
+  return {part, {tokens(in.q), tokens(in.k), tokens(in.v), tokens(in.g), tokens(in.lambda),
+                 tokens(in.beta)}};
+}
+
+std::vector<double> join_tokens(const std::vector<double>& first, const std::vector<double>& second,
+                                int batch) {
+  require(batch > 0 && first.size() % batch == 0 && second.size() % batch == 0,
+          "batch: " + std::to_string(batch) + " does not divide the tensors' sizes");
+  const size_t first_part = first.size() / batch, second_part = second.size() / batch;
+  std::vector<double> joined;
+  joined.reserve(first.size() + second.size());
+  for (int b = 0; b < batch; ++b) {
+    joined.insert(joined.end(), first.begin() + b * first_part, first.begin() + (b + 1) * first_part);
+    joined.insert(joined.end(), second.begin() + b * second_part,
+                  second.begin() + (b + 1) * second_part);
+  }
+  return joined;
+}
+
 Inputs select_tokens(const Problem& p, const Inputs& in, const std::vector<int>& token_of_sequence) {
   validate(p, in);
   require(token_of_sequence.size() == static_cast<size_t>(p.batch),

@@ -4,6 +4,7 @@
 // decode checks need: the oracle of the decode kernels.
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "reference/reference.h"
@@ -22,6 +23,20 @@ std::vector<double> decode_step(const Problem& p, const Inputs& in,
 
 // Tokens [0, length) of sequence b, as the inputs of a batch-1 problem of seq_len `length`.
 Inputs sequence_prefix(const Problem& p, const Inputs& in, int b, int length);
+
+// Tokens [begin, end) of every sequence of a time-first tensor [B,T,...] of `batch` sequences
+// of `seq_len` tokens (inputs, outputs and their gradients alike).
+std::vector<double> token_range(const std::vector<double>& x, int batch, int seq_len, int begin,
+                                int end);
+
+// Tokens [begin, end) of every sequence, as the problem and inputs of a call of their own: the
+// pieces of a sequence run in segments.
+std::pair<Problem, Inputs> token_range(const Problem& p, const Inputs& in, int begin, int end);
+
+// The tokens of `first` followed by those of `second`, sequence by sequence: two time-first
+// tensors of `batch` sequences joined along time (the inverse of token_range).
+std::vector<double> join_tokens(const std::vector<double>& first, const std::vector<double>& second,
+                                int batch);
 
 // Token token_of_sequence[b] of every sequence b, as the inputs of a seq_len-1 problem.
 Inputs select_tokens(const Problem& p, const Inputs& in, const std::vector<int>& token_of_sequence);

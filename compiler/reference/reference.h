@@ -54,6 +54,11 @@ Problem mamba2_problem(int batch, int seq_len, int heads, int groups, int key_di
 // Throws std::invalid_argument naming the field when shapes or sizes are inconsistent.
 void validate(const Problem& p, const Inputs& in);
 void validate(const Problem& p, const FenwickState& s);
+// A state for a call of p to continue from: validate(p, s), and levels >= num_levels(s.position
+// + seq_len) so the call's positions fit.
+void validate_initial_state(const Problem& p, const FenwickState& s);
+// A chunk size of the chunkwise forms: a power of two.
+void validate_chunk(int chunk);
 
 // Element counts of every tensor for a problem.
 size_t qk_size(const Problem& p);

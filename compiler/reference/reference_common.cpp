@@ -44,17 +44,6 @@ void require_levels_for(const Problem& p, int64_t end) {
               " need " + std::to_string(needed));
 }
 
-// An initial state must fit the problem and leave room for this call's positions.
-void validate_initial(const Problem& p, const FenwickState& initial) {
-  validate(p, initial);
-  require_levels_for(p, initial.position + p.seq_len);
-}
-
-void validate_chunk(int chunk) {
-  require(chunk >= 1 && (chunk & (chunk - 1)) == 0, "chunk",
-          std::to_string(chunk) + " is not a power of two");
-}
-
 }  // namespace
 
 Problem mamba2_problem(int batch, int seq_len, int heads, int groups, int key_dim,
@@ -125,6 +114,16 @@ void validate(const Problem& p, const FenwickState& s) {
   }
 }
 
+void validate_initial_state(const Problem& p, const FenwickState& initial) {
+  validate(p, initial);
+  require_levels_for(p, initial.position + p.seq_len);
+}
+
+void validate_chunk(int chunk) {
+  require(chunk >= 1 && (chunk & (chunk - 1)) == 0, "chunk",
+          std::to_string(chunk) + " is not a power of two");
+}
+
 Result forward_materialized(const Problem& p, const Inputs& in) {
   validate(p, in);
   return p.variant == Variant::mamba2 ? mamba2_forward_materialized(p, in)
@@ -135,14 +134,14 @@ Result forward_chunkwise(const Problem& p, const Inputs& in, int chunk,
                          const FenwickState* initial) {
   validate(p, in);
   validate_chunk(chunk);
-  if (initial) validate_initial(p, *initial);
+  if (initial) validate_initial_state(p, *initial);
   return p.variant == Variant::mamba2 ? mamba2_forward_chunkwise(p, in, chunk, initial)
                                       : gdn_forward_chunkwise(p, in, chunk, initial);
 }
 
 Result forward_recurrent(const Problem& p, const Inputs& in, const FenwickState* initial) {
   validate(p, in);
-  if (initial) validate_initial(p, *initial);
+  if (initial) validate_initial_state(p, *initial);
   return p.variant == Variant::mamba2 ? mamba2_forward_recurrent(p, in, initial)
                                       : gdn_forward_recurrent(p, in, initial);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "levels/fenwick_levels.h"
+#include "reference/decode_reference.h"
 #include "reference/reference.h"
 
 namespace lla::reference {
@@ -165,24 +166,6 @@ TEST(GdnReference, UnitLambdaIsPlainGatedDeltaNet) {
   EXPECT_LT(max_relative_error(forward_materialized(p, in).o, o), kFormsAgree);
 }
 
-// Tokens [begin, end) of every sequence of a time-first tensor [B,T,...].
-std::vector<double> token_range(const std::vector<double>& x, int B, int T, int begin, int end) {
-  const size_t per_token = x.size() / (static_cast<size_t>(B) * T);
-  std::vector<double> part;
-  for (int b = 0; b < B; ++b) {
-    const auto first = x.begin() + (static_cast<size_t>(b) * T + begin) * per_token;
-    part.insert(part.end(), first, first + (end - begin) * per_token);
-  }
-  return part;
-}
-
-Inputs token_range(const Problem& p, const Inputs& in, int begin, int end) {
-  const auto part = [&](const std::vector<double>& x) {
-    return token_range(x, p.batch, p.seq_len, begin, end);
-  };
-  return {part(in.q), part(in.k), part(in.v), part(in.g), part(in.lambda), part(in.beta)};
-}
-
 struct ContinuationCase {
   int T, prefix, chunk;
 };
@@ -196,11 +179,8 @@ TEST_P(GdnContinuation, ContinuingFromAStateEqualsOneCall) {
   const Inputs in = gdn_inputs(full, 42 + c.prefix);
   const Result whole = forward_recurrent(full, in);
 
-  Problem head_part = full, tail_part = full;
-  head_part.seq_len = c.prefix;
-  tail_part.seq_len = c.T - c.prefix;
-  const Inputs head_inputs = token_range(full, in, 0, c.prefix);
-  const Inputs tail_inputs = token_range(full, in, c.prefix, c.T);
+  const auto [head_part, head_inputs] = token_range(full, in, 0, c.prefix);
+  const auto [tail_part, tail_inputs] = token_range(full, in, c.prefix, c.T);
   const std::vector<double> whole_tail_o = token_range(whole.o, 2, c.T, c.prefix, c.T);
 
   const Result prefill = forward_chunkwise(head_part, head_inputs, c.chunk);

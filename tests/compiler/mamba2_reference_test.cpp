@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "levels/fenwick_levels.h"
+#include "reference/decode_reference.h"
 #include "reference/reference.h"
 
 namespace lla::reference {
@@ -34,42 +35,6 @@ Problem mamba2_problem(int T, int K, int V, int heads = 1, int groups = 1, int b
   p.value_dim = V;
   p.levels = levels::num_levels(T);
   return p;
-}
-
-// Tokens [begin, end) of every sequence, as a problem and inputs of their own.
-std::pair<Problem, Inputs> time_slice(const Problem& p, const Inputs& in, int begin, int end) {
-  Problem part = p;
-  part.seq_len = end - begin;
-  const auto slice = [&](const std::vector<double>& x, size_t per_token) {
-    std::vector<double> out;
-    for (int b = 0; b < p.batch; ++b) {
-      const size_t sequence = static_cast<size_t>(b) * p.seq_len;
-      out.insert(out.end(), x.begin() + (sequence + begin) * per_token,
-                 x.begin() + (sequence + end) * per_token);
-    }
-    return out;
-  };
-  Inputs out;
-  out.q = slice(in.q, static_cast<size_t>(p.groups) * p.key_dim);
-  out.k = slice(in.k, static_cast<size_t>(p.groups) * p.key_dim);
-  out.v = slice(in.v, static_cast<size_t>(p.heads) * p.value_dim);
-  out.g = slice(in.g, p.heads);
-  out.lambda = slice(in.lambda, static_cast<size_t>(p.heads) * p.levels);
-  return {part, out};
-}
-
-// o of two consecutive calls, [B,T1,H,V] and [B,T2,H,V], as one [B,T1+T2,H,V].
-std::vector<double> join_outputs(const Problem& first, const std::vector<double>& first_o,
-                                 const std::vector<double>& second_o) {
-  const size_t per_token = static_cast<size_t>(first.heads) * first.value_dim;
-  const size_t first_len = first.seq_len * per_token;
-  const size_t second_len = second_o.size() / first.batch;
-  std::vector<double> o;
-  for (int b = 0; b < first.batch; ++b) {
-    o.insert(o.end(), first_o.begin() + b * first_len, first_o.begin() + (b + 1) * first_len);
-    o.insert(o.end(), second_o.begin() + b * second_len, second_o.begin() + (b + 1) * second_len);
-  }
-  return o;
 }
 
 void expect_close(const std::vector<double>& got, const std::vector<double>& want,
@@ -315,12 +280,12 @@ using Forward = std::function<Result(const Problem&, const Inputs&, const Fenwic
 void expect_continuation_matches(const Problem& p, const Inputs& in, int prefix_len,
                                  const Forward& prefill, const Forward& rest, const Result& full,
                                  const std::string& label) {
-  const auto [first_problem, first_inputs] = time_slice(p, in, 0, prefix_len);
-  const auto [second_problem, second_inputs] = time_slice(p, in, prefix_len, p.seq_len);
+  const auto [first_problem, first_inputs] = token_range(p, in, 0, prefix_len);
+  const auto [second_problem, second_inputs] = token_range(p, in, prefix_len, p.seq_len);
   const Result first = prefill(first_problem, first_inputs, nullptr);
   ASSERT_EQ(first.final_state.position, prefix_len);
   const Result second = rest(second_problem, second_inputs, &first.final_state);
-  expect_close(join_outputs(first_problem, first.o, second.o), full.o, "o, " + label);
+  expect_close(join_tokens(first.o, second.o, p.batch), full.o, "o, " + label);
   expect_close(second.final_state.levels, full.final_state.levels, "final state, " + label);
   EXPECT_EQ(second.final_state.position, p.seq_len) << label;
 }
@@ -506,7 +471,7 @@ TEST(Mamba2Reference, ChunkwiseAt16K) {
   RecordProperty("chunkwise_seconds", std::to_string(seconds));
 
   const int prefix = 1024;
-  const auto [prefix_problem, prefix_inputs] = time_slice(p, in, 0, prefix);
+  const auto [prefix_problem, prefix_inputs] = token_range(p, in, 0, prefix);
   const Result recurrent = forward_recurrent(prefix_problem, prefix_inputs);
   const std::vector<double> head_o(chunkwise.o.begin(), chunkwise.o.begin() + prefix * p.value_dim);
   expect_close(head_o, recurrent.o, "first 1024 tokens");
