@@ -17,10 +17,10 @@ using nlohmann::json;
 
 constexpr const char* kFormat = "lla-case-v1";
 
-// A tensor's axis order as the format's "layout" writes it, and its element count.
+// A tensor's axis order as the format's "layout" writes it, and its dimensions in that order.
 struct ArrayShape {
-  std::string layout;  // e.g. "B,T,G,K"
-  size_t size;
+  std::string layout;     // e.g. "B,T,G,K"
+  std::vector<int> dims;  // e.g. {B, T, G, K}
 
   std::string product() const {  // "B*T*G*K"
     std::string axes = layout;
@@ -40,6 +40,8 @@ class CaseReader {
  public:
   explicit CaseReader(std::string file) : file_(std::move(file)) {}
 
+  const std::string& file() const { return file_; }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw CaseFormatError(file_ + ": " + what);
   }
@@ -52,14 +54,29 @@ class CaseReader {
     if (!std::filesystem::is_regular_file(file_, error)) {
       fail(std::filesystem::exists(file_, error) ? "is not a regular file" : "no such file");
     }
+    const auto bytes = std::filesystem::file_size(file_, error);
+    if (!error && bytes > static_cast<uintmax_t>(kMaxCaseFileBytes)) {
+      fail("has " + std::to_string(bytes) + " bytes, more than a case may have (" +
+           std::to_string(kMaxCaseFileBytes) + ")");
+    }
     std::ifstream stream(file_, std::ios::binary);
     if (!stream) fail(std::string("cannot be opened: ") + std::strerror(errno));
     std::ostringstream text;
     text << stream.rdbuf();
+    // The callback bounds the nesting while the (iterative) parser builds the document, before
+    // anything recursive (a copy, a dump, the destructor of a deep value) can see it.
+    struct TooDeep {};
+    const json::parser_callback_t bounded_depth = [](int depth, json::parse_event_t, json&) {
+      if (depth > kMaxCaseDepth) throw TooDeep{};
+      return true;
+    };
     try {
-      return json::parse(text.str());
-    } catch (const json::parse_error& e) {
-      // e.what() starts with nlohmann's "[json.exception.parse_error.101] " tag.
+      return json::parse(text.str(), bounded_depth);
+    } catch (const TooDeep&) {
+      fail("is not a case: JSON nested deeper than " + std::to_string(kMaxCaseDepth) + " levels");
+    } catch (const json::exception& e) {
+      // A parse error, or a number out of range (1e400); e.what() starts with nlohmann's
+      // "[json.exception.parse_error.101] " tag.
       const std::string message = e.what();
       const size_t tag_end = message.find("] ");
       fail("is not valid JSON: " +
@@ -98,18 +115,53 @@ class CaseReader {
     const json& v = field.value;
     const bool in_range =
         v.is_number_unsigned() && v.get<uint64_t>() >= 1 && v.get<uint64_t>() <= INT_MAX;
-    if (!in_range) fail(field, "is " + v.dump() + ", expected a positive integer");
+    if (!in_range) fail(field, "is " + value_phrase(v) + ", expected a positive integer");
     return v.get<int>();
   }
 
+  int64_t position(const Field& field, int64_t largest) const {
+    const json& v = field.value;
+    const bool in_range = v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(largest);
+    if (!in_range) {
+      fail(field, "is " + value_phrase(v) + ", expected an integer from 0 to " +
+                      std::to_string(largest));
+    }
+    return static_cast<int64_t>(v.get<uint64_t>());
+  }
+
+  // A short description of a value for messages: a number or a (shortened) string as JSON, any
+  // other value by its type, never its whole text.
+  static std::string value_phrase(const json& v) {
+    if (v.is_number() || v.is_boolean()) return v.dump();
+    if (v.is_string()) return quoted(v.get<std::string>());
+    return type_phrase(v);
+  }
+
+  // s as a JSON string (control characters escaped), shortened to 64 characters.
+  static std::string quoted(const std::string& s) {
+    constexpr size_t kShown = 64;
+    if (s.size() <= kShown) return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+    return json(s.substr(0, kShown)).dump(-1, ' ', false, json::error_handler_t::replace) +
+           "... (" + std::to_string(s.size()) + " bytes)";
+  }
+
   std::vector<double> array(const Field& field, const ArrayShape& shape) const {
+    size_t expected = 1;
+    for (const int d : shape.dims) {
+      if (__builtin_mul_overflow(expected, static_cast<size_t>(d), &expected)) {
+        std::string values;
+        for (const int x : shape.dims) values += (values.empty() ? "" : "*") + std::to_string(x);
+        fail(field, "would need " + shape.product() + " = " + values +
+                        " values, which overflows the size type");
+      }
+    }
     require_type(field, field.value.is_array(), "an array of numbers");
-    if (field.value.size() != shape.size) {
+    if (field.value.size() != expected) {
       fail(field, "has " + std::to_string(field.value.size()) + " values, expected " +
-                      std::to_string(shape.size) + " = " + shape.product());
+                      std::to_string(expected) + " = " + shape.product());
     }
     std::vector<double> values;
-    values.reserve(shape.size);
+    values.reserve(expected);
     for (const json& entry : field.value) {
       if (!entry.is_number()) {
         fail(field, "entry " + std::to_string(values.size()) + " is " + type_phrase(entry) +
@@ -141,10 +193,15 @@ Variant read_variant(const CaseReader& reader, const Field& field) {
   for (Variant v : {Variant::mamba2, Variant::gated_deltanet}) {
     if (name == variant_name(v)) return v;
   }
-  reader.fail(field, "is \"" + name + "\", expected \"mamba2\" or \"gdn\"");
+  if (name == "vla") {
+    throw CaseNotSupported(reader.file() +
+                           ": variant \"vla\" (spec/vla.md) is not implemented by this reader");
+  }
+  reader.fail(field, "is " + CaseReader::quoted(name) + ", expected \"mamba2\" or \"gdn\"");
 }
 
-Problem read_problem(const CaseReader& reader, const Field& root) {
+// The problem of the case, and its start position (0 when the case gives none).
+Problem read_problem(const CaseReader& reader, const Field& root, int64_t& start_position) {
   Problem p;
   p.variant = read_variant(reader, reader.child(root, "variant"));
   p.batch = reader.positive_int(reader.child(root, "B"));
@@ -161,11 +218,17 @@ Problem read_problem(const CaseReader& reader, const Field& root) {
                 "is " + std::to_string(p.groups) +
                     ", which does not divide H = " + std::to_string(p.heads));
   }
-  const int needed = levels::num_levels(p.seq_len);
+  // Positions up to 2^62 keep every level and position computation far from overflow.
+  constexpr int64_t kLargestStart = int64_t{1} << 62;
+  start_position = reader.has(root, "start_position")
+                       ? reader.position(reader.child(root, "start_position"), kLargestStart)
+                       : 0;
+  const int needed = levels::num_levels(start_position + p.seq_len);
   if (p.levels < needed) {
-    reader.fail(reader.child(root, "L"), "is " + std::to_string(p.levels) +
-                                             ", T = " + std::to_string(p.seq_len) +
-                                             " needs at least " + std::to_string(needed));
+    reader.fail(reader.child(root, "L"),
+                "is " + std::to_string(p.levels) + ", positions " + std::to_string(start_position) +
+                    ".." + std::to_string(start_position + p.seq_len - 1) + " need at least " +
+                    std::to_string(needed));
   }
   return p;
 }
@@ -180,28 +243,34 @@ GoldenCase load_golden_case(const std::string& path) {
   const Field format = reader.child(root, "format");
   const std::string format_name = reader.text(format);
   if (format_name != kFormat) {
-    reader.fail(format, "is \"" + format_name + "\", expected \"" + kFormat + "\"");
+    reader.fail(format, "is " + CaseReader::quoted(format_name) + ", expected \"" + kFormat + "\"");
   }
 
   GoldenCase c;
   c.path = path;
   c.name = reader.text(reader.child(root, "name"));
-  c.problem = read_problem(reader, root);
+  int64_t start = 0;
+  c.problem = read_problem(reader, root, start);
   const Problem& p = c.problem;
   const bool gdn = p.variant == Variant::gated_deltanet;
-  const ArrayShape qk{"B,T,G,K", qk_size(p)};
-  const ArrayShape per_value{"B,T,H,V", v_size(p)};
-  const ArrayShape gate{"B,T,H", gate_size(p)};
-  const ArrayShape lambda{"B,T,H,L", lambda_size(p)};
-  const ArrayShape state{"B,H,L,K,V", state_size(p)};
+  const ArrayShape qk{"B,T,G,K", {p.batch, p.seq_len, p.groups, p.key_dim}};
+  const ArrayShape per_value{"B,T,H,V", {p.batch, p.seq_len, p.heads, p.value_dim}};
+  const ArrayShape gate{"B,T,H", {p.batch, p.seq_len, p.heads}};
+  const ArrayShape lambda{"B,T,H,L", {p.batch, p.seq_len, p.heads, p.levels}};
+  const ArrayShape state{"B,H,L,K,V", {p.batch, p.heads, p.levels, p.key_dim, p.value_dim}};
 
-  // A tensor whose declared layout must be the one its data is read in.
+  // A tensor read in the layout of its shape, which its "layout" entry must declare (an entry
+  // the format's extensions add may be left out; when given it is checked as well).
   const Field layout = reader.child(root, "layout");
-  const auto tensor = [&](const Field& parent, const std::string& key, const ArrayShape& shape) {
-    const Field axes = reader.child(layout, key);
-    const std::string declared = reader.text(axes);
-    if (declared != shape.layout) {
-      reader.fail(axes, "is \"" + declared + "\", expected \"" + shape.layout + "\"");
+  const auto tensor = [&](const Field& parent, const std::string& key, const ArrayShape& shape,
+                          bool layout_required = true) {
+    if (layout_required || reader.has(layout, key)) {
+      const Field axes = reader.child(layout, key);
+      const std::string declared = reader.text(axes);
+      if (declared != shape.layout) {
+        reader.fail(axes, "is " + CaseReader::quoted(declared) + ", expected \"" + shape.layout +
+                              "\"");
+      }
     }
     return reader.array(reader.child(parent, key), shape);
   };
@@ -217,11 +286,27 @@ GoldenCase load_golden_case(const std::string& path) {
   } else if (reader.has(inputs, "beta")) {
     reader.fail(reader.child(inputs, "beta"), "is given, but variant mamba2 has no beta");
   }
+  if (reader.has(inputs, "initial_state")) {
+    const Field field = reader.child(inputs, "initial_state");
+    FenwickState initial{start, tensor(inputs, "initial_state", state)};
+    try {
+      validate(p, initial);
+    } catch (const std::invalid_argument& e) {
+      // e.what() is "state: level 3 is empty at position 16 but holds nonzero values".
+      const std::string message = e.what();
+      const size_t colon = message.find(": ");
+      reader.fail(field, colon == std::string::npos ? message : message.substr(colon + 2));
+    }
+    c.initial_state = std::move(initial);
+  } else if (start > 0) {
+    reader.fail("field 'inputs.initial_state' is missing: start_position " +
+                std::to_string(start) + " needs the state after those tokens");
+  }
 
   const Field outputs = reader.child(root, "outputs");
   c.expected.o = tensor(outputs, "o", per_value);
   c.expected.final_state.levels = tensor(outputs, "final_state", state);
-  c.expected.final_state.position = p.seq_len;
+  c.expected.final_state.position = start + p.seq_len;
 
   if (reader.has(root, "grads")) {
     const Field grads = reader.child(root, "grads");
@@ -233,6 +318,12 @@ GoldenCase load_golden_case(const std::string& path) {
     g.dg = reader.array(reader.child(grads, "dg"), gate);
     g.dlambda = reader.array(reader.child(grads, "dlambda"), lambda);
     if (gdn) g.dbeta = reader.array(reader.child(grads, "dbeta"), gate);
+    if (reader.has(grads, "dfinal_state")) {
+      g.d_final_state = tensor(grads, "dfinal_state", state, false);
+    }
+    if (reader.has(grads, "dinitial_state")) {
+      g.d_initial_state = tensor(grads, "dinitial_state", state, false);
+    }
     c.grads = std::move(g);
   }
   return c;

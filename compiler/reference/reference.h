@@ -60,7 +60,8 @@ void validate_initial_state(const Problem& p, const FenwickState& s);
 // A chunk size of the chunkwise forms: a power of two.
 void validate_chunk(int chunk);
 
-// Element counts of every tensor for a problem.
+// Element counts of every tensor for a problem; each throws std::invalid_argument naming its
+// tensor when the count does not fit in size_t.
 size_t qk_size(const Problem& p);
 size_t v_size(const Problem& p);
 size_t gate_size(const Problem& p);  // g and beta
@@ -88,7 +89,7 @@ Inputs random_inputs(const Problem& p, uint64_t seed);
 // sqrt(sum (a-b)^2) / sqrt(sum b^2); 0 when both are empty. Sizes must match.
 double relative_frobenius_error(const std::vector<double>& got, const std::vector<double>& want);
 
-// max |a-b| / max(max |b|, tiny). Sizes must match.
+// max |a-b| / max(max |b|, tiny); NaN when any difference is NaN. Sizes must match.
 double max_relative_error(const std::vector<double>& got, const std::vector<double>& want);
 
 }  // namespace lla::reference

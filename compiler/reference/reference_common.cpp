@@ -2,6 +2,7 @@
 // forward functions, which validate and then dispatch to the per-variant passes.
 
 #include <algorithm>
+#include <initializer_list>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -34,6 +35,11 @@ void validate_dims(const Problem& p) {
   require(p.levels > 0, "levels", "must be positive");
   require(p.heads % p.groups == 0, "groups", "must divide heads");
   require(std::isfinite(p.scale), "scale", "must be finite");
+  // Every tensor's size must be representable (each throws naming its tensor otherwise).
+  qk_size(p);
+  v_size(p);
+  lambda_size(p);
+  state_size(p);
 }
 
 // Levels needed by a call whose tokens end at absolute position `end` (exclusive).
@@ -70,16 +76,41 @@ const char* variant_name(Variant v) {
   throw std::invalid_argument("variant: unknown value");
 }
 
+namespace {
+
+// The product of a tensor's dimensions; throws std::invalid_argument naming the tensor when
+// it does not fit in size_t (dimensions of 2^30 each would wrap to 0 and pass any size check).
+size_t checked_product(const char* tensor, const char* axes, std::initializer_list<int> dims) {
+  size_t product = 1;
+  for (const int d : dims) {
+    require(d >= 0, tensor, std::string(axes) + " has a negative dimension");
+    if (__builtin_mul_overflow(product, static_cast<size_t>(d), &product)) {
+      std::string values;
+      for (const int x : dims) values += (values.empty() ? "" : "*") + std::to_string(x);
+      throw std::invalid_argument(std::string(tensor) + ": " + axes + " = " + values +
+                                  " overflows the size type");
+    }
+  }
+  return product;
+}
+
+}  // namespace
+
 size_t qk_size(const Problem& p) {
-  return static_cast<size_t>(p.batch) * p.seq_len * p.groups * p.key_dim;
+  return checked_product("q", "B*T*G*K", {p.batch, p.seq_len, p.groups, p.key_dim});
 }
 size_t v_size(const Problem& p) {
-  return static_cast<size_t>(p.batch) * p.seq_len * p.heads * p.value_dim;
+  return checked_product("v", "B*T*H*V", {p.batch, p.seq_len, p.heads, p.value_dim});
 }
-size_t gate_size(const Problem& p) { return static_cast<size_t>(p.batch) * p.seq_len * p.heads; }
-size_t lambda_size(const Problem& p) { return gate_size(p) * p.levels; }
+size_t gate_size(const Problem& p) {
+  return checked_product("g", "B*T*H", {p.batch, p.seq_len, p.heads});
+}
+size_t lambda_size(const Problem& p) {
+  return checked_product("lambda", "B*T*H*L", {p.batch, p.seq_len, p.heads, p.levels});
+}
 size_t state_size(const Problem& p) {
-  return static_cast<size_t>(p.batch) * p.heads * p.levels * p.key_dim * p.value_dim;
+  return checked_product("state", "B*H*L*K*V",
+                         {p.batch, p.heads, p.levels, p.key_dim, p.value_dim});
 }
 
 void validate(const Problem& p, const Inputs& in) {
@@ -100,11 +131,12 @@ void validate(const Problem& p, const FenwickState& s) {
   require_size(s.levels, state_size(p), "state");
   // Empty levels must be zero (the invariant of reference.h): the passes rely on it.
   const size_t level_size = static_cast<size_t>(p.key_dim) * p.value_dim;
-  for (int bh = 0; bh < p.batch * p.heads; ++bh) {
+  const size_t heads = static_cast<size_t>(p.batch) * p.heads;
+  for (size_t bh = 0; bh < heads; ++bh) {
     for (int ell = 0; ell < p.levels; ++ell) {
       const bool occupied = s.position > 0 && levels::level_occupied(s.position - 1, ell);
       if (occupied) continue;
-      const size_t begin = (static_cast<size_t>(bh) * p.levels + ell) * level_size;
+      const size_t begin = (bh * p.levels + ell) * level_size;
       for (size_t i = begin; i < begin + level_size; ++i) {
         require(s.levels[i] == 0.0, "state",
                 "level " + std::to_string(ell) + " is empty at position " +
@@ -184,7 +216,9 @@ double max_relative_error(const std::vector<double>& got, const std::vector<doub
   require(got.size() == want.size(), "got", "size differs from want");
   double max_diff = 0.0, max_want = 0.0;
   for (size_t i = 0; i < got.size(); ++i) {
-    max_diff = std::max(max_diff, std::abs(got[i] - want[i]));
+    const double diff = std::abs(got[i] - want[i]);
+    if (std::isnan(diff)) return diff;  // std::max would drop it
+    max_diff = std::max(max_diff, diff);
     max_want = std::max(max_want, std::abs(want[i]));
   }
   return max_diff / std::max(max_want, std::numeric_limits<double>::min());

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "reference/backward.h"
 #include "reference/reference.h"
 #include "scratch_files.h"
 
@@ -163,9 +164,133 @@ TEST(GoldenCaseLoader, InconsistentShape) {
   expect_edit_refused("mamba2_T9_K4_V3_H2.json", [](json& d) { d["G"] = 3; },
                       {"field 'G' is 3, which does not divide H = 2"});
   expect_edit_refused("mamba2_T9_K4_V3_H2.json", [](json& d) { d["L"] = 4; },
-                      {"field 'L' is 4, T = 9 needs at least 5"});
+                      {"field 'L' is 4, positions 0..8 need at least 5"});
   expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["layout"]["q"] = "B,G,T,K"; },
                       {"field 'layout.q' is \"B,G,T,K\", expected \"B,T,G,K\""});
+}
+
+TEST(GoldenCaseLoader, ReadsTheContinuationExtension) {
+  const GoldenCase c = load_golden_case(kCasesDir + "/state_gdn_P16_T9_K4_V8_H1_G1.json");
+  ASSERT_TRUE(c.initial_state.has_value());
+  EXPECT_EQ(c.start_position(), 16);
+  EXPECT_EQ(c.initial_state->position, 16);
+  EXPECT_EQ(c.initial_state->levels.size(), 192u);
+  EXPECT_EQ(c.expected.final_state.position, 25);
+  ASSERT_TRUE(c.grads.has_value());
+  EXPECT_EQ(c.grads->d_final_state.size(), 192u);
+  EXPECT_EQ(c.grads->d_initial_state.size(), 192u);
+  const json raw = test::bundled_case_json("state_gdn_P16_T9_K4_V8_H1_G1.json");
+  EXPECT_EQ(c.initial_state->levels[37], raw["inputs"]["initial_state"][37].get<double>());
+  EXPECT_EQ(c.grads->d_final_state[5], raw["grads"]["dfinal_state"][5].get<double>());
+  EXPECT_EQ(c.grads->d_initial_state[9], raw["grads"]["dinitial_state"][9].get<double>());
+
+  const GoldenCase fresh = load_golden_case(kCasesDir + "/mamba2_grad_T33_K8_V8.json");
+  EXPECT_FALSE(fresh.initial_state.has_value());
+  EXPECT_EQ(fresh.start_position(), 0);
+  EXPECT_TRUE(fresh.grads->d_final_state.empty());
+  EXPECT_TRUE(fresh.grads->d_initial_state.empty());
+}
+
+TEST(GoldenCaseLoader, ContinuationFieldsAreChecked) {
+  const std::string state_case = "state_gdn_P16_T9_K4_V8_H1_G1.json";
+  expect_edit_refused(state_case, [](json& d) { d["start_position"] = -1; },
+                      {"field 'start_position' is -1, expected an integer from 0 to"});
+  expect_edit_refused(state_case, [](json& d) { d["start_position"] = "16"; },
+                      {"field 'start_position' is \"16\", expected an integer"});
+  expect_edit_refused(state_case, [](json& d) { d["inputs"].erase("initial_state"); },
+                      {"field 'inputs.initial_state' is missing: start_position 16"});
+  // After 16 tokens (last token 15 = 0b1111) level 5 is empty.
+  expect_edit_refused(state_case, [](json& d) { d["inputs"]["initial_state"][5 * 32 + 3] = 0.5; },
+                      {"field 'inputs.initial_state' level 5 is empty at position 16 but holds "
+                       "nonzero values"});
+  expect_edit_refused(state_case, [](json& d) { d["L"] = 5; },
+                      {"field 'L' is 5, positions 16..24 need at least 6"});
+  expect_edit_refused(state_case, [](json& d) { d["layout"]["dinitial_state"] = "B,L,H,K,V"; },
+                      {"field 'layout.dinitial_state' is \"B,L,H,K,V\", expected \"B,H,L,K,V\""});
+  expect_edit_refused(state_case, [](json& d) { d["grads"]["dfinal_state"].erase(0); },
+                      {"field 'grads.dfinal_state' has 191 values, expected 192 = B*H*L*K*V"});
+  expect_edit_refused(state_case, [](json& d) { d["inputs"]["initial_state"].erase(0); },
+                      {"field 'inputs.initial_state' has 191 values, expected 192 = B*H*L*K*V"});
+}
+
+// A case that starts a sequence may say so, and may give the (empty) state after no tokens.
+TEST(GoldenCaseLoader, StartAtZeroWithAnEmptyState) {
+  json document = test::bundled_case_json("gdn_T9_K4_V3.json");
+  document["start_position"] = 0;
+  document["layout"]["initial_state"] = "B,H,L,K,V";
+  document["inputs"]["initial_state"] = std::vector<double>(60, 0.0);
+  const GoldenCase c = load_golden_case(test::write_scratch("case.json", document.dump()));
+  ASSERT_TRUE(c.initial_state.has_value());
+  EXPECT_EQ(c.start_position(), 0);
+  document["inputs"]["initial_state"][0] = 1.0;
+  expect_format_error(test::write_scratch("case.json", document.dump()),
+                      {"field 'inputs.initial_state' level 0 is empty at position 0"});
+}
+
+// Issue 16: B = H = G = 2^30 with T = L = 16 makes every array's size 2^64 or a multiple, which
+// wrapped to 0 in size_t, so the empty arrays matched and the reference read past them.
+TEST(GoldenCaseLoader, SizesThatOverflowAreRefused) {
+  expect_edit_refused("gdn_T9_K4_V3.json",
+                      [](json& d) {
+                        d["B"] = d["H"] = d["G"] = 1 << 30;
+                        d["K"] = d["V"] = 1;
+                        d["T"] = 16;
+                        d["L"] = 16;  // B*H*L*K*V = 2^64 too: every size wrapped to 0
+                        for (const char* section : {"inputs", "outputs"}) {
+                          for (auto& [key, value] : d[section].items()) value = json::array();
+                        }
+                      },
+                      {"field 'inputs.q' would need B*T*G*K = 1073741824*16*1073741824*1 "
+                       "values, which overflows the size type"});
+}
+
+// Issue 16: 100,000 nested arrays crashed the loader (a recursive dump building the message).
+TEST(GoldenCaseLoader, DeepNestingIsRefusedBriefly) {
+  for (const char* field : {"B", "name"}) {
+    const std::string text = std::string("{\"format\": \"lla-case-v1\", \"") + field +
+                             "\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+    const std::string path = test::write_scratch("case.json", text);
+    try {
+      load_golden_case(path);
+      ADD_FAILURE() << "loaded";
+    } catch (const CaseFormatError& e) {
+      const std::string message = e.what();
+      EXPECT_EQ(message, path + ": is not a case: JSON nested deeper than 64 levels");
+    }
+  }
+  // Within the bound, a nested value where a number belongs is described, not printed.
+  expect_edit_refused("gdn_T9_K4_V3.json",
+                      [](json& d) { d["B"] = json::parse(std::string(60, '[') + std::string(60, ']')); },
+                      {"field 'B' is an array, expected a positive integer"});
+}
+
+// Issue 16: 1e400 escaped the loader as an uncaught std::out_of_range.
+TEST(GoldenCaseLoader, NumberOutOfRangeIsAFormatError) {
+  std::string text = test::bundled_case_json("gdn_T9_K4_V3.json").dump();
+  const std::string scale = "\"scale\":1.0";
+  ASSERT_NE(text.find(scale), std::string::npos);
+  text.replace(text.find(scale), scale.size(), "\"scale\":1e400");
+  expect_format_error(test::write_scratch("case.json", text),
+                      {"is not valid JSON: number overflow parsing '1e400'"});
+}
+
+TEST(GoldenCaseLoader, OversizedFileIsRefusedUnread) {
+  const std::string path = test::write_scratch("case.json", "");
+  fs::resize_file(path, kMaxCaseFileBytes + 1);  // sparse: no disk used
+  expect_format_error(path, {"has 268435457 bytes, more than a case may have (268435456)"});
+  fs::remove(path);
+}
+
+TEST(GoldenCaseLoader, VlaCaseIsNotSupportedRatherThanInvalid) {
+  json document = test::bundled_case_json("gdn_T9_K4_V3.json");
+  document["variant"] = "vla";
+  const std::string path = test::write_scratch("case.json", document.dump());
+  try {
+    load_golden_case(path);
+    ADD_FAILURE() << "loaded";
+  } catch (const CaseNotSupported& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": variant \"vla\" (spec/vla.md) is not implemented by this reader");
+  }
 }
 
 // Every array of a case is checked against the shape: one value short of each is refused.
@@ -197,31 +322,37 @@ INSTANTIATE_TEST_SUITE_P(
                     std::pair{"grads", "dlambda"}, std::pair{"grads", "dbeta"}),
     [](const auto& info) { return info.param.first + "_" + info.param.second; });
 
-TEST(GoldenCases, AreBundled) { EXPECT_EQ(bundled_case_files().size(), 12u); }
+TEST(GoldenCases, AreBundled) { EXPECT_EQ(bundled_case_files().size(), 18u); }
 
 // Every bundled case through every form of the reference, to 1e-9 relative.
 constexpr double kGoldenTolerance = 1e-9;
 
 class GoldenCaseThroughReference : public testing::TestWithParam<std::string> {};
 
+const FenwickState* initial_state(const GoldenCase& c) {
+  return c.initial_state ? &*c.initial_state : nullptr;
+}
+
 TEST_P(GoldenCaseThroughReference, MaterializedOutputs) {
   const GoldenCase c = load_golden_case(GetParam());
+  if (c.initial_state) return;  // the materialised forward starts at position 0
   EXPECT_LT(max_relative_error(forward_materialized(c.problem, c.inputs).o, c.expected.o),
             kGoldenTolerance);
 }
 
 TEST_P(GoldenCaseThroughReference, RecurrentOutputsAndFinalState) {
   const GoldenCase c = load_golden_case(GetParam());
-  const Result r = forward_recurrent(c.problem, c.inputs);
+  const Result r = forward_recurrent(c.problem, c.inputs, initial_state(c));
   EXPECT_LT(max_relative_error(r.o, c.expected.o), kGoldenTolerance);
   EXPECT_LT(max_relative_error(r.final_state.levels, c.expected.final_state.levels),
             kGoldenTolerance);
+  EXPECT_EQ(r.final_state.position, c.expected.final_state.position);
 }
 
 TEST_P(GoldenCaseThroughReference, ChunkwiseOutputsAndFinalState) {
   const GoldenCase c = load_golden_case(GetParam());
   for (int chunk : {1, 2, 4, 16, 64}) {
-    const Result r = forward_chunkwise(c.problem, c.inputs, chunk);
+    const Result r = forward_chunkwise(c.problem, c.inputs, chunk, initial_state(c));
     EXPECT_LT(max_relative_error(r.o, c.expected.o), kGoldenTolerance) << "chunk " << chunk;
     EXPECT_LT(max_relative_error(r.final_state.levels, c.expected.final_state.levels),
               kGoldenTolerance)
@@ -229,8 +360,51 @@ TEST_P(GoldenCaseThroughReference, ChunkwiseOutputsAndFinalState) {
   }
 }
 
+// Every gradient a case gives, through every form of the backward (the chunk sizes put the
+// state cases' start positions on and off the chunk grid).
+class GoldenGradientsThroughReference : public testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenGradientsThroughReference, EveryForm) {
+  const GoldenCase c = load_golden_case(GetParam());
+  ASSERT_TRUE(c.grads.has_value());
+  const GoldenGradients& want = *c.grads;
+  std::vector<BackwardOptions> forms = {{BackwardForm::materialized}, {BackwardForm::recurrent}};
+  for (int chunk : {1, 2, 4, 8, 16, 64}) forms.push_back({BackwardForm::chunkwise, chunk});
+  for (const BackwardOptions& form : forms) {
+    const std::string label =
+        std::string(backward_form_name(form.form)) + " C=" + std::to_string(form.chunk);
+    const Gradients got =
+        backward(c.problem, c.inputs, initial_state(c), {want.d_o, want.d_final_state}, form);
+    EXPECT_LT(max_relative_error(got.dq, want.dq), kGoldenTolerance) << label;
+    EXPECT_LT(max_relative_error(got.dk, want.dk), kGoldenTolerance) << label;
+    EXPECT_LT(max_relative_error(got.dv, want.dv), kGoldenTolerance) << label;
+    EXPECT_LT(max_relative_error(got.dg, want.dg), kGoldenTolerance) << label;
+    EXPECT_LT(max_relative_error(got.dlambda, want.dlambda), kGoldenTolerance) << label;
+    EXPECT_LT(max_relative_error(got.dbeta, want.dbeta), kGoldenTolerance) << label;
+    if (!want.d_initial_state.empty()) {
+      EXPECT_LT(max_relative_error(got.d_initial_state, want.d_initial_state), kGoldenTolerance)
+          << label;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Bundled, GoldenCaseThroughReference,
                          testing::ValuesIn(bundled_case_files()),
+                         [](const auto& info) { return fs::path(info.param).stem().string(); });
+
+// The bundled cases that give gradients.
+std::vector<std::string> bundled_gradient_cases() {
+  std::vector<std::string> files;
+  for (const std::string& file : bundled_case_files()) {
+    if (load_golden_case(file).grads) files.push_back(file);
+  }
+  return files;
+}
+
+TEST(GoldenCases, NineGiveGradients) { EXPECT_EQ(bundled_gradient_cases().size(), 9u); }
+
+INSTANTIATE_TEST_SUITE_P(Bundled, GoldenGradientsThroughReference,
+                         testing::ValuesIn(bundled_gradient_cases()),
                          [](const auto& info) { return fs::path(info.param).stem().string(); });
 
 }  // namespace

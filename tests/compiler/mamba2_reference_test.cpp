@@ -442,6 +442,9 @@ TEST(ErrorMeasures, Values) {
   EXPECT_DOUBLE_EQ(relative_frobenius_error({3, 4}, {0, 0.5}), std::sqrt(9 + 12.25) / 0.5);
   EXPECT_DOUBLE_EQ(max_relative_error({1, 2}, {1, 4}), 0.5);
   EXPECT_THROW(max_relative_error({1}, {1, 2}), std::invalid_argument);
+  // A NaN anywhere is an error, not a difference of 0 (std::max drops a NaN).
+  EXPECT_TRUE(std::isnan(max_relative_error({1, NAN, 3}, {1, 2, 3})));
+  EXPECT_TRUE(std::isnan(max_relative_error({NAN}, {NAN})));
 }
 
 // ---- Scale -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -59,23 +60,46 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// The tensors a PASS line of the reference backend must name for a case: every output and
+// gradient the case carries.
+std::string compared_tensors(const std::string& file) {
+  const json d = json::parse(read_text(file));
+  std::string tensors = " o= final_state=";
+  if (!d.contains("grads")) return tensors;
+  tensors += " dq= dk= dv= dg= dlambda=";
+  if (d["variant"] == "gdn") tensors += " dbeta=";
+  if (d["grads"].contains("dinitial_state")) tensors += " dinitial_state=";
+  return tensors;
+}
+
+// Every bundled case passes through the reference, gradients and states included, and each
+// line names every tensor compared.
 TEST(CheckCommand, EveryBundledCasePasses) {
   const std::vector<std::string> files = bundled_case_files();
-  ASSERT_EQ(files.size(), 12u);
+  ASSERT_EQ(files.size(), 18u);
   const ToolRun run = run_check(files);
   EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
   const std::vector<std::string> lines = lines_of(run.out);
-  ASSERT_EQ(lines.size(), 13u) << run.out;
+  ASSERT_EQ(lines.size(), 19u) << run.out;
+  int with_gradients = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string name = std::filesystem::path(files[i]).stem().string();
-    EXPECT_EQ(lines[i].rfind("PASS " + name + " max_rel_err=", 0), 0u) << lines[i];
+    EXPECT_EQ(lines[i].rfind("PASS " + name + " o=", 0), 0u) << lines[i];
+    std::string names_only;  // "PASS x o=1e-16 dq=2e-16" -> " o= dq="
+    for (size_t at = lines[i].find(' ', 5); at != std::string::npos; at = lines[i].find(' ', at + 1)) {
+      names_only += " " + lines[i].substr(at + 1, lines[i].find('=', at) - at);
+    }
+    EXPECT_EQ(names_only, compared_tensors(files[i])) << lines[i];
+    with_gradients += contains(lines[i], " dlambda=") ? 1 : 0;
   }
-  EXPECT_EQ(lines.back(), "12 passed, 0 failed");
+  EXPECT_EQ(with_gradients, 9);
+  EXPECT_EQ(lines.back(), "18 passed, 0 failed");
   EXPECT_EQ(run.err, "");
 }
 
-// On a GPU: every Mamba-2 case passes through the kernel (o only), Gated DeltaNet cases are
-// skipped, not passed. Without one: a clear refusal, exit 2.
+// On a GPU: every Mamba-2 case that starts a sequence passes through the kernel (o only; the
+// final state and gradients are named as skipped), Gated DeltaNet cases and cases that continue
+// a sequence are skipped, not passed. Without one: a clear refusal, exit 2.
 TEST(CheckCommand, CudaBackendRunsTheMamba2CasesOnTheGpu) {
   const std::vector<std::string> files = bundled_case_files();
   std::vector<std::string> args = {"--backend", "cuda"};
@@ -89,13 +113,18 @@ TEST(CheckCommand, CudaBackendRunsTheMamba2CasesOnTheGpu) {
   }
   EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
   const std::vector<std::string> lines = lines_of(run.out);
-  ASSERT_EQ(lines.size(), 13u) << run.out;
+  ASSERT_EQ(lines.size(), 19u) << run.out;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string name = std::filesystem::path(files[i]).stem().string();
-    const bool gdn = name.rfind("gdn", 0) == 0;
-    EXPECT_EQ(lines[i].rfind((gdn ? "SKIP " : "PASS ") + name, 0), 0u) << lines[i];
+    const bool runs = name.rfind("mamba2", 0) == 0;
+    EXPECT_EQ(lines[i].rfind((runs ? "PASS " : "SKIP ") + name, 0), 0u) << lines[i];
+    if (runs) {
+      EXPECT_TRUE(contains(lines[i], " o=")) << lines[i];
+      EXPECT_TRUE(contains(lines[i], "(SKIP final_state")) << lines[i];
+      EXPECT_TRUE(contains(lines[i], "not computed by the cuda backend)")) << lines[i];
+    }
   }
-  EXPECT_EQ(lines.back(), "8 passed, 0 failed, 4 skipped");
+  EXPECT_EQ(lines.back(), "8 passed (8 in part), 0 failed, 10 skipped");
 }
 
 TEST(CheckCommand, ChunkOptionChoosesTheReferenceChunk) {
@@ -128,6 +157,45 @@ TEST(CheckCommand, PerturbedFinalStateFails) {
   EXPECT_TRUE(contains(run.out, "worst_index=3 ")) << run.out;
   EXPECT_TRUE(contains(run.out, "PASS gdn_T9_K4_V3 ")) << run.out;
   EXPECT_TRUE(contains(run.out, "1 passed, 1 failed")) << run.out;
+}
+
+// Issue 17: a gradient case with one dlambda element moved by 1e-4 of the largest fails, and
+// names dlambda and the element.
+TEST(CheckCommand, PerturbedGradientFails) {
+  for (const std::string file : {"mamba2_grad_T33_K8_V8.json", "state_gdn_P2_T20_K4_V4_H2_G1_l2n.json"}) {
+    const std::string path = edited_case(file, "case.json", [](json& d) {
+      double largest = 0.0;
+      for (const json& x : d["grads"]["dlambda"]) largest = std::max(largest, std::abs(x.get<double>()));
+      d["grads"]["dlambda"][17] = d["grads"]["dlambda"][17].get<double>() + 1e-4 * largest;
+    });
+    const ToolRun run = run_check({path});
+    EXPECT_EQ(run.exit_status, 1) << run.out << run.err;
+    const std::vector<std::string> lines = lines_of(run.out);
+    ASSERT_EQ(lines.size(), 2u) << run.out;
+    const std::string name = std::filesystem::path(file).stem().string();
+    EXPECT_EQ(lines[0].rfind("FAIL " + name + " dlambda max_rel_err=1.000e-04 worst_index=17 ", 0), 0u)
+        << lines[0];
+    EXPECT_EQ(lines[1], "0 passed, 1 failed");
+  }
+}
+
+TEST(CheckCommand, PerturbedInitialStateGradientFails) {
+  const std::string path = edited_case("state_mamba2_P3_T20_K4_V4_H2_G1.json", "case.json", [](json& d) {
+    d["grads"]["dinitial_state"][1] = d["grads"]["dinitial_state"][1].get<double>() + 1e-6;
+  });
+  const ToolRun run = run_check({path});
+  EXPECT_EQ(run.exit_status, 1) << run.out << run.err;
+  EXPECT_TRUE(contains(run.out, "FAIL state_mamba2_P3_T20_K4_V4_H2_G1 dinitial_state max_rel_err="))
+      << run.out;
+}
+
+// The case's incoming d(final state) enters the gradients: without it they differ.
+TEST(CheckCommand, IncomingFinalStateGradientIsUsed) {
+  const std::string path = edited_case("state_gdn_P16_T9_K4_V8_H1_G1.json", "case.json",
+                                       [](json& d) { d["grads"].erase("dfinal_state"); });
+  const ToolRun run = run_check({path});
+  EXPECT_EQ(run.exit_status, 1) << run.out << run.err;
+  EXPECT_TRUE(contains(run.out, "FAIL state_gdn_P16_T9_K4_V8_H1_G1 dk max_rel_err=")) << run.out;
 }
 
 TEST(CheckCommand, ToleranceOptionIsTheLimit) {
@@ -171,6 +239,76 @@ TEST(CheckCommand, WrongFormat) {
 }
 
 TEST(CheckCommand, MissingFile) { expect_case_error(scratch_path("absent.json"), "no such file"); }
+
+// A case of an extension lla does not implement is skipped, never passed.
+TEST(CheckCommand, VlaCaseIsSkipped) {
+  const std::string path =
+      edited_case("gdn_T9_K4_V3.json", "case.json", [](json& d) { d["variant"] = "vla"; });
+  const ToolRun run = run_check({path, bundled("gdn_T9_K4_V3.json")});
+  EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
+  const std::vector<std::string> lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 3u) << run.out;
+  EXPECT_EQ(lines[0], "SKIP " + path + ": variant \"vla\" (spec/vla.md) is not implemented by this reader");
+  EXPECT_EQ(lines[2], "1 passed, 0 failed, 1 skipped");
+}
+
+// Issue 16: a number that overflows (1e400) in one file escaped as an uncaught exception: the
+// files after it were never checked and no summary came.
+TEST(CheckCommand, NumberOverflowInOneFileLeavesTheOthers) {
+  std::string text = bundled_case_json("gdn_T9_K4_V3.json").dump();
+  const std::string scale = "\"scale\":1.0";
+  text.replace(text.find(scale), scale.size(), "\"scale\":1e400");
+  const std::string path = write_scratch("case.json", text);
+  const ToolRun run = run_check({bundled("mamba2_T9_K4_V3_H2.json"), path, bundled("gdn_T9_K4_V3.json")});
+  EXPECT_EQ(run.exit_status, 2) << run.out << run.err;
+  EXPECT_EQ(run.err, "error: " + path + ": is not valid JSON: number overflow parsing '1e400'\n");
+  const std::vector<std::string> lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 3u) << run.out;
+  EXPECT_EQ(lines[0].rfind("PASS mamba2_T9_K4_V3_H2 ", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("PASS gdn_T9_K4_V3 ", 0), 0u) << lines[1];
+  EXPECT_EQ(lines[2], "2 passed, 0 failed, 1 error");
+}
+
+// Issue 16: B = H = G = 2^30, K = V = 1 and empty arrays: sizes wrapped to 0 and the reference
+// read past the arrays (SIGSEGV). Now the case is refused naming the field.
+TEST(CheckCommand, OverflowingSizesAreRefusedWithoutACrash) {
+  const std::string path = edited_case("mamba2_T9_K4_V3_H2.json", "case.json", [](json& d) {
+    d["B"] = d["H"] = d["G"] = 1 << 30;
+    d["K"] = d["V"] = 1;
+    d["T"] = 16;
+    d["L"] = 16;  // B*H*L*K*V = 2^64 as well: every array's size wrapped to 0
+    for (const char* section : {"inputs", "outputs"}) {
+      for (auto& [key, value] : d[section].items()) value = json::array();
+    }
+  });
+  expect_case_error(path, "field 'inputs.q' would need B*T*G*K = 1073741824*16*1073741824*1 "
+                          "values, which overflows the size type");
+}
+
+// Issue 16: 100,000 nested arrays overflowed the stack (a recursive dump building the message).
+TEST(CheckCommand, DeepNestingIsRefusedBriefly) {
+  const std::string path = write_scratch(
+      "case.json", "{\"format\": \"lla-case-v1\", \"name\": \"deep\", \"variant\": \"gdn\", \"B\": " +
+                       std::string(100000, '[') + std::string(100000, ']') + "}");
+  const ToolRun run = run_check({path, bundled("gdn_T9_K4_V3.json")});
+  EXPECT_EQ(run.exit_status, 2) << run.out << run.err;
+  EXPECT_EQ(run.err, "error: " + path + ": is not a case: JSON nested deeper than 64 levels\n");
+  EXPECT_TRUE(contains(run.out, "1 passed, 0 failed, 1 error")) << run.out;
+}
+
+// Issue 16: a NUL in a case's name cut its line (and the rest was lost); control characters
+// are now written as \xNN.
+TEST(CheckCommand, ControlCharactersInANameArePrintedEscaped) {
+  const std::string path = edited_case("gdn_T9_K4_V3.json", "case.json", [](json& d) {
+    d["name"] = std::string("nul\0here\x1b[2Jend", 15);
+  });
+  const ToolRun run = run_check({path});
+  EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
+  const std::vector<std::string> lines = lines_of(run.out);
+  ASSERT_EQ(lines.size(), 2u) << run.out;
+  EXPECT_EQ(lines[0].rfind("PASS nul\\x00here\\x1b[2Jend o=", 0), 0u) << lines[0];
+  EXPECT_TRUE(contains(lines[0], " final_state=")) << lines[0];
+}
 
 TEST(CheckCommand, UnknownBackendIsAUsageError) {
   const ToolRun run = run_check({"--backend", "tpu", bundled("gdn_T9_K4_V3.json")});

@@ -22,8 +22,8 @@ class CudaCaseRunner {
   // Throws std::runtime_error saying why when no CUDA device is usable.
   CudaCaseRunner();
 
-  // o of the case in fp32 (the final state is not produced by the forward kernel yet, so it
-  // comes back empty). Throws CaseSkipped for Gated DeltaNet cases.
+  // o of the case in fp32 (the final state is not read back yet, so it comes back empty).
+  // Throws CaseSkipped for Gated DeltaNet cases and for cases that continue a sequence.
   reference::Result run(const reference::GoldenCase& c, int chunk) const;
 
  private:
