@@ -12,6 +12,7 @@
 #include "levels/fenwick_levels.h"
 #include "reference/chunk_grid.h"
 #include "reference/gdn_chunk.h"
+#include "reference/level_scan.h"
 #include "reference/recurrence.h"
 #include "reference/variant_backwards.h"
 #include "reference/vector_ops.h"
@@ -150,36 +151,20 @@ void level_backward(ChunkPass& pass, int e, HeadGradients& grad) {
   const int K = head.key_dim, V = head.value_dim;
   const int level_size = K * V;
   const int token_level = grid.log2_chunk + 1 + e;
-  const LevelRange start_levels =
-      pass.prefix ? scan_start_levels(grid, e, head.levels) : LevelRange{};
-
-  std::vector<double> entering((grid.last() - grid.first() + 1) * level_size);
-  std::vector<double> h(level_size, 0.0);
-  for (int ell = start_levels.first; ell <= start_levels.last; ++ell) {
-    add_scaled(1.0, pass.prefix->levels + ell * level_size, h.data(), level_size);
-  }
-  for (int64_t c = grid.first(); c <= grid.last(); ++c) {
-    std::copy(h.begin(), h.end(), entering.begin() + (c - grid.first()) * level_size);
-    if (grid.resets_after(c, e)) {
-      std::fill(h.begin(), h.end(), 0.0);
-      continue;
-    }
+  LevelScan scan(grid, e, pass.prefix, head.levels, level_size);
+  scan.run_forward([&](int64_t c, double* h) {
     const DeltaChunk& chunk = pass.chunk(c);
-    carry_through(chunk, h.data(), K, V);
-    if (ChunkGrid::reads(c, e)) continue;
+    carry_through(chunk, h, K, V);
+    if (ChunkGrid::reads(c, e)) return;
     for (int i = 0; i < chunk.size(); ++i) {
-      add_outer(1.0, &chunk.k_new[i * K], &chunk.u[i * V], h.data(), K, V);
+      add_outer(1.0, &chunk.k_new[i * K], &chunk.u[i * V], h, K, V);
     }
-  }
+  });
 
-  std::vector<double> D(level_size, 0.0), d_entering(level_size);
+  std::vector<double> D = scan.final_seed(pass.out.d_final), d_entering(level_size);
   std::vector<double> H_d_o(K), v_new(V), d_v_new(V);
-  if (pass.out.d_final && ChunkGrid::reads(grid.last(), e)) {
-    std::copy(pass.out.d_final + token_level * level_size,
-              pass.out.d_final + (token_level + 1) * level_size, D.begin());
-  }
   for (int64_t c = grid.last(); c >= grid.first(); --c) {
-    const double* H = &entering[(c - grid.first()) * level_size];
+    const double* H = scan.entering(c);
     const DeltaChunk& chunk = pass.chunk(c);
     ChunkAdjoints& adjoint = pass.adjoint(c);
     const bool reads = ChunkGrid::reads(c, e);
@@ -219,9 +204,7 @@ void level_backward(ChunkPass& pass, int e, HeadGradients& grad) {
     }
     D.swap(d_entering);
   }
-  for (int ell = start_levels.first; ell <= start_levels.last; ++ell) {
-    add_scaled(1.0, D.data(), grad.d_initial_level(ell), level_size);
-  }
+  if (pass.prefix) scan.add_start_gradient(D, grad.d_initial.data());
 }
 
 // The final state's levels 0..log2 C hold the last chunk's tokens: S_T[level(F, j)] +=

@@ -13,6 +13,7 @@
 
 #include "levels/fenwick_levels.h"
 #include "reference/chunk_grid.h"
+#include "reference/level_scan.h"
 #include "reference/variant_backwards.h"
 #include "reference/vector_ops.h"
 
@@ -158,37 +159,19 @@ void level_backward(ChunkPass& pass, int e, HeadGradients& grad) {
   const ChunkGrid& grid = pass.grid;
   const int K = head.key_dim, V = head.value_dim;
   const int level_size = K * V;
-  const int token_level = grid.log2_chunk + 1 + e;
-  const LevelRange start_levels =
-      pass.prefix ? scan_start_levels(grid, e, head.levels) : LevelRange{};
+  LevelScan scan(grid, e, pass.prefix, head.levels, level_size);
   const auto chunk_decay = [&](int64_t c) { return pass.Gc[grid.end(c) - 1]; };
-
-  std::vector<double> entering((grid.last() - grid.first() + 1) * level_size);
-  std::vector<double> h(level_size, 0.0);
-  for (int ell = start_levels.first; ell <= start_levels.last; ++ell) {
-    add_scaled(1.0, pass.prefix->levels + ell * level_size, h.data(), level_size);
-  }
-  for (int64_t c = grid.first(); c <= grid.last(); ++c) {
-    std::copy(h.begin(), h.end(), entering.begin() + (c - grid.first()) * level_size);
-    if (grid.resets_after(c, e)) {
-      std::fill(h.begin(), h.end(), 0.0);
-      continue;
-    }
-    scale_in_place(std::exp(chunk_decay(c)), h.data(), level_size);
-    if (ChunkGrid::reads(c, e)) continue;
+  scan.run_forward([&](int64_t c, double* h) {
+    scale_in_place(std::exp(chunk_decay(c)), h, level_size);
+    if (ChunkGrid::reads(c, e)) return;
     for (int j = grid.begin(c); j < grid.end(c); ++j) {
-      add_outer(std::exp(chunk_decay(c) - pass.Gc[j]), head.k_row(j), head.v_row(j), h.data(), K,
-                V);
+      add_outer(std::exp(chunk_decay(c) - pass.Gc[j]), head.k_row(j), head.v_row(j), h, K, V);
     }
-  }
+  });
 
-  std::vector<double> D(level_size, 0.0), d_entering(level_size);
-  if (pass.out.d_final && ChunkGrid::reads(grid.last(), e)) {
-    std::copy(pass.out.d_final + token_level * level_size,
-              pass.out.d_final + (token_level + 1) * level_size, D.begin());
-  }
+  std::vector<double> D = scan.final_seed(pass.out.d_final), d_entering(level_size);
   for (int64_t c = grid.last(); c >= grid.first(); --c) {
-    const double* H = &entering[(c - grid.first()) * level_size];
+    const double* H = scan.entering(c);
     const int last_token = grid.end(c) - 1;
     if (!ChunkGrid::reads(c, e)) {
       for (int j = grid.begin(c); j < grid.end(c); ++j) {
@@ -204,15 +187,13 @@ void level_backward(ChunkPass& pass, int e, HeadGradients& grad) {
     }
     if (ChunkGrid::reads(c, e)) {
       for (int i = grid.begin(c); i < grid.end(c); ++i) {
-        state_read_backward(head, i, token_level, std::exp(pass.Gc[i]), H, pass.out.d_o, grad,
-                            pass.dG, d_entering.data());
+        state_read_backward(head, i, scan.token_level(), std::exp(pass.Gc[i]), H, pass.out.d_o,
+                            grad, pass.dG, d_entering.data());
       }
     }
     D.swap(d_entering);
   }
-  for (int ell = start_levels.first; ell <= start_levels.last; ++ell) {
-    add_scaled(1.0, D.data(), grad.d_initial_level(ell), level_size);
-  }
+  if (pass.prefix) scan.add_start_gradient(D, grad.d_initial.data());
 }
 
 // The final state's levels 0..log2 C hold the last chunk's own tokens (all of the call's, as it

@@ -54,11 +54,23 @@ HeadSlice gather_head(const Problem& p, const Inputs& in, int batch_index, int h
   return s;
 }
 
+void for_each_head(const Problem& p, const Inputs& in, const FenwickState* initial,
+                   const HeadVisitor& visit) {
+  const size_t head_state_size = static_cast<size_t>(p.levels) * p.key_dim * p.value_dim;
+  const bool has_prefix = initial != nullptr && initial->position > 0;
+  for (int b = 0; b < p.batch; ++b) {
+    for (int h = 0; h < p.heads; ++h) {
+      const size_t state_offset = (static_cast<size_t>(b) * p.heads + h) * head_state_size;
+      const HeadPrefix prefix{has_prefix ? initial->position : 0,
+                              has_prefix ? &initial->levels[state_offset] : nullptr};
+      visit(b, h, gather_head(p, in, b, h), has_prefix ? &prefix : nullptr, state_offset);
+    }
+  }
+}
+
 Result forward_each_head(const Problem& p, const Inputs& in, const FenwickState* initial,
                          bool with_final_state, const HeadForward& head_forward) {
   const int T = p.seq_len, H = p.heads, V = p.value_dim;
-  const size_t head_state_size = static_cast<size_t>(p.levels) * p.key_dim * V;
-  const bool has_prefix = initial != nullptr && initial->position > 0;
   Result result;
   result.o.assign(v_size(p), 0.0);
   if (with_final_state) {
@@ -66,21 +78,20 @@ Result forward_each_head(const Problem& p, const Inputs& in, const FenwickState*
     result.final_state.levels.assign(state_size(p), 0.0);
   }
   std::vector<double> head_o(static_cast<size_t>(T) * V);
-  for (int b = 0; b < p.batch; ++b) {
-    for (int h = 0; h < H; ++h) {
-      const HeadSlice head = gather_head(p, in, b, h);
-      const size_t state_offset = (static_cast<size_t>(b) * H + h) * head_state_size;
-      const HeadPrefix prefix{has_prefix ? initial->position : 0,
-                              has_prefix ? &initial->levels[state_offset] : nullptr};
-      std::fill(head_o.begin(), head_o.end(), 0.0);
-      head_forward(head, has_prefix ? &prefix : nullptr, head_o.data(),
-                   with_final_state ? &result.final_state.levels[state_offset] : nullptr);
-      for (int t = 0; t < T; ++t) {
-        const size_t o_offset = ((static_cast<size_t>(b) * T + t) * H + h) * V;
-        for (int j = 0; j < V; ++j) result.o[o_offset + j] = head_o[static_cast<size_t>(t) * V + j];
-      }
-    }
-  }
+  for_each_head(p, in, initial,
+                [&](int b, int h, const HeadSlice& head, const HeadPrefix* prefix,
+                    size_t state_offset) {
+                  std::fill(head_o.begin(), head_o.end(), 0.0);
+                  head_forward(head, prefix, head_o.data(),
+                               with_final_state ? &result.final_state.levels[state_offset]
+                                                : nullptr);
+                  for (int t = 0; t < T; ++t) {
+                    const size_t o_offset = ((static_cast<size_t>(b) * T + t) * H + h) * V;
+                    std::copy(head_o.begin() + static_cast<size_t>(t) * V,
+                              head_o.begin() + static_cast<size_t>(t + 1) * V,
+                              result.o.begin() + o_offset);
+                  }
+                });
   return result;
 }
 

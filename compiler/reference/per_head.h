@@ -45,6 +45,14 @@ struct HeadPrefix {
   const double* levels;
 };
 
+// Calls visit for every (batch, head) in order: b, h, the head's inputs, the state it continues
+// from (nullptr for a fresh sequence; an initial state at position 0 holds no tokens and is
+// none) and the offset of the head's levels in a [B,H,L,K,V] state.
+using HeadVisitor = std::function<void(int b, int h, const HeadSlice& head,
+                                       const HeadPrefix* prefix, size_t state_offset)>;
+void for_each_head(const Problem& p, const Inputs& in, const FenwickState* initial,
+                   const HeadVisitor& visit);
+
 // One head's forward pass. prefix: nullptr for a fresh sequence. o: [T,V], zero on entry.
 // final_levels: [L,K,V], zero on entry; nullptr when the caller wants no final state.
 using HeadForward = std::function<void(const HeadSlice& head, const HeadPrefix* prefix, double* o,

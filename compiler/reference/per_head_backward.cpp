@@ -46,8 +46,6 @@ Gradients backward_each_head(const Problem& p, const Inputs& in, const FenwickSt
                              const OutputGradients& out, const HeadBackward& head_backward) {
   const int T = p.seq_len, H = p.heads, G = p.groups, K = p.key_dim, V = p.value_dim;
   const int L = p.levels;
-  const size_t head_state_size = static_cast<size_t>(L) * K * V;
-  const bool has_prefix = initial != nullptr && initial->position > 0;
   Gradients g;
   g.dq.assign(qk_size(p), 0.0);
   g.dk.assign(qk_size(p), 0.0);
@@ -57,37 +55,32 @@ Gradients backward_each_head(const Problem& p, const Inputs& in, const FenwickSt
   if (p.variant == Variant::gated_deltanet) g.dbeta.assign(gate_size(p), 0.0);
   if (initial) g.d_initial_state.assign(state_size(p), 0.0);
   std::vector<double> head_d_o(static_cast<size_t>(T) * V);
-  for (int b = 0; b < p.batch; ++b) {
-    for (int h = 0; h < H; ++h) {
-      const HeadSlice head = gather_head(p, in, b, h);
-      const size_t state_offset = (static_cast<size_t>(b) * H + h) * head_state_size;
-      const HeadPrefix prefix{has_prefix ? initial->position : 0,
-                              has_prefix ? &initial->levels[state_offset] : nullptr};
-      for (int t = 0; t < T; ++t) {
-        const size_t o_offset = ((static_cast<size_t>(b) * T + t) * H + h) * V;
-        std::copy(out.d_o.begin() + o_offset, out.d_o.begin() + o_offset + V,
-                  head_d_o.begin() + static_cast<size_t>(t) * V);
-      }
-      const HeadOutputGradients head_out{
-          head_d_o.data(), out.d_final_state.empty() ? nullptr : &out.d_final_state[state_offset]};
-      HeadGradients grad(head, has_prefix);
-      head_backward(head, has_prefix ? &prefix : nullptr, head_out, grad);
-
-      const int group = group_of_head(p, h);
-      for (int t = 0; t < T; ++t) {
-        const size_t token = static_cast<size_t>(b) * T + t;
-        const size_t qk_offset = (token * G + group) * K;
-        const size_t head_offset = token * H + h;
-        add_scaled(p.scale, grad.dq_row(t), &g.dq[qk_offset], K);
-        add_scaled(1.0, grad.dk_row(t), &g.dk[qk_offset], K);
-        std::copy(grad.dv_row(t), grad.dv_row(t) + V, &g.dv[head_offset * V]);
-        g.dg[head_offset] = grad.dg[t];
-        if (!grad.dbeta.empty()) g.dbeta[head_offset] = grad.dbeta[t];
-        for (int ell = 0; ell < L; ++ell) g.dlambda[head_offset * L + ell] = grad.dlambda_at(t, ell);
-      }
-      if (has_prefix) copy_into(grad.d_initial, state_offset, g.d_initial_state);
+  for_each_head(p, in, initial, [&](int b, int h, const HeadSlice& head, const HeadPrefix* prefix,
+                                    size_t state_offset) {
+    for (int t = 0; t < T; ++t) {
+      const size_t o_offset = ((static_cast<size_t>(b) * T + t) * H + h) * V;
+      std::copy(out.d_o.begin() + o_offset, out.d_o.begin() + o_offset + V,
+                head_d_o.begin() + static_cast<size_t>(t) * V);
     }
-  }
+    const HeadOutputGradients head_out{
+        head_d_o.data(), out.d_final_state.empty() ? nullptr : &out.d_final_state[state_offset]};
+    HeadGradients grad(head, prefix != nullptr);
+    head_backward(head, prefix, head_out, grad);
+
+    const int group = group_of_head(p, h);
+    for (int t = 0; t < T; ++t) {
+      const size_t token = static_cast<size_t>(b) * T + t;
+      const size_t qk_offset = (token * G + group) * K;
+      const size_t head_offset = token * H + h;
+      add_scaled(p.scale, grad.dq_row(t), &g.dq[qk_offset], K);
+      add_scaled(1.0, grad.dk_row(t), &g.dk[qk_offset], K);
+      std::copy(grad.dv_row(t), grad.dv_row(t) + V, &g.dv[head_offset * V]);
+      g.dg[head_offset] = grad.dg[t];
+      if (!grad.dbeta.empty()) g.dbeta[head_offset] = grad.dbeta[t];
+      for (int ell = 0; ell < L; ++ell) g.dlambda[head_offset * L + ell] = grad.dlambda_at(t, ell);
+    }
+    if (prefix) copy_into(grad.d_initial, state_offset, g.d_initial_state);
+  });
   if (p.qk_l2norm) {
     for (size_t row = 0; row < g.dq.size(); row += K) {
       l2_normalize_backward(&in.q[row], &g.dq[row], K);

@@ -11,16 +11,18 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "gradient_checks.h"
 #include "levels/fenwick_levels.h"
 #include "reference/decode_reference.h"
 #include "reference/reference.h"
 
 namespace lla::reference {
 namespace {
+
+using namespace test;  // gradient_checks.h
 
 // A backward problem: the forward's arguments and what the loss sends back.
 struct BackwardCase {
@@ -47,14 +49,6 @@ std::string shape_name(const Shape& s) {
          std::to_string(s.K) + "_V" + std::to_string(s.V) + "_P" + std::to_string(s.P) +
          (s.qk_l2norm ? "_l2norm" : "") + (s.d_final ? "_dfinal" : "") +
          (s.extra_levels ? "_spare" + std::to_string(s.extra_levels) : "");
-}
-
-std::vector<double> normal_values(size_t n, uint64_t seed, double sigma = 1.0) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, sigma);
-  std::vector<double> x(n);
-  for (double& e : x) e = normal(rng);
-  return x;
 }
 
 BackwardCase make_case(const Shape& s, uint64_t seed) {
@@ -91,12 +85,6 @@ double loss(const BackwardCase& s, const Inputs& in, const FenwickState* initial
   for (size_t i = 0; i < s.out.d_final_state.size(); ++i) {
     sum += r.final_state.levels[i] * s.out.d_final_state[i];
   }
-  return sum;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double sum = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
   return sum;
 }
 
@@ -138,16 +126,6 @@ TEST_P(BackwardForms, RecurrentAndChunkwiseAgreeWithMaterialized) {
         backward(s.p, s.in, s.state(), s.out, {BackwardForm::chunkwise, chunk}), materialized,
         1e-12, "chunkwise C=" + std::to_string(chunk));
   }
-}
-
-// d/dh loss(x + h direction) at h = 0, by central differences of the recurrent forward at
-// steps h and h/2 combined (Richardson): exact up to O(h^4) and rounding.
-double directional_derivative(const std::function<double(double)>& loss_along) {
-  const double h = 1e-4;
-  const auto central = [&](double step) {
-    return (loss_along(step) - loss_along(-step)) / (2 * step);
-  };
-  return (4 * central(h / 2) - central(h)) / 3;
 }
 
 // Along a random direction of each input, <gradient, direction> against the directional
@@ -335,7 +313,9 @@ TEST_P(BackwardProperties, EulerIdentities) {
   EXPECT_NEAR(dot(s.in.lambda, g.dlambda), output_part, tolerance);
   EXPECT_NEAR(dot(s.in.q, g.dq), output_part, tolerance);
   EXPECT_NEAR(dot(s.in.v, g.dv) + state_part, whole, tolerance);
-  if (GetParam() == Variant::mamba2) EXPECT_NEAR(dot(s.in.k, g.dk) + state_part, whole, tolerance);
+  if (GetParam() == Variant::mamba2) {
+    EXPECT_NEAR(dot(s.in.k, g.dk) + state_part, whole, tolerance);
+  }
 }
 
 // The gradients are linear in what the loss sends back.
@@ -400,34 +380,25 @@ TEST(ReferenceBackward, ChunkwiseAgreesWithRecurrentOnLongerSequences) {
 
 // ---- Validation --------------------------------------------------------------------------------
 
-void expect_invalid(const std::function<void()>& call, const std::string& field) {
-  try {
-    call();
-    ADD_FAILURE() << "no std::invalid_argument; expected one naming " << field;
-  } catch (const std::invalid_argument& e) {
-    EXPECT_EQ(std::string(e.what()).rfind(field + ":", 0), 0u) << e.what();
-  }
-}
-
 TEST(ReferenceBackward, ValidationNamesTheField) {
   const BackwardCase s = make_case({Variant::mamba2, 1, 12, 2, 1, 4, 3, 4}, 1200);
   BackwardCase bad = s;
   bad.out.d_o.pop_back();
-  expect_invalid([&] { backward(bad.p, bad.in, bad.state(), bad.out); }, "d_o");
+  expect_invalid_argument([&] { backward(bad.p, bad.in, bad.state(), bad.out); }, "d_o");
   bad = s;
   bad.out.d_final_state.push_back(0.0);
-  expect_invalid([&] { backward(bad.p, bad.in, bad.state(), bad.out); }, "d_final_state");
+  expect_invalid_argument([&] { backward(bad.p, bad.in, bad.state(), bad.out); }, "d_final_state");
   bad = s;
   bad.in.lambda.pop_back();
-  expect_invalid([&] { backward(bad.p, bad.in, bad.state(), bad.out); }, "lambda");
-  expect_invalid([&] { backward(s.p, s.in, s.state(), s.out, {BackwardForm::chunkwise, 6}); },
+  expect_invalid_argument([&] { backward(bad.p, bad.in, bad.state(), bad.out); }, "lambda");
+  expect_invalid_argument([&] { backward(s.p, s.in, s.state(), s.out, {BackwardForm::chunkwise, 6}); },
                  "chunk");
   bad = s;
   bad.initial.position = 60;  // positions up to 71 need 8 levels
-  expect_invalid([&] { backward(bad.p, bad.in, &bad.initial, bad.out); }, "levels");
+  expect_invalid_argument([&] { backward(bad.p, bad.in, &bad.initial, bad.out); }, "levels");
   bad = s;
   bad.initial.position = 2;  // level 2 is empty after 2 tokens, but holds values
-  expect_invalid([&] { backward(bad.p, bad.in, &bad.initial, bad.out); }, "state");
+  expect_invalid_argument([&] { backward(bad.p, bad.in, &bad.initial, bad.out); }, "state");
 }
 
 TEST(ReferenceBackward, FormNames) {
