@@ -1,9 +1,9 @@
 # Writes OUTPUT, a C++ file holding every file of INPUTS as a raw string literal, keyed by
-# its file name. Run as `cmake -DOUTPUT=... -DINPUTS=a|b -P embed_templates.cmake`.
+# its path relative to BASE. Run as `cmake -DOUTPUT=... -DINPUTS=a|b -DBASE=dir -P embed_templates.cmake`.
 string(REPLACE "|" ";" inputs "${INPUTS}")
 set(body "")
 foreach(path ${inputs})
-  get_filename_component(name ${path} NAME)
+  file(RELATIVE_PATH name ${BASE} ${path})
   file(READ ${path} text)
   string(FIND "${text}" ")lla_template\"" clash)
   if(NOT clash EQUAL -1)

@@ -1,5 +1,5 @@
 #pragma once
-// The CUDA templates of templates/*.cuh, embedded at build time.
+// The templates of templates/ (CUDA's *.cuh, the CPU backend's cpu/*.h), embedded at build time.
 
 #include <string_view>
 #include <vector>
@@ -7,7 +7,7 @@
 namespace lla::templates {
 
 struct Template {
-  std::string_view name;  // file name, e.g. "mamba2_forward.cuh"
+  std::string_view name;  // path below templates/, e.g. "mamba2_forward.cuh", "cpu/common.h"
   std::string_view text;
 };
 

@@ -3,7 +3,8 @@
 # The CUDA Toolkit is not a Debian package here: without it, say so and stop.
 set -euo pipefail
 
-packages=(cmake g++ make libsqlite3-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev llvm-14-tools pkg-config)
+packages=(cmake g++ make libsqlite3-dev nlohmann-json3-dev googletest libgtest-dev libgmock-dev llvm-14-tools pkg-config
+  llvm-16-dev libclang-cpp16-dev libclang-16-dev clang-16)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
