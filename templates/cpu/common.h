@@ -113,33 +113,32 @@ inline int bit_length(unsigned long long x) { return x == 0 ? 0 : 64 - __builtin
 
 enum class Accumulate { no, yes };
 
-template <int Rows, int Vectors>
-LLA_OUTLINED void product_tile(float* __restrict__ c, int ldc, const float* __restrict__ a,
-                               int lda, const float* __restrict__ b, int ldb, int k_begin,
-                               int k_end, Accumulate add) {
-  vfloat acc[Rows][Vectors];
-#pragma unroll
-  for (int r = 0; r < Rows; ++r)
-#pragma unroll
-    for (int v = 0; v < Vectors; ++v)
-      acc[r][v] = add == Accumulate::yes ? load(c + r * ldc + v * kVector) : splat(0.0f);
-  // Not unrolled: the tile's products already keep both FMA pipes busy, and unrolling would
-  // multiply the code (and the compile time) for nothing.
+// Compile-time index packs (clang's builtin makes them): the tile below is written as fold
+// expressions over them, straight-line code from the front end, where loops to be unrolled
+// would cost the optimiser ten times the compile time.
+template <typename T, T... I>
+struct index_pack {};
+template <int N>
+using indices = __make_integer_seq<index_pack, int, N>;
+
+template <int Rows, int Vectors, int... I, int... V>
+LLA_OUTLINED void product_tile(index_pack<int, I...>, index_pack<int, V...>, float* __restrict__ c,
+                               int ldc, const float* __restrict__ a, int lda,
+                               const float* __restrict__ b, int ldb, int k_begin, int k_end,
+                               Accumulate add) {
+  // acc[I]: row I / Vectors, vector I % Vectors of the tile.
+  vfloat acc[Rows * Vectors];
+  if (add == Accumulate::yes)
+    ((acc[I] = load(c + (I / Vectors) * ldc + (I % Vectors) * kVector)), ...);
+  else
+    ((acc[I] = splat(0.0f)), ...);
+  // Not unrolled: the tile's products already keep both FMA pipes busy.
   LLA_ROLLED for (int k = k_begin; k < k_end; ++k) {
     vfloat row[Vectors];
-#pragma unroll
-    for (int v = 0; v < Vectors; ++v) row[v] = load(b + k * ldb + v * kVector);
-#pragma unroll
-    for (int r = 0; r < Rows; ++r) {
-      const vfloat x = splat(a[r * lda + k]);
-#pragma unroll
-      for (int v = 0; v < Vectors; ++v) acc[r][v] += x * row[v];
-    }
+    ((row[V] = load(b + k * ldb + V * kVector)), ...);
+    ((acc[I] += splat(a[(I / Vectors) * lda + k]) * row[I % Vectors]), ...);
   }
-#pragma unroll
-  for (int r = 0; r < Rows; ++r)
-#pragma unroll
-    for (int v = 0; v < Vectors; ++v) store(c + r * ldc + v * kVector, acc[r][v]);
+  (store(c + (I / Vectors) * ldc + (I % Vectors) * kVector, acc[I]), ...);
 }
 
 // Which part of the product a caller needs: all of it; only c's lower triangle (columns up to
@@ -168,12 +167,15 @@ inline void product_rows(const Operands& m, int row0, int k_begin, int k_end, Ac
   const float* a = m.a + row0 * m.lda;
   LLA_ROLLED for (int p = 0; p < kFullPanels; ++p) {
     if (shape == Shape::lower_c && p * kPanel >= row0 + Rows) return;
-    product_tile<Rows, lla_config::kColVectors>(c + p * kPanel, m.ldc, a, m.lda, m.b + p * kPanel,
-                                                m.ldb, k_begin, end, add);
+    product_tile<Rows, lla_config::kColVectors>(indices<Rows * lla_config::kColVectors>{},
+                                                indices<lla_config::kColVectors>{}, c + p * kPanel,
+                                                m.ldc, a, m.lda, m.b + p * kPanel, m.ldb, k_begin,
+                                                end, add);
   }
   if constexpr (kTailVectors > 0)
     if (shape != Shape::lower_c || kFullPanels * kPanel < row0 + Rows)
-      product_tile<Rows, kTailVectors>(c + kFullPanels * kPanel, m.ldc, a, m.lda,
+      product_tile<Rows, kTailVectors>(indices<Rows * kTailVectors>{}, indices<kTailVectors>{},
+                                       c + kFullPanels * kPanel, m.ldc, a, m.lda,
                                        m.b + kFullPanels * kPanel, m.ldb, k_begin, end, add);
 }
 

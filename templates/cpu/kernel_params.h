@@ -81,6 +81,13 @@ struct Mamba2DecodeParams {
   long long max_position;
 };
 
+// lla_fma_peak (templates/cpu/fma_peak.h): one item per worker, each `iterations` rounds of
+// independent fused multiply-adds; sink[item] receives a sum that keeps them alive.
+struct FmaPeakParams {
+  long long iterations;
+  float* sink;
+};
+
 }  // namespace lla_cpu
 
 #endif  // LLA_CPU_KERNEL_PARAMS_H

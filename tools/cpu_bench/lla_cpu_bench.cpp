@@ -1,0 +1,296 @@
+// lla_cpu_bench: the CPU backend's benchmark (perf.md's CPU section), until `lla bench
+// --backend cpu` takes it over. Measures on this machine, with lla's own JIT:
+//   - the fp32 FMA peak: independent FMA chains on every worker (templates/cpu/fma_peak.h);
+//   - the copy bandwidth: every worker memcpy's its share of a 512 MiB buffer (bytes read plus
+//     bytes written);
+//   - the log-linear Mamba-2 forward, f32, T = 4096, B = 1, H = 8, K = V = 128, chunk 64,
+//     against perf.md's floor work (intra 2C(K+V), one state write 2KV, 2KV per occupied level
+//     of each token's chunk), checked against the float64 reference first;
+//   - the decode step, f32, batch 16 at positions 4096..4111, H = 8, K = V = 128, against the
+//     state bytes it must move (read and written), checked against the reference first.
+// Timing: a monotonic clock, warm-ups, then the median of the repetitions with min and max.
+//
+// Usage: lla_cpu_bench [--threads N] [--reps N] [--row-tile R --col-vectors V]
+//                      [--value-tile N] [--split N] [--no-check]
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "clang/clang_compiler.h"
+#include "clang/toolchain.h"
+#include "cpu/cpu_launch_plan.h"
+#include "cpu/cpu_source_generator.h"
+#include "cpu/kernel_params.h"
+#include "cpu/object_loader.h"
+#include "cpu/plan_runner.h"
+#include "cpu/thread_pool.h"
+#include "kernels/mamba2_decode_plan.h"
+#include "levels/fenwick_levels.h"
+#include "reference/decode_reference.h"
+#include "reference/reference.h"
+
+namespace {
+
+namespace ccpu = lla::compiler::cpu;
+namespace rcpu = lla::runtime::cpu;
+using lla::compiler::Buffer;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  int threads = 0;
+  int reps = 20;
+  int row_tile = 0, col_vectors = 0, value_tile = 0, split = 0;
+  bool check = true;
+};
+
+struct Timing {
+  double median_ms, min_ms, max_ms;
+};
+
+Timing time_it(int warmups, int reps, const std::function<void()>& body) {
+  for (int i = 0; i < warmups; ++i) body();
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = Clock::now();
+    body();
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front(), ms.back()};
+}
+
+struct Freed {
+  void operator()(void* p) const { std::free(p); }
+};
+using Memory = std::unique_ptr<uint8_t, Freed>;
+Memory allocate(size_t bytes) {
+  return Memory(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64)));
+}
+
+template <typename T>
+Memory host_copy(const std::vector<T>& values) {
+  Memory m = allocate(values.size() * sizeof(T));
+  std::memcpy(m.get(), values.data(), values.size() * sizeof(T));
+  return m;
+}
+
+std::vector<float> floats(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
+class Jit {
+ public:
+  rcpu::CpuJit::Module* load(const lla::compiler::GeneratedSource& source, double* compile_ms) {
+    const auto code = ccpu::compile(source, ccpu::host_target());
+    if (!code) {
+      std::fprintf(stderr, "%s\n%s\n", code.error().message.c_str(), code.error().log.c_str());
+      std::exit(1);
+    }
+    if (compile_ms) *compile_ms = code->compile_ms();
+    return jit_.load(source.name, code->object);
+  }
+  std::function<rcpu::ModuleEntry(const std::string&)> entries(rcpu::CpuJit::Module* m) {
+    return [this, m](const std::string& e) { return rcpu::module_entry(jit_, m, e); };
+  }
+  rcpu::CpuJit& jit() { return jit_; }
+
+ private:
+  rcpu::CpuJit jit_;
+};
+
+double fma_peak_gflops(Jit& jit, rcpu::ThreadPool& pool, int vector_floats) {
+  double flops_per_iteration = 0;
+  rcpu::CpuJit::Module* m = jit.load(ccpu::generate_fma_peak(vector_floats, &flops_per_iteration), nullptr);
+  const auto peak = jit.jit().entry_point(m, "lla_fma_peak");
+  std::vector<float> sink(pool.size());
+  lla_cpu::FmaPeakParams params{50'000'000, sink.data()};
+  const Timing t = time_it(1, 5, [&] {
+    pool.run(pool.size(), 0, [&](int64_t item, void* scratch) { peak(&params, item, scratch); });
+  });
+  const double flops = flops_per_iteration * params.iterations * pool.size();
+  std::printf("fma peak: %.1f GFLOP/s (%d workers, %.1f ms median, %.1f-%.1f)\n", flops / t.min_ms / 1e6,
+              pool.size(), t.median_ms, t.min_ms, t.max_ms);
+  return flops / t.min_ms / 1e6;  // the peak: the best run
+}
+
+double copy_gbps(rcpu::ThreadPool& pool) {
+  const size_t bytes = size_t{512} << 20;
+  Memory from = allocate(bytes), to = allocate(bytes);
+  std::memset(from.get(), 1, bytes);
+  std::memset(to.get(), 2, bytes);
+  const size_t share = bytes / pool.size() / 64 * 64;
+  const Timing t = time_it(1, 5, [&] {
+    pool.run(pool.size(), 0, [&](int64_t item, void*) {
+      std::memcpy(to.get() + item * share, from.get() + item * share, share);
+    });
+  });
+  const double gbps = 2.0 * share * pool.size() / t.min_ms / 1e6;
+  std::printf("copy bandwidth: %.1f GB/s read + write (%.1f ms median for 2 x 512 MiB, %.1f-%.1f)\n", gbps,
+              t.median_ms, t.min_ms, t.max_ms);
+  return gbps;
+}
+
+void forward(Jit& jit, rcpu::ThreadPool& pool, const Options& o, double peak) {
+  const int T = 4096, H = 8, K = 128, V = 128, C = 64, L = lla::levels::num_levels(T);
+  ccpu::CpuKernelSpec spec;
+  spec.family = lla::compiler::Family::mamba2_forward;
+  spec.dtype = lla::compiler::Dtype::f32;
+  spec.key_dim = K;
+  spec.value_dim = V;
+  spec.chunk = C;
+  spec.levels = L;
+  spec.vector_floats = ccpu::vector_floats(ccpu::host_target());
+  spec.tile = ccpu::heuristic_config(spec);
+  if (o.row_tile) spec.tile.row_tile = o.row_tile;
+  if (o.col_vectors) spec.tile.col_vectors = o.col_vectors;
+  spec.tile.split = o.split;
+  double compile_ms = 0;
+  rcpu::CpuJit::Module* m = jit.load(ccpu::generate(spec), &compile_ms);
+
+  lla::reference::Problem p = lla::reference::mamba2_problem(1, T, H, H, K, V);
+  p.levels = L;
+  const lla::reference::Inputs in = lla::reference::random_inputs(p, 1);
+  Memory q = host_copy(floats(in.q)), k = host_copy(floats(in.k)), v = host_copy(floats(in.v)),
+         g = host_copy(floats(in.g)), lambda = host_copy(floats(in.lambda)), out = allocate(in.v.size() * 4);
+  lla::compiler::ForwardShape shape;
+  shape.seq_len = T;
+  shape.heads = H;
+  shape.groups = H;
+  const lla::compiler::LaunchPlan plan = ccpu::plan_forward(spec, shape, pool.size());
+  Memory workspace = allocate(plan.workspace_bytes);
+  const auto bind = [&](Buffer b) -> void* {
+    switch (b) {
+      case Buffer::q: return q.get();
+      case Buffer::k: return k.get();
+      case Buffer::v: return v.get();
+      case Buffer::g: return g.get();
+      case Buffer::lambda: return lambda.get();
+      case Buffer::o: return out.get();
+      default: return nullptr;
+    }
+  };
+  const auto run = [&] { rcpu::run_plan(plan, jit.entries(m), bind, workspace.get(), pool); };
+  run();
+  if (o.check) {
+    const lla::reference::Result want = lla::reference::forward_chunkwise(p, in, C);
+    const float* got = reinterpret_cast<const float*>(out.get());
+    const double err = lla::reference::relative_frobenius_error(std::vector<double>(got, got + in.v.size()), want.o);
+    std::printf("forward check against float64: relative error %.2e (%s)\n", err, err < 1e-4 ? "ok" : "FAILED");
+    if (err >= 1e-4) std::exit(1);
+  }
+  double floor_flops = 0;
+  for (int t = 0; t < T; ++t)
+    floor_flops += 2.0 * C * (K + V) + 2.0 * K * V + 2.0 * K * V * __builtin_popcount(static_cast<unsigned>(t / C));
+  floor_flops *= H;
+  const Timing time = time_it(2, o.reps, run);
+  const double gflops = floor_flops / time.median_ms / 1e6;
+  std::printf("forward f32 T=%d B=1 H=%d K=%d V=%d C=%d (%s, compile %.0f ms): %.2f ms median (%.2f-%.2f), "
+              "%.1f GFLOP/s of floor work (%.2f GFLOP) = %.0f%% of the FMA peak\n",
+              T, H, K, V, C, ccpu::describe(spec).c_str(), compile_ms, time.median_ms, time.min_ms,
+              time.max_ms, gflops, floor_flops / 1e9, 100 * gflops / peak);
+}
+
+void decode(Jit& jit, rcpu::ThreadPool& pool, const Options& o, double bandwidth) {
+  const int B = 16, H = 8, K = 128, V = 128, first = 4096;
+  const int L = lla::levels::num_levels(first + B);
+  ccpu::CpuKernelSpec spec;
+  spec.family = lla::compiler::Family::mamba2_decode;
+  spec.dtype = lla::compiler::Dtype::f32;
+  spec.key_dim = K;
+  spec.value_dim = V;
+  spec.levels = L;
+  spec.vector_floats = ccpu::vector_floats(ccpu::host_target());
+  spec.tile = ccpu::heuristic_config(spec);
+  if (o.value_tile) spec.tile.value_tile = o.value_tile;
+  double compile_ms = 0;
+  rcpu::CpuJit::Module* m = jit.load(ccpu::generate(spec), &compile_ms);
+
+  lla::reference::Problem p = lla::reference::mamba2_problem(B, 1, H, H, K, V);
+  p.levels = L;
+  std::vector<int64_t> positions;
+  for (int b = 0; b < B; ++b) positions.push_back(first + b);
+  const lla::reference::Inputs in = lla::reference::random_inputs(p, 2);
+  std::vector<double> state = lla::reference::random_state(p, positions, 0.1, 3);
+  Memory q = host_copy(floats(in.q)), k = host_copy(floats(in.k)), v = host_copy(floats(in.v)),
+         g = host_copy(floats(in.g)), lambda = host_copy(floats(in.lambda)), out = allocate(in.v.size() * 4),
+         states = host_copy(floats(state)),
+         pos = host_copy(std::vector<long long>(positions.begin(), positions.end()));
+  lla::compiler::mamba2_decode::DecodeShape shape;
+  shape.batch = B;
+  shape.heads = H;
+  shape.groups = H;
+  shape.max_position = first + B;
+  const lla::compiler::LaunchPlan plan = ccpu::plan_decode(spec, shape);
+  const auto bind = [&](Buffer b) -> void* {
+    switch (b) {
+      case Buffer::q: return q.get();
+      case Buffer::k: return k.get();
+      case Buffer::v: return v.get();
+      case Buffer::g: return g.get();
+      case Buffer::lambda: return lambda.get();
+      case Buffer::o: return out.get();
+      case Buffer::state: return states.get();
+      case Buffer::positions: return pos.get();
+      default: return nullptr;
+    }
+  };
+  const auto run = [&] { rcpu::run_plan(plan, jit.entries(m), bind, nullptr, pool); };
+  run();
+  if (o.check) {
+    const std::vector<double> want = lla::reference::decode_step(p, in, positions, state);
+    const float* got = reinterpret_cast<const float*>(out.get());
+    const double err = lla::reference::relative_frobenius_error(std::vector<double>(got, got + want.size()), want);
+    std::printf("decode check against float64: relative error %.2e (%s)\n", err, err < 1e-5 ? "ok" : "FAILED");
+    if (err >= 1e-5) std::exit(1);
+  }
+  double bytes = 0;
+  for (int64_t t : positions)
+    bytes += double(lla::compiler::mamba2_decode::level_blocks_moved(t, L)) * K * V * 4 * H;
+  const Timing time = time_it(3, o.reps, run);
+  const double gbps = bytes / time.median_ms / 1e6;
+  std::printf("decode f32 B=%d H=%d K=%d V=%d L=%d positions %d..%d (%s, compile %.0f ms): %.3f ms median "
+              "(%.3f-%.3f), %.1f GB/s of state moved (%.1f MB) = %.0f%% of the copy bandwidth\n",
+              B, H, K, V, L, first, first + B - 1, ccpu::describe(spec).c_str(), compile_ms, time.median_ms,
+              time.min_ms, time.max_ms, gbps, bytes / 1e6, 100 * gbps / bandwidth);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto next = [&] { return i + 1 < argc ? std::atoi(argv[++i]) : 0; };
+    if (a == "--threads") o.threads = next();
+    else if (a == "--reps") o.reps = std::max(1, next());
+    else if (a == "--row-tile") o.row_tile = next();
+    else if (a == "--col-vectors") o.col_vectors = next();
+    else if (a == "--value-tile") o.value_tile = next();
+    else if (a == "--split") o.split = next();
+    else if (a == "--no-check") o.check = false;
+    else {
+      std::fprintf(stderr, "usage: %s [--threads N] [--reps N] [--row-tile R --col-vectors V] [--value-tile N] "
+                           "[--split N] [--no-check]\n", argv[0]);
+      return 2;
+    }
+  }
+  const ccpu::CpuTarget& target = ccpu::host_target();
+  std::string load;
+  std::getline(std::ifstream("/proc/loadavg"), load);
+  rcpu::ThreadPool pool(o.threads);
+  std::printf("machine: %s, cpu %s, %d floats a vector, %d workers, LLVM %s, load average %s\n",
+              target.triple.c_str(), target.cpu.c_str(), ccpu::vector_floats(target), pool.size(),
+              ccpu::llvm_version().c_str(), load.c_str());
+  Jit jit;
+  const double peak = fma_peak_gflops(jit, pool, ccpu::vector_floats(target));
+  const double bandwidth = copy_gbps(pool);
+  forward(jit, pool, o, peak);
+  decode(jit, pool, o, bandwidth);
+  return 0;
+}
