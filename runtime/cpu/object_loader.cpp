@@ -48,6 +48,8 @@ CpuJit::~CpuJit() = default;
 CpuJit::Module* CpuJit::load(const std::string& name, const std::vector<uint8_t>& object) {
   llvm::orc::LLJIT& jit = *state_->jit;
   std::lock_guard<std::mutex> lock(state_->mutex);
+  for (const std::unique_ptr<Module>& m : state_->modules)
+    if (m->name == name) throw LoadError("lla: cannot load CPU module " + name + ": the name is taken");
   auto dylib = jit.createJITDylib(name);
   if (!dylib) throw LoadError("lla: cannot load CPU module " + name + ": " + message(dylib.takeError()));
   auto from_process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(

@@ -123,9 +123,10 @@ using indices = __make_integer_seq<index_pack, int, N>;
 
 template <int Rows, int Vectors, int... I, int... V>
 LLA_OUTLINED void product_tile(index_pack<int, I...>, index_pack<int, V...>, float* __restrict__ c,
-                               int ldc, const float* __restrict__ a, int lda,
-                               const float* __restrict__ b, int ldb, int k_begin, int k_end,
-                               Accumulate add) {
+                               long long ldc, const float* __restrict__ a, long long lda,
+                               const float* __restrict__ b, long long ldb, long long k_begin,
+                               long long k_end, Accumulate add) {
+  // 64-bit indices: address arithmetic needs no sign extension in the loop.
   // acc[I]: row I / Vectors, vector I % Vectors of the tile.
   vfloat acc[Rows * Vectors];
   if (add == Accumulate::yes)
@@ -133,7 +134,7 @@ LLA_OUTLINED void product_tile(index_pack<int, I...>, index_pack<int, V...>, flo
   else
     ((acc[I] = splat(0.0f)), ...);
   // Not unrolled: the tile's products already keep both FMA pipes busy.
-  LLA_ROLLED for (int k = k_begin; k < k_end; ++k) {
+  LLA_ROLLED for (long long k = k_begin; k < k_end; ++k) {
     vfloat row[Vectors];
     ((row[V] = load(b + k * ldb + V * kVector)), ...);
     ((acc[I] += splat(a[(I / Vectors) * lda + k]) * row[I % Vectors]), ...);
