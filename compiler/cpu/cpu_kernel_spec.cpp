@@ -103,4 +103,18 @@ CpuTileConfig heuristic_config(const CpuKernelSpec& base) {
   return t;
 }
 
+CpuKernelSpec make_spec(Family family, Dtype dtype, int key_dim, int value_dim, int levels,
+                        int chunk, int vector_floats) {
+  CpuKernelSpec s;
+  s.family = family;
+  s.dtype = dtype;
+  s.key_dim = key_dim;
+  s.value_dim = value_dim;
+  s.levels = levels;
+  s.chunk = chunk;
+  s.vector_floats = vector_floats;
+  s.tile = heuristic_config(s);
+  return s;
+}
+
 }  // namespace lla::compiler::cpu

@@ -63,4 +63,9 @@ std::vector<CpuTileConfig> config_space(const CpuKernelSpec& base);
 // The documented untuned choice for a base spec (always in config_space).
 CpuTileConfig heuristic_config(const CpuKernelSpec& base);
 
+// A spec of these sizes for a target of `vector_floats` floats a vector, with the heuristic's
+// tile (chunk is the forward's; decode ignores it).
+CpuKernelSpec make_spec(Family family, Dtype dtype, int key_dim, int value_dim, int levels,
+                        int chunk, int vector_floats);
+
 }  // namespace lla::compiler::cpu

@@ -16,7 +16,6 @@ namespace lla::compiler::cpu {
 namespace {
 
 constexpr size_t kWorkspaceAlignment = 64;
-constexpr int64_t kMaxPosition = std::numeric_limits<int32_t>::max();
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
@@ -90,17 +89,7 @@ LaunchPlan plan_forward(const CpuKernelSpec& spec, const ForwardShape& shape, in
   int64_t pieces = 0;
   for (size_t s = 0; s < spans.size(); ++s) {
     const SequenceSpan& span = spans[s];
-    const std::string name = "sequence " + std::to_string(s);
-    require(span.length >= 0 && span.start >= 0, name + ": negative start or length");
-    require(span.row0 >= 0 && span.row0 + span.length <= rows,
-            name + ": rows [" + std::to_string(span.row0) + ", " +
-                std::to_string(span.row0 + span.length) + ") lie outside the " +
-                std::to_string(rows) + " rows of the call");
-    require(span.start + span.length <= kMaxPosition,
-            name + ": positions beyond 2^31 - 1 are not supported");
-    const int needed = span.start + span.length > 0 ? levels::num_levels(span.start + span.length) : 1;
-    require(spec.levels >= needed, name + ": levels=" + std::to_string(spec.levels) +
-                                       " is below num_levels(start + length)=" + std::to_string(needed));
+    check_sequence_span(span, s, rows, spec.levels);
     lla_cpu::ForwardSequence entry{span.row0, static_cast<int>(span.start),
                                    static_cast<int>(span.length), 0, 0};
     if (span.length == 0) {

@@ -55,6 +55,12 @@ struct SequenceSpan {
   int64_t length = 0;
 };
 
+// Throws std::invalid_argument naming "sequence <index>" when `span` does not fit a call of
+// `rows` packed rows whose kernel has `levels` levels: a negative start or length, rows outside
+// the call, positions past 2^31 - 1 (kernels count positions in 32 bits), or fewer levels than
+// num_levels(start + length). An empty sequence at position 0 needs one level.
+void check_sequence_span(const SequenceSpan& span, size_t index, int64_t rows, int levels);
+
 // The sizes of one forward call (everything that is not compiled into the kernel).
 struct ForwardShape {
   int batch = 1;

@@ -15,7 +15,6 @@ namespace {
 
 constexpr size_t kWorkspaceAlignment = 256;
 constexpr int64_t kMaxGridYZ = 65535;
-constexpr int64_t kMaxPosition = std::numeric_limits<int32_t>::max();  // kernels count in int
 
 size_t align_up(size_t bytes) {
   return (bytes + kWorkspaceAlignment - 1) / kWorkspaceAlignment * kWorkspaceAlignment;
@@ -432,17 +431,7 @@ LaunchPlan plan_sequences(const KernelSpec& spec, const ForwardShape& shape) {
   for (int64_t s = 0; s < count; ++s) {
     const SequenceSpan& span = shape.sequences[s];
     const std::string name = "sequence " + std::to_string(s);
-    require(span.length >= 0 && span.start >= 0, name + ": negative start or length");
-    require(span.row0 >= 0 && span.row0 + span.length <= rows,
-            name + ": rows [" + std::to_string(span.row0) + ", " +
-                std::to_string(span.row0 + span.length) + ") lie outside the " +
-                std::to_string(rows) + " rows of the call");
-    require(span.start + span.length <= kMaxPosition,
-            name + ": positions beyond 2^31 - 1 are not supported");
-    require(spec.levels >= levels::num_levels(span.start + span.length),
-            name + ": levels=" + std::to_string(spec.levels) +
-                " is below num_levels(start + length)=" +
-                std::to_string(levels::num_levels(span.start + span.length)));
+    check_sequence_span(span, static_cast<size_t>(s), rows, spec.levels);
     SequenceEntry e{span.row0, 0, static_cast<int32_t>(span.start),
                     static_cast<int32_t>(span.length), 0, -1};
     if (span.length > 0) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/host_memory.h"
 #include "cpu/object_loader.h"
 #include "cpu/thread_pool.h"
 #include "kernels/launch_plan.h"
@@ -21,9 +22,6 @@ class PlanError : public std::logic_error {
  public:
   using std::logic_error::logic_error;
 };
-
-// The host pointer bound to a buffer; nullptr for one the caller did not give.
-using BufferBinding = std::function<void*(compiler::Buffer)>;
 
 // The arguments laid out as a C struct whose fields have the arguments' types in order
 // (pointers 8 bytes, int32 and float 4, int64 8, each at its natural alignment, the size a

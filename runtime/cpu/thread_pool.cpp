@@ -3,16 +3,10 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <new>
 #include <stdexcept>
 #include <string>
 
 namespace lla::runtime::cpu {
-
-namespace {
-constexpr size_t kScratchAlignment = 64;
-}
 
 int available_cores() {
   cpu_set_t set;
@@ -25,14 +19,11 @@ int available_cores() {
   return hardware > 0 ? static_cast<int>(hardware) : 1;
 }
 
-void ThreadPool::AlignedFree::operator()(void* p) const { std::free(p); }
-
 ThreadPool::ThreadPool(int threads) {
   if (threads < 0)
     throw std::invalid_argument("threads=" + std::to_string(threads) + " is negative (0: all cores)");
   const int n = threads == 0 ? available_cores() : threads;
   scratch_.resize(n);
-  scratch_size_.assign(n, 0);
   failures_.resize(n);
   try {
     for (int w = 1; w < n; ++w) threads_.emplace_back([this, w] { worker_loop(w); });
@@ -58,7 +49,7 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::work(int worker) {
   try {
-    for (int64_t i = worker; i < items_; i += size()) (*item_)(i, scratch_[worker].get());
+    for (int64_t i = worker; i < items_; i += size()) (*item_)(i, scratch_[worker].data());
   } catch (...) {
     failures_[worker] = std::current_exception();
   }
@@ -82,14 +73,8 @@ void ThreadPool::worker_loop(int worker) {
 void ThreadPool::run(int64_t items, size_t scratch_bytes, const Item& item) {
   std::lock_guard<std::mutex> one_run(run_mutex_);
   if (items <= 0) return;
-  const size_t rounded = (scratch_bytes + kScratchAlignment - 1) / kScratchAlignment * kScratchAlignment;
-  for (int w = 0; w < size(); ++w) {
-    if (scratch_size_[w] >= rounded && scratch_[w]) continue;
-    void* p = std::aligned_alloc(kScratchAlignment, rounded > 0 ? rounded : kScratchAlignment);
-    if (!p) throw std::bad_alloc();
-    scratch_[w].reset(p);
-    scratch_size_[w] = rounded;
-  }
+  for (AlignedBuffer& scratch : scratch_)
+    if (!scratch.data() || scratch.size() < scratch_bytes) scratch = AlignedBuffer(scratch_bytes);
   for (std::exception_ptr& f : failures_) f = nullptr;
   items_ = items;
   item_ = &item;

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/host_memory.h"
+
 namespace lla::runtime::cpu {
 
 // Cores this process may run on (its affinity mask), at least 1.
@@ -42,14 +44,10 @@ class ThreadPool {
   void run(int64_t items, size_t scratch_bytes, const Item& item);
 
  private:
-  struct AlignedFree {
-    void operator()(void* p) const;
-  };
   void work(int worker);
   void worker_loop(int worker);
 
-  std::vector<std::unique_ptr<void, AlignedFree>> scratch_;
-  std::vector<size_t> scratch_size_;
+  std::vector<AlignedBuffer> scratch_;
   std::vector<std::exception_ptr> failures_;
   std::vector<std::thread> threads_;
 

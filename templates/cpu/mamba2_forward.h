@@ -84,6 +84,10 @@ struct HeadView {
   }
 };
 
+inline HeadView head_view(const Mamba2ForwardParams& p, const ForwardItem& item) {
+  return {p, p.sequences[item.sequence], item.sequence, item.head, item.head / (p.heads / p.groups)};
+}
+
 // The rows [lo, hi) of chunk a that belong to the call.
 struct ChunkRows {
   long long base;  // position of the chunk's first row
@@ -298,8 +302,7 @@ extern "C" void lla_mamba2_forward_scan(const void* params, long long item_index
   using namespace lla_cpu;
   const Mamba2ForwardParams& p = *static_cast<const Mamba2ForwardParams*>(params);
   const ForwardItem item = p.items[item_index];
-  const HeadView h{p, p.sequences[item.sequence], item.sequence, item.head,
-                   item.head / (p.heads / p.groups)};
+  const HeadView h = head_view(p, item);
   ForwardScratch& s = *static_cast<ForwardScratch*>(scratch);
   if (h.seq.length == 0) {
     pass_state_through(h);
@@ -382,8 +385,7 @@ extern "C" void lla_mamba2_forward_pieces(const void* params, long long item_ind
   using namespace lla_cpu;
   const Mamba2ForwardParams& p = *static_cast<const Mamba2ForwardParams*>(params);
   const ForwardItem item = p.items[item_index];
-  const HeadView h{p, p.sequences[item.sequence], item.sequence, item.head,
-                   item.head / (p.heads / p.groups)};
+  const HeadView h = head_view(p, item);
   ForwardScratch& s = *static_cast<ForwardScratch*>(scratch);
   const long long index = h.seq.piece_base + static_cast<long long>(item.head) * h.seq.pieces_per_head +
                           item.first_chunk / p.piece_chunks;

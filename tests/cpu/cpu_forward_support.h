@@ -2,11 +2,11 @@
 // Runs the CPU forward and decode kernels on host tensors and the float64 reference on the
 // same (dtype-rounded) inputs, for the CPU backend's tests and benchmark.
 
-#include <cstdlib>
 #include <cstring>
-#include <memory>
+#include <utility>
 #include <vector>
 
+#include "cpu/host_memory.h"
 #include "cpu_kernels.h"
 #include "levels/fenwick_levels.h"
 #include "reference/decode_reference.h"
@@ -15,31 +15,22 @@
 
 namespace lla::testing {
 
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-using AlignedBytes = std::unique_ptr<uint8_t, AlignedFree>;
-
-inline AlignedBytes aligned_bytes(size_t n) {
-  return AlignedBytes(static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64 + 64)));
-}
-
 // A tensor in host memory: encoded bytes, 64-byte aligned.
 struct HostTensor {
-  AlignedBytes bytes;
-  size_t size = 0;
+  rcpu::AlignedBuffer bytes;
   HostTensor() = default;
-  explicit HostTensor(const std::vector<uint8_t>& data) : bytes(aligned_bytes(data.size())), size(data.size()) {
-    if (size) std::memcpy(bytes.get(), data.data(), size);
+  explicit HostTensor(const std::vector<uint8_t>& data) : bytes(data.size()) {
+    if (!data.empty()) std::memcpy(bytes.data(), data.data(), data.size());
   }
   explicit HostTensor(const std::vector<float>& data)
       : HostTensor(std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(data.data()),
                                         reinterpret_cast<const uint8_t*>(data.data()) + data.size() * 4)) {}
-  void* get() const { return bytes.get(); }
+  void* get() const { return bytes.data(); }
+  size_t size() const { return bytes.size(); }
+  std::vector<uint8_t> raw() const { return std::vector<uint8_t>(bytes.data(), bytes.data() + bytes.size()); }
   std::vector<double> floats() const {
-    std::vector<double> out(size / 4);
-    for (size_t i = 0; i < out.size(); ++i) out[i] = reinterpret_cast<const float*>(bytes.get())[i];
-    return out;
+    const auto* f = reinterpret_cast<const float*>(bytes.data());
+    return std::vector<double>(f, f + bytes.size() / 4);
   }
 };
 
@@ -48,21 +39,15 @@ inline std::vector<float> to_floats(const std::vector<double>& v) { return std::
 // The tensors of one CPU call, bound by their plan names.
 struct CallTensors {
   HostTensor q, k, v, g, lambda, o, state, positions, initial_state, final_state;
-  void* bind(compiler::Buffer b) {
+  rcpu::BufferTable table() const {
     using compiler::Buffer;
-    switch (b) {
-      case Buffer::q: return q.get();
-      case Buffer::k: return k.get();
-      case Buffer::v: return v.get();
-      case Buffer::g: return g.get();
-      case Buffer::lambda: return lambda.get();
-      case Buffer::o: return o.get();
-      case Buffer::state: return state.get();
-      case Buffer::positions: return positions.get();
-      case Buffer::initial_state: return initial_state.get();
-      case Buffer::final_state: return final_state.get();
-      default: return nullptr;
-    }
+    rcpu::BufferTable t;
+    const std::pair<Buffer, const HostTensor*> named[] = {
+        {Buffer::q, &q}, {Buffer::k, &k}, {Buffer::v, &v}, {Buffer::g, &g}, {Buffer::lambda, &lambda},
+        {Buffer::o, &o}, {Buffer::state, &state}, {Buffer::positions, &positions},
+        {Buffer::initial_state, &initial_state}, {Buffer::final_state, &final_state}};
+    for (const auto& [buffer, tensor] : named) t.set(buffer, tensor->get());
+    return t;
   }
 };
 
@@ -78,10 +63,10 @@ inline CallTensors encode_inputs(const reference::Inputs& in, compiler::Dtype dt
   return t;
 }
 
-inline void run_plan(const ccpu::CpuKernelSpec& spec, const compiler::LaunchPlan& plan, CallTensors& t) {
-  AlignedBytes workspace = aligned_bytes(plan.workspace_bytes);
-  rcpu::run_plan(plan, CpuKernels::instance().entries(spec),
-                 [&](compiler::Buffer b) { return t.bind(b); }, workspace.get(),
+inline void run_plan(const ccpu::CpuKernelSpec& spec, const compiler::LaunchPlan& plan,
+                     const rcpu::BufferTable& buffers) {
+  rcpu::AlignedBuffer workspace(plan.workspace_bytes);
+  rcpu::run_plan(plan, CpuKernels::instance().entries(spec), buffers.binding(), workspace.data(),
                  CpuKernels::instance().pool());
 }
 

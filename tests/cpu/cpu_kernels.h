@@ -24,16 +24,8 @@ namespace rcpu = lla::runtime::cpu;
 // A spec of `family` for this machine's vector width with the heuristic tile.
 inline ccpu::CpuKernelSpec host_spec(compiler::Family family, compiler::Dtype dtype, int key_dim,
                                      int value_dim, int levels, int chunk = 64) {
-  ccpu::CpuKernelSpec s;
-  s.family = family;
-  s.dtype = dtype;
-  s.key_dim = key_dim;
-  s.value_dim = value_dim;
-  s.levels = levels;
-  s.chunk = chunk;
-  s.vector_floats = ccpu::vector_floats(ccpu::host_target());
-  s.tile = ccpu::heuristic_config(s);
-  return s;
+  return ccpu::make_spec(family, dtype, key_dim, value_dim, levels, chunk,
+                         ccpu::vector_floats(ccpu::host_target()));
 }
 
 class CpuKernels {

@@ -35,9 +35,9 @@ DecodeCall cpu_decode(const ccpu::CpuKernelSpec& spec, const Problem& p, const r
   t.state = HostTensor(to_floats(state));
   t.positions = HostTensor(std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(positions.data()),
                                                 reinterpret_cast<const uint8_t*>(positions.data() + positions.size())));
-  run_plan(spec, ccpu::plan_decode(spec, shape), t);
+  run_plan(spec, ccpu::plan_decode(spec, shape), t.table());
   DecodeCall out;
-  out.o = reference::decode(std::vector<uint8_t>(t.o.bytes.get(), t.o.bytes.get() + t.o.size), spec.dtype);
+  out.o = reference::decode(t.o.raw(), spec.dtype);
   out.state = t.state.floats();
   const auto* pos = reinterpret_cast<const long long*>(t.positions.get());
   out.positions.assign(pos, pos + positions.size());
@@ -110,7 +110,7 @@ TEST(CpuDecode, PrefillThenDecodeEqualsOneForward) {
     shape.final_state = final_state;
     CallTensors t = encode_inputs(in, Dtype::f32);
     t.final_state = HostTensor(std::vector<float>(size_t(heads) * L * K * V, NAN));
-    run_plan(forward, ccpu::plan_forward(forward, shape, CpuKernels::instance().pool().size()), t);
+    run_plan(forward, ccpu::plan_forward(forward, shape, CpuKernels::instance().pool().size()), t.table());
     return std::make_pair(t.o.floats(), t.final_state.floats());
   };
   const std::vector<double> whole = forward_call(total, false).first;

@@ -47,18 +47,11 @@ Outcome cpu_forward(const ccpu::CpuKernelSpec& spec, const Problem& p, const ref
   if (initial) t.initial_state = HostTensor(to_floats(*initial));
   if (final_state) t.final_state = HostTensor(std::vector<float>(state_floats, NAN));
   if (in_place) t.final_state = HostTensor(to_floats(*initial));
-  const compiler::LaunchPlan plan = ccpu::plan_forward(s, shape, CpuKernels::instance().pool().size());
-  if (in_place) t.initial_state = HostTensor();
-  CallTensors* bound = &t;
-  AlignedBytes workspace = aligned_bytes(plan.workspace_bytes);
-  rcpu::run_plan(plan, CpuKernels::instance().entries(s),
-                 [&](compiler::Buffer b) -> void* {
-                   if (in_place && b == compiler::Buffer::initial_state) return bound->final_state.get();
-                   return bound->bind(b);
-                 },
-                 workspace.get(), CpuKernels::instance().pool());
+  rcpu::BufferTable buffers = t.table();
+  if (in_place) buffers.set(compiler::Buffer::initial_state, t.final_state.get());
+  run_plan(s, ccpu::plan_forward(s, shape, CpuKernels::instance().pool().size()), buffers);
   Outcome out;
-  out.o = reference::decode(std::vector<uint8_t>(t.o.bytes.get(), t.o.bytes.get() + t.o.size), spec.dtype);
+  out.o = reference::decode(t.o.raw(), spec.dtype);
   if (final_state) out.final_state = t.final_state.floats();
   return out;
 }

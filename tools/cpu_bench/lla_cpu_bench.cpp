@@ -28,6 +28,7 @@
 #include "clang/toolchain.h"
 #include "cpu/cpu_launch_plan.h"
 #include "cpu/cpu_source_generator.h"
+#include "cpu/host_memory.h"
 #include "cpu/kernel_params.h"
 #include "cpu/object_loader.h"
 #include "cpu/plan_runner.h"
@@ -67,22 +68,34 @@ Timing time_it(int warmups, int reps, const std::function<void()>& body) {
   return {ms[ms.size() / 2], ms.front(), ms.back()};
 }
 
-struct Freed {
-  void operator()(void* p) const { std::free(p); }
-};
-using Memory = std::unique_ptr<uint8_t, Freed>;
-Memory allocate(size_t bytes) {
-  return Memory(static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64)));
-}
-
 template <typename T>
-Memory host_copy(const std::vector<T>& values) {
-  Memory m = allocate(values.size() * sizeof(T));
-  std::memcpy(m.get(), values.data(), values.size() * sizeof(T));
+rcpu::AlignedBuffer host_copy(const std::vector<T>& values) {
+  rcpu::AlignedBuffer m(values.size() * sizeof(T));
+  std::memcpy(m.data(), values.data(), values.size() * sizeof(T));
   return m;
 }
 
 std::vector<float> floats(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
+// The call's inputs as f32 host tensors, bound with o by their plan names.
+struct Tensors {
+  rcpu::AlignedBuffer q, k, v, g, lambda, o;
+  rcpu::BufferTable table;
+  explicit Tensors(const lla::reference::Inputs& in)
+      : q(host_copy(floats(in.q))), k(host_copy(floats(in.k))), v(host_copy(floats(in.v))),
+        g(host_copy(floats(in.g))), lambda(host_copy(floats(in.lambda))), o(in.v.size() * sizeof(float)) {
+    table.set(Buffer::q, q.data());
+    table.set(Buffer::k, k.data());
+    table.set(Buffer::v, v.data());
+    table.set(Buffer::g, g.data());
+    table.set(Buffer::lambda, lambda.data());
+    table.set(Buffer::o, o.data());
+  }
+  std::vector<double> output() const {
+    const auto* f = reinterpret_cast<const float*>(o.data());
+    return std::vector<double>(f, f + o.size() / sizeof(float));
+  }
+};
 
 class Jit {
  public:
@@ -121,13 +134,13 @@ double fma_peak_gflops(Jit& jit, rcpu::ThreadPool& pool, int vector_floats) {
 
 double copy_gbps(rcpu::ThreadPool& pool) {
   const size_t bytes = size_t{512} << 20;
-  Memory from = allocate(bytes), to = allocate(bytes);
-  std::memset(from.get(), 1, bytes);
-  std::memset(to.get(), 2, bytes);
+  rcpu::AlignedBuffer from(bytes), to(bytes);
+  std::memset(from.data(), 1, bytes);
+  std::memset(to.data(), 2, bytes);
   const size_t share = bytes / pool.size() / 64 * 64;
   const Timing t = time_it(1, 5, [&] {
     pool.run(pool.size(), 0, [&](int64_t item, void*) {
-      std::memcpy(to.get() + item * share, from.get() + item * share, share);
+      std::memcpy(to.data() + item * share, from.data() + item * share, share);
     });
   });
   const double gbps = 2.0 * share * pool.size() / t.min_ms / 1e6;
@@ -138,15 +151,8 @@ double copy_gbps(rcpu::ThreadPool& pool) {
 
 void forward(Jit& jit, rcpu::ThreadPool& pool, const Options& o, double peak) {
   const int T = 4096, H = 8, K = 128, V = 128, C = 64, L = lla::levels::num_levels(T);
-  ccpu::CpuKernelSpec spec;
-  spec.family = lla::compiler::Family::mamba2_forward;
-  spec.dtype = lla::compiler::Dtype::f32;
-  spec.key_dim = K;
-  spec.value_dim = V;
-  spec.chunk = C;
-  spec.levels = L;
-  spec.vector_floats = ccpu::vector_floats(ccpu::host_target());
-  spec.tile = ccpu::heuristic_config(spec);
+  ccpu::CpuKernelSpec spec = ccpu::make_spec(lla::compiler::Family::mamba2_forward, lla::compiler::Dtype::f32,
+                                             K, V, L, C, ccpu::vector_floats(ccpu::host_target()));
   if (o.row_tile) spec.tile.row_tile = o.row_tile;
   if (o.col_vectors) spec.tile.col_vectors = o.col_vectors;
   spec.tile.split = o.split;
@@ -156,31 +162,18 @@ void forward(Jit& jit, rcpu::ThreadPool& pool, const Options& o, double peak) {
   lla::reference::Problem p = lla::reference::mamba2_problem(1, T, H, H, K, V);
   p.levels = L;
   const lla::reference::Inputs in = lla::reference::random_inputs(p, 1);
-  Memory q = host_copy(floats(in.q)), k = host_copy(floats(in.k)), v = host_copy(floats(in.v)),
-         g = host_copy(floats(in.g)), lambda = host_copy(floats(in.lambda)), out = allocate(in.v.size() * 4);
+  Tensors t(in);
   lla::compiler::ForwardShape shape;
   shape.seq_len = T;
   shape.heads = H;
   shape.groups = H;
   const lla::compiler::LaunchPlan plan = ccpu::plan_forward(spec, shape, pool.size());
-  Memory workspace = allocate(plan.workspace_bytes);
-  const auto bind = [&](Buffer b) -> void* {
-    switch (b) {
-      case Buffer::q: return q.get();
-      case Buffer::k: return k.get();
-      case Buffer::v: return v.get();
-      case Buffer::g: return g.get();
-      case Buffer::lambda: return lambda.get();
-      case Buffer::o: return out.get();
-      default: return nullptr;
-    }
-  };
-  const auto run = [&] { rcpu::run_plan(plan, jit.entries(m), bind, workspace.get(), pool); };
+  rcpu::AlignedBuffer workspace(plan.workspace_bytes);
+  const auto run = [&] { rcpu::run_plan(plan, jit.entries(m), t.table.binding(), workspace.data(), pool); };
   run();
   if (o.check) {
     const lla::reference::Result want = lla::reference::forward_chunkwise(p, in, C);
-    const float* got = reinterpret_cast<const float*>(out.get());
-    const double err = lla::reference::relative_frobenius_error(std::vector<double>(got, got + in.v.size()), want.o);
+    const double err = lla::reference::relative_frobenius_error(t.output(), want.o);
     std::printf("forward check against float64: relative error %.2e (%s)\n", err, err < 1e-4 ? "ok" : "FAILED");
     if (err >= 1e-4) std::exit(1);
   }
@@ -199,14 +192,8 @@ void forward(Jit& jit, rcpu::ThreadPool& pool, const Options& o, double peak) {
 void decode(Jit& jit, rcpu::ThreadPool& pool, const Options& o, double bandwidth) {
   const int B = 16, H = 8, K = 128, V = 128, first = 4096;
   const int L = lla::levels::num_levels(first + B);
-  ccpu::CpuKernelSpec spec;
-  spec.family = lla::compiler::Family::mamba2_decode;
-  spec.dtype = lla::compiler::Dtype::f32;
-  spec.key_dim = K;
-  spec.value_dim = V;
-  spec.levels = L;
-  spec.vector_floats = ccpu::vector_floats(ccpu::host_target());
-  spec.tile = ccpu::heuristic_config(spec);
+  ccpu::CpuKernelSpec spec = ccpu::make_spec(lla::compiler::Family::mamba2_decode, lla::compiler::Dtype::f32,
+                                             K, V, L, 64, ccpu::vector_floats(ccpu::host_target()));
   if (o.value_tile) spec.tile.value_tile = o.value_tile;
   double compile_ms = 0;
   rcpu::CpuJit::Module* m = jit.load(ccpu::generate(spec), &compile_ms);
@@ -217,35 +204,22 @@ void decode(Jit& jit, rcpu::ThreadPool& pool, const Options& o, double bandwidth
   for (int b = 0; b < B; ++b) positions.push_back(first + b);
   const lla::reference::Inputs in = lla::reference::random_inputs(p, 2);
   std::vector<double> state = lla::reference::random_state(p, positions, 0.1, 3);
-  Memory q = host_copy(floats(in.q)), k = host_copy(floats(in.k)), v = host_copy(floats(in.v)),
-         g = host_copy(floats(in.g)), lambda = host_copy(floats(in.lambda)), out = allocate(in.v.size() * 4),
-         states = host_copy(floats(state)),
-         pos = host_copy(std::vector<long long>(positions.begin(), positions.end()));
+  Tensors t(in);
+  rcpu::AlignedBuffer states = host_copy(floats(state));
+  rcpu::AlignedBuffer pos = host_copy(std::vector<long long>(positions.begin(), positions.end()));
+  t.table.set(Buffer::state, states.data());
+  t.table.set(Buffer::positions, pos.data());
   lla::compiler::mamba2_decode::DecodeShape shape;
   shape.batch = B;
   shape.heads = H;
   shape.groups = H;
   shape.max_position = first + B;
   const lla::compiler::LaunchPlan plan = ccpu::plan_decode(spec, shape);
-  const auto bind = [&](Buffer b) -> void* {
-    switch (b) {
-      case Buffer::q: return q.get();
-      case Buffer::k: return k.get();
-      case Buffer::v: return v.get();
-      case Buffer::g: return g.get();
-      case Buffer::lambda: return lambda.get();
-      case Buffer::o: return out.get();
-      case Buffer::state: return states.get();
-      case Buffer::positions: return pos.get();
-      default: return nullptr;
-    }
-  };
-  const auto run = [&] { rcpu::run_plan(plan, jit.entries(m), bind, nullptr, pool); };
+  const auto run = [&] { rcpu::run_plan(plan, jit.entries(m), t.table.binding(), nullptr, pool); };
   run();
   if (o.check) {
     const std::vector<double> want = lla::reference::decode_step(p, in, positions, state);
-    const float* got = reinterpret_cast<const float*>(out.get());
-    const double err = lla::reference::relative_frobenius_error(std::vector<double>(got, got + want.size()), want);
+    const double err = lla::reference::relative_frobenius_error(t.output(), want);
     std::printf("decode check against float64: relative error %.2e (%s)\n", err, err < 1e-5 ? "ok" : "FAILED");
     if (err >= 1e-5) std::exit(1);
   }
