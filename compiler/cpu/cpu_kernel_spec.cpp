@@ -17,7 +17,7 @@ bool tile_fits(int rows, int vectors, int vector_floats) {
   return rows * vectors + vectors + 1 <= vector_registers(vector_floats);
 }
 
-constexpr int kRowTiles[] = {2, 3, 4, 6, 8, 12, 14};
+constexpr int kRowTiles[] = {2, 3, 4, 5, 6, 8, 10, 12, 14};
 constexpr int kColVectors[] = {1, 2, 3, 4};
 constexpr int kValueTileVectors[] = {1, 2, 4, 8};
 
