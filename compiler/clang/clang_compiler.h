@@ -1,6 +1,7 @@
 #pragma once
-// Generated C++ -> host object code, in process: clang's front end, LLVM's -O3 pipeline and
-// code generation for the CPU it runs on (or any CpuTarget), without a file or a process.
+// Generated C++ -> host object code, in process: clang's front end, an LLVM pass pipeline made
+// for the hand-vectorised templates (clang_compiler.cpp's kPipeline) and LLVM's code generation
+// at its highest level, for the CPU it runs on (or any CpuTarget), without a file or a process.
 //
 // Each stage is a value that holds its result or a structured error (CompileStage), so a
 // caller inspects, reports or caches each step on its own. Every compile owns its own
@@ -56,12 +57,12 @@ class CompileStage {
   std::variant<T, CompileError> result_;
 };
 
-// The clang -cc1 options of every compile for `target` (C++17, -O3, no exceptions or RTTI,
-// freestanding, fp contraction, the target's triple, CPU and every feature). Part of the cache
-// key (toolchain.h).
+// The clang -cc1 options of every compile for `target` (C++17, -O3 code from the front end with
+// LLVM's own pipeline replaced, no exceptions or RTTI, freestanding, no header search, fp
+// contraction, the target's triple, CPU and every feature). Part of the cache key (toolchain.h).
 std::vector<std::string> clang_options(const CpuTarget& target);
 
-// Stage 1: the front end and LLVM's -O3 pipeline, to optimised IR. Owns the LLVMContext its
+// Stage 1: the front end and the pass pipeline, to optimised IR. Owns the LLVMContext its
 // module lives in; movable, not copyable.
 class OptimisedModule {
  public:
@@ -74,7 +75,7 @@ class OptimisedModule {
   const std::string& name() const { return name_; }
   const CpuTarget& target() const { return target_; }
   const std::string& diagnostics() const { return diagnostics_; }  // warnings, if any
-  double front_end_ms() const { return front_end_ms_; }  // parse + codegen + -O3
+  double front_end_ms() const { return front_end_ms_; }  // parse, IR generation, pipeline
   std::string llvm_ir() const;                          // textual IR
   llvm::Module& module() { return *module_; }
 
