@@ -8,7 +8,8 @@
 //     against perf.md's floor work (intra 2C(K+V), one state write 2KV, 2KV per occupied level
 //     of each token's chunk), checked against the float64 reference first;
 //   - the decode step, f32, batch 16 at positions 4096..4111, H = 8, K = V = 128, against the
-//     state bytes it must move (read and written), checked against the reference first.
+//     state bytes it must move (read and written), checked against the reference first, each
+//     step on the next of four copies of the state (none left in the caches).
 // Timing: a monotonic clock, warm-ups, then the median of the repetitions with min and max; the
 // kernels' figures against the peak and the bandwidth are given for the median and the best run.
 //
@@ -232,9 +233,14 @@ void decode(Jit& jit, rcpu::ThreadPool& pool, const Options& o, const Figure& ba
   const lla::reference::Inputs in = lla::reference::random_inputs(p, 2);
   std::vector<double> state = lla::reference::random_state(p, positions, 0.1, 3);
   Tensors t(in);
-  rcpu::AlignedBuffer states = host_copy(floats(state));
+  // Steps rotate over copies of the state, 4 x 117 MB: a step finds none of the levels it moves
+  // in the caches the previous steps filled (perf.md: inputs rotated over more than twice the
+  // last cache level).
+  std::vector<rcpu::AlignedBuffer> states;
+  for (int copy = 0; copy < 4; ++copy) states.push_back(host_copy(floats(state)));
+  size_t next_state = 0;
   rcpu::AlignedBuffer pos = host_copy(std::vector<long long>(positions.begin(), positions.end()));
-  t.table.set(Buffer::state, states.data());
+  t.table.set(Buffer::state, states[0].data());
   t.table.set(Buffer::positions, pos.data());
   lla::compiler::mamba2_decode::DecodeShape shape;
   shape.batch = B;
@@ -242,7 +248,10 @@ void decode(Jit& jit, rcpu::ThreadPool& pool, const Options& o, const Figure& ba
   shape.groups = H;
   shape.max_position = first + B;
   const lla::compiler::LaunchPlan plan = ccpu::plan_decode(spec, shape);
-  const auto run = [&] { rcpu::run_plan(plan, jit.entries(m), t.table.binding(), nullptr, pool); };
+  const auto run = [&] {
+    t.table.set(Buffer::state, states[next_state++ % states.size()].data());
+    rcpu::run_plan(plan, jit.entries(m), t.table.binding(), nullptr, pool);
+  };
   run();
   if (o.check) {
     const std::vector<double> want = lla::reference::decode_step(p, in, positions, state);
