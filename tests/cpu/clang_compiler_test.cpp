@@ -120,8 +120,9 @@ TEST(ClangCompiler, CompileTimesAndCachedLoad) {
       best_wall = std::min(best_wall, code->compile_ms());
       object = code->object;
     }
+    // The best of ten: ctest runs other tests on the same two cores meanwhile.
     double best_load = 1e9;
-    for (int attempt = 0; attempt < 5; ++attempt) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
       const auto start = std::chrono::steady_clock::now();
       rcpu::CpuJit jit;
       rcpu::CpuJit::Module* module = jit.load(source.name, object);
