@@ -5,16 +5,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/checks.h"
 #include "reference/per_head_backward.h"
 #include "reference/recurrence.h"
 #include "reference/variant_backwards.h"
 
 namespace lla::reference {
 namespace {
-
-void require(bool ok, const char* field, const std::string& why) {
-  if (!ok) throw std::invalid_argument(std::string(field) + ": " + why);
-}
 
 using ChunkwiseHeadBackward = void (*)(const HeadSlice&, int, const HeadPrefix*,
                                        const HeadOutputGradients&, HeadGradients&);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "reference/checks.h"
 #include "reference/vector_ops.h"
 
 namespace lla::reference {
@@ -13,15 +14,6 @@ namespace {
 
 constexpr double kSoftplusThreshold = 20.0;  // PyTorch's softplus is x itself above this
 constexpr double kDocumentedSoftplusBias = 0.54;
-
-void require(bool ok, const char* field, const std::string& why) {
-  if (!ok) throw std::invalid_argument(std::string(field) + ": " + why);
-}
-
-void require_size(const std::vector<double>& x, size_t expected, const char* field) {
-  require(x.size() == expected, field,
-          "has " + std::to_string(x.size()) + " elements, expected " + std::to_string(expected));
-}
 
 // Rows of an [rows, L] tensor; its size must be a whole number of rows.
 size_t row_count(const std::vector<double>& x, int levels, const char* field) {

@@ -2,7 +2,6 @@
 // forward functions, which validate and then dispatch to the per-variant passes.
 
 #include <algorithm>
-#include <initializer_list>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -10,20 +9,12 @@
 #include <string>
 
 #include "levels/fenwick_levels.h"
+#include "reference/checks.h"
 #include "reference/reference.h"
 #include "reference/variant_forwards.h"
 
 namespace lla::reference {
 namespace {
-
-void require(bool ok, const char* field, const std::string& why) {
-  if (!ok) throw std::invalid_argument(std::string(field) + ": " + why);
-}
-
-void require_size(const std::vector<double>& x, size_t expected, const char* field) {
-  require(x.size() == expected, field,
-          "has " + std::to_string(x.size()) + " elements, expected " + std::to_string(expected));
-}
 
 void validate_dims(const Problem& p) {
   require(p.batch > 0, "batch", "must be positive");
@@ -75,26 +66,6 @@ const char* variant_name(Variant v) {
   }
   throw std::invalid_argument("variant: unknown value");
 }
-
-namespace {
-
-// The product of a tensor's dimensions; throws std::invalid_argument naming the tensor when
-// it does not fit in size_t (dimensions of 2^30 each would wrap to 0 and pass any size check).
-size_t checked_product(const char* tensor, const char* axes, std::initializer_list<int> dims) {
-  size_t product = 1;
-  for (const int d : dims) {
-    require(d >= 0, tensor, std::string(axes) + " has a negative dimension");
-    if (__builtin_mul_overflow(product, static_cast<size_t>(d), &product)) {
-      std::string values;
-      for (const int x : dims) values += (values.empty() ? "" : "*") + std::to_string(x);
-      throw std::invalid_argument(std::string(tensor) + ": " + axes + " = " + values +
-                                  " overflows the size type");
-    }
-  }
-  return product;
-}
-
-}  // namespace
 
 size_t qk_size(const Problem& p) {
   return checked_product("q", "B*T*G*K", {p.batch, p.seq_len, p.groups, p.key_dim});
