@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -188,16 +189,15 @@ class CaseReader {
   std::string file_;
 };
 
+constexpr const char* kVla = "vla";
+
 Variant read_variant(const CaseReader& reader, const Field& field) {
   const std::string name = reader.text(field);
   for (Variant v : {Variant::mamba2, Variant::gated_deltanet}) {
     if (name == variant_name(v)) return v;
   }
-  if (name == "vla") {
-    throw CaseNotSupported(reader.file() +
-                           ": variant \"vla\" (spec/vla.md) is not implemented by this reader");
-  }
-  reader.fail(field, "is " + CaseReader::quoted(name) + ", expected \"mamba2\" or \"gdn\"");
+  reader.fail(field,
+              "is " + CaseReader::quoted(name) + ", expected \"mamba2\", \"gdn\" or \"vla\"");
 }
 
 // The problem of the case, and its start position (0 when the case gives none).
@@ -233,6 +233,154 @@ Problem read_problem(const CaseReader& reader, const Field& root, int64_t& start
   return p;
 }
 
+// Fails when `key` of `object` is given: a log-linear field a "vla" case has no use for.
+void refuse_log_linear_field(const CaseReader& reader, const Field& object,
+                             const std::string& key) {
+  if (reader.has(object, key)) {
+    reader.fail(reader.child(object, key), "is given, but variant \"vla\" has no such field");
+  }
+}
+
+// A "vla" case's layout entry, when given, must declare the axes `axes`.
+void check_vla_layout(const CaseReader& reader, const Field& layout, const std::string& key,
+                      const std::string& axes) {
+  if (!reader.has(layout, key)) return;
+  const Field entry = reader.child(layout, key);
+  const std::string declared = reader.text(entry);
+  if (declared != axes) {
+    reader.fail(entry, "is " + CaseReader::quoted(declared) + ", expected \"" + axes + "\"");
+  }
+}
+
+// The hyperparameters of a "vla" case (other keys of "hyper" are ignored).
+vla::Hyper read_hyper(const CaseReader& reader, const Field& hyper) {
+  vla::Hyper h;
+  h.lambda0 = reader.number(reader.child(hyper, "lambda0"));
+  const Field period = reader.child(hyper, "period");
+  const double p = reader.number(period);
+  if (!(p >= 1 && p <= INT_MAX && p == std::floor(p))) {
+    reader.fail(period,
+                "is " + CaseReader::value_phrase(period.value) + ", expected a positive integer");
+  }
+  h.period = static_cast<int>(p);
+  h.eps_per = reader.number(reader.child(hyper, "eps_per"));
+  h.eps_stab = reader.number(reader.child(hyper, "eps_stab"));
+  h.eps_den = reader.number(reader.child(hyper, "eps_den"));
+  return h;
+}
+
+// q and k are ELU + 1 features: no entry below zero.
+void require_features(const CaseReader& reader, const Field& field, const std::vector<double>& x) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!(x[i] >= 0.0)) {
+      reader.fail(field, "entry " + std::to_string(i) + " is " + CaseReader::value_phrase(x[i]) +
+                             ", below 0: it holds features after ELU + 1");
+    }
+  }
+}
+
+// Every row of u (one head of one token) is a unit direction, or zero where W_u's output was.
+void require_unit_rows(const CaseReader& reader, const Field& field, const vla::Problem& p,
+                       const std::vector<double>& u) {
+  const int d = p.head_dim;
+  for (size_t row = 0; row * d < u.size(); ++row) {
+    double sum_squares = 0.0;
+    for (int i = 0; i < d; ++i) sum_squares += u[row * d + i] * u[row * d + i];
+    const double norm = std::sqrt(sum_squares);
+    if (norm == 0.0 || std::abs(norm - 1.0) <= 1e-9) continue;
+    const size_t h = row % p.heads, t = row / p.heads % p.seq_len, b = row / p.heads / p.seq_len;
+    reader.fail(field, "row (b=" + std::to_string(b) + ", t=" + std::to_string(t) + ", h=" +
+                           std::to_string(h) + ") has norm " + CaseReader::value_phrase(norm) +
+                           ", expected 1: u is a unit direction (or 0)");
+  }
+}
+
+VlaGoldenCase read_vla_case(const CaseReader& reader, const Field& root) {
+  for (const char* key : {"G", "L", "scale", "qk_l2norm", "start_position"}) {
+    refuse_log_linear_field(reader, root, key);
+  }
+  VlaGoldenCase c;
+  vla::Problem& p = c.problem;
+  p.batch = reader.positive_int(reader.child(root, "B"));
+  p.seq_len = reader.positive_int(reader.child(root, "T"));
+  p.heads = reader.positive_int(reader.child(root, "H"));
+  p.head_dim = reader.positive_int(reader.child(root, "d"));
+  for (const char* key : {"K", "V"}) {
+    if (!reader.has(root, key)) continue;
+    const Field dim = reader.child(root, key);
+    if (reader.positive_int(dim) != p.head_dim) {
+      reader.fail(dim, "is " + CaseReader::value_phrase(dim.value) + ", expected d = " +
+                           std::to_string(p.head_dim) + " (variant \"vla\" has K = V = d)");
+    }
+  }
+  const Field hyper = reader.child(root, "hyper");
+  p.hyper = read_hyper(reader, hyper);
+  try {
+    vla::validate(p);
+  } catch (const std::invalid_argument& e) {
+    // e.what() is "hyper.lambda0: must be positive", or names a tensor whose size overflows.
+    const std::string message = e.what();
+    const size_t colon = message.find(": ");
+    const std::string field = message.substr(0, colon);
+    if (field.rfind("hyper.", 0) == 0) {
+      reader.fail(reader.child(hyper, field.substr(6)), message.substr(colon + 2));
+    }
+    reader.fail(message);
+  }
+
+  const std::string token_axes = "B,T,H,d", matrix_axes = "B,H,d,d", vector_axes = "B,H,d";
+  const ArrayShape token{token_axes, {p.batch, p.seq_len, p.heads, p.head_dim}};
+  const ArrayShape matrix{matrix_axes, {p.batch, p.heads, p.head_dim, p.head_dim}};
+  const ArrayShape vector{vector_axes, {p.batch, p.heads, p.head_dim}};
+  if (reader.has(root, "layout")) {
+    const Field layout = reader.child(root, "layout");
+    for (const char* key : {"q", "k", "u", "v", "o"})
+      check_vla_layout(reader, layout, key, token_axes);
+    if (reader.has(layout, "final_state")) {
+      const Field state = reader.child(layout, "final_state");
+      check_vla_layout(reader, state, "A", matrix_axes);
+      check_vla_layout(reader, state, "S", matrix_axes);
+      check_vla_layout(reader, state, "z", vector_axes);
+    }
+  }
+
+  const Field inputs = reader.child(root, "inputs");
+  for (const char* key : {"g", "lambda", "beta", "initial_state"}) {
+    refuse_log_linear_field(reader, inputs, key);
+  }
+  const auto input = [&](const char* key) {
+    return reader.array(reader.child(inputs, key), token);
+  };
+  c.inputs.q = input("q");
+  c.inputs.k = input("k");
+  c.inputs.u = input("u");
+  c.inputs.v = input("v");
+  require_features(reader, reader.child(inputs, "q"), c.inputs.q);
+  require_features(reader, reader.child(inputs, "k"), c.inputs.k);
+  require_unit_rows(reader, reader.child(inputs, "u"), p, c.inputs.u);
+
+  const Field outputs = reader.child(root, "outputs");
+  c.expected.o = reader.array(reader.child(outputs, "o"), token);
+  const Field final_state = reader.child(outputs, "final_state");
+  c.expected.final_state.position = p.seq_len;
+  c.expected.final_state.A = reader.array(reader.child(final_state, "A"), matrix);
+  c.expected.final_state.S = reader.array(reader.child(final_state, "S"), matrix);
+  c.expected.final_state.z = reader.array(reader.child(final_state, "z"), vector);
+
+  if (reader.has(root, "grads")) {
+    const Field grads = reader.child(root, "grads");
+    for (const char* key : {"dfinal_state", "dinitial_state"}) {
+      refuse_log_linear_field(reader, grads, key);
+    }
+    const auto gradient = [&](const char* key) {
+      return reader.array(reader.child(grads, key), token);
+    };
+    c.grads = VlaGoldenGradients{gradient("do"), gradient("dq"), gradient("dk"), gradient("du"),
+                                 gradient("dv")};
+  }
+  return c;
+}
+
 }  // namespace
 
 GoldenCase load_golden_case(const std::string& path) {
@@ -249,6 +397,11 @@ GoldenCase load_golden_case(const std::string& path) {
   GoldenCase c;
   c.path = path;
   c.name = reader.text(reader.child(root, "name"));
+  const Field variant = reader.child(root, "variant");
+  if (reader.text(variant) == kVla) {
+    c.vla = read_vla_case(reader, root);
+    return c;
+  }
   int64_t start = 0;
   c.problem = read_problem(reader, root, start);
   const Problem& p = c.problem;

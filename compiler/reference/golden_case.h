@@ -1,8 +1,8 @@
 #pragma once
 // Golden cases: float64 inputs and results of log-linear attention in the "lla-case-v1" JSON
-// format (tests/data/README.md), the oracle's oracle, with the format's extensions for a call
-// that continues a sequence (start_position, inputs.initial_state, grads.dfinal_state,
-// grads.dinitial_state).
+// format (tests/data/README.md), the oracle's oracle, with the format's extensions: a call that
+// continues a sequence (start_position, inputs.initial_state, grads.dfinal_state,
+// grads.dinitial_state) and Variational Linear Attention (variant "vla", spec/vla.md).
 //
 // A case file is read whole and bounded: at most kMaxCaseFileBytes, JSON nested at most
 // kMaxCaseDepth deep; every array's expected length is computed with overflow checks.
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "reference/reference.h"
+#include "reference/vla.h"
 
 namespace lla::reference {
 
@@ -21,13 +22,6 @@ namespace lla::reference {
 // message names the file and the field, e.g.
 // "mamba2_T1.json: field 'inputs.q' has 15 values, expected 16 = B*T*G*K".
 class CaseFormatError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// A valid case of an extension of the format this reader does not implement (variant "vla",
-// spec/vla.md): a checker reports it as SKIP, never as PASS. The message names the file.
-class CaseNotSupported : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -45,9 +39,27 @@ struct GoldenGradients {
   std::vector<double> d_initial_state;  // [B,H,L,K,V], expected (grads.dinitial_state)
 };
 
+// Gradients of a "vla" case's loss sum(o * d_o) with respect to its inputs ([B,T,H,d] each; du
+// with respect to u as the case gives it, before the 1 / sqrt(d), as vla_backward.h's du).
+struct VlaGoldenGradients {
+  std::vector<double> d_o, dq, dk, du, dv;
+};
+
+// A "vla" case: B, T, H, d and the hyperparameters; q and k after ELU + 1, u the unit (or zero)
+// write-penalty direction of each head, v; o and the final state (A, S, z) after the T tokens
+// from vla::initial_state (position 0).
+struct VlaGoldenCase {
+  vla::Problem problem;
+  vla::Inputs inputs;
+  vla::Result expected;
+  std::optional<VlaGoldenGradients> grads;
+};
+
 struct GoldenCase {
   std::string name;
   std::string path;  // as given to load_golden_case
+  // For variant "vla": that case, and every log-linear field below is left empty (default).
+  std::optional<VlaGoldenCase> vla;
   Problem problem;
   Inputs inputs;
   // The state the case continues from (inputs.initial_state, at start_position); absent when
@@ -61,8 +73,10 @@ struct GoldenCase {
 
 // Reads and checks one case: every field present with the right type, every array's layout the
 // one of reference.h and its length the one the shape gives, the initial state's empty levels
-// zero and L >= num_levels(start_position + T). Throws CaseFormatError, or CaseNotSupported for
-// a variant this reader does not implement.
+// zero and L >= num_levels(start_position + T). For variant "vla": the hyperparameters in range
+// (vla::validate), q and k not negative, every row of u of norm 1 (or 0), and none of the
+// log-linear fields (G, L, scale, qk_l2norm, start_position, g, lambda, beta, initial_state,
+// dfinal_state, dinitial_state). Throws CaseFormatError.
 GoldenCase load_golden_case(const std::string& path);
 
 }  // namespace lla::reference

@@ -24,10 +24,12 @@ namespace fs = std::filesystem;
 
 const std::string kCasesDir = LLA_TEST_CASES_DIR;
 
+// The bundled log-linear cases (the vla_*.json ones are vla_golden_cases_test's).
 std::vector<std::string> bundled_case_files() {
   std::vector<std::string> files;
   for (const fs::directory_entry& entry : fs::directory_iterator(kCasesDir)) {
-    if (entry.path().extension() == ".json") files.push_back(entry.path().string());
+    const bool vla = entry.path().filename().string().rfind("vla_", 0) == 0;
+    if (entry.path().extension() == ".json" && !vla) files.push_back(entry.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -118,7 +120,7 @@ TEST(GoldenCaseLoader, WrongFormat) {
 
 TEST(GoldenCaseLoader, UnknownVariant) {
   expect_edit_refused("gdn_T9_K4_V3.json", [](json& d) { d["variant"] = "rwkv"; },
-                      {"field 'variant' is \"rwkv\", expected \"mamba2\" or \"gdn\""});
+                      {"field 'variant' is \"rwkv\", expected \"mamba2\", \"gdn\" or \"vla\""});
 }
 
 TEST(GoldenCaseLoader, MissingFields) {
@@ -281,16 +283,86 @@ TEST(GoldenCaseLoader, OversizedFileIsRefusedUnread) {
   fs::remove(path);
 }
 
-TEST(GoldenCaseLoader, VlaCaseIsNotSupportedRatherThanInvalid) {
-  json document = test::bundled_case_json("gdn_T9_K4_V3.json");
-  document["variant"] = "vla";
-  const std::string path = test::write_scratch("case.json", document.dump());
-  try {
-    load_golden_case(path);
-    ADD_FAILURE() << "loaded";
-  } catch (const CaseNotSupported& e) {
-    EXPECT_EQ(std::string(e.what()), path + ": variant \"vla\" (spec/vla.md) is not implemented by this reader");
-  }
+TEST(GoldenCaseLoader, ReadsTheVlaExtension) {
+  const std::string file = "vla_grad_T12_d4_B2_H2_period5.json";
+  const GoldenCase c = load_golden_case(kCasesDir + "/" + file);
+  EXPECT_EQ(c.name, "vla_grad_T12_d4_B2_H2_period5");
+  ASSERT_TRUE(c.vla.has_value());
+  const VlaGoldenCase& v = *c.vla;
+  EXPECT_EQ(v.problem.batch, 2);
+  EXPECT_EQ(v.problem.seq_len, 12);
+  EXPECT_EQ(v.problem.heads, 2);
+  EXPECT_EQ(v.problem.head_dim, 4);
+  EXPECT_EQ(v.problem.hyper.lambda0, 0.1);
+  EXPECT_EQ(v.problem.hyper.period, 5);
+  EXPECT_EQ(v.problem.hyper.eps_per, 1e-3);
+  EXPECT_EQ(v.problem.hyper.eps_stab, 1e-4);
+  EXPECT_EQ(v.problem.hyper.eps_den, 1e-4);
+  const json raw = test::bundled_case_json(file);
+  EXPECT_EQ(v.inputs.u[17], raw["inputs"]["u"][17].get<double>());
+  EXPECT_EQ(v.inputs.q.size(), 2u * 12 * 2 * 4);
+  EXPECT_EQ(v.expected.o[191], raw["outputs"]["o"][191].get<double>());
+  EXPECT_EQ(v.expected.final_state.A.size(), 2u * 2 * 4 * 4);
+  EXPECT_EQ(v.expected.final_state.S[63], raw["outputs"]["final_state"]["S"][63].get<double>());
+  EXPECT_EQ(v.expected.final_state.z.size(), 2u * 2 * 4);
+  EXPECT_EQ(v.expected.final_state.position, 12);
+  ASSERT_TRUE(v.grads.has_value());
+  EXPECT_EQ(v.grads->du[3], raw["grads"]["du"][3].get<double>());
+  EXPECT_EQ(v.grads->d_o.size(), 192u);
+  EXPECT_FALSE(load_golden_case(kCasesDir + "/vla_T33_d6_B2_H2_delta_rule.json").vla->grads);
+  // The log-linear fields stay empty.
+  EXPECT_TRUE(c.inputs.q.empty());
+  EXPECT_FALSE(c.grads.has_value());
+}
+
+// Every field of the extension is checked: one edit each, refused naming the field.
+TEST(GoldenCaseLoader, VlaFieldsAreChecked) {
+  const std::string file = "vla_grad_T12_d4_B2_H2_period5.json";
+  expect_edit_refused(file, [](json& d) { d.erase("d"); }, {"field 'd' is missing"});
+  expect_edit_refused(file, [](json& d) { d["K"] = 5; },
+                      {"field 'K' is 5, expected d = 4 (variant \"vla\" has K = V = d)"});
+  expect_edit_refused(file, [](json& d) { d["G"] = 1; },
+                      {"field 'G' is given, but variant \"vla\" has no such field"});
+  expect_edit_refused(file, [](json& d) { d["start_position"] = 3; },
+                      {"field 'start_position' is given, but variant \"vla\" has no such field"});
+  expect_edit_refused(file, [](json& d) { d["hyper"].erase("eps_den"); },
+                      {"field 'hyper.eps_den' is missing"});
+  expect_edit_refused(file, [](json& d) { d["hyper"]["period"] = 2.5; },
+                      {"field 'hyper.period' is 2.5, expected a positive integer"});
+  expect_edit_refused(file, [](json& d) { d["hyper"]["period"] = 0; },
+                      {"field 'hyper.period' is 0, expected a positive integer"});
+  expect_edit_refused(file, [](json& d) { d["hyper"]["lambda0"] = -0.1; },
+                      {"field 'hyper.lambda0' must be positive"});
+  expect_edit_refused(file, [](json& d) { d["hyper"]["eps_stab"] = "1e-4"; },
+                      {"field 'hyper.eps_stab' is a string, expected a number"});
+  expect_edit_refused(file, [](json& d) { d["layout"]["u"] = "B,T,G,K"; },
+                      {"field 'layout.u' is \"B,T,G,K\", expected \"B,T,H,d\""});
+  expect_edit_refused(file, [](json& d) { d["layout"]["final_state"]["z"] = "B,H,d,d"; },
+                      {"field 'layout.final_state.z' is \"B,H,d,d\", expected \"B,H,d\""});
+  expect_edit_refused(file, [](json& d) { d["inputs"]["v"].erase(0); },
+                      {"field 'inputs.v' has 191 values, expected 192 = B*T*H*d"});
+  expect_edit_refused(file, [](json& d) { d["inputs"]["k"][9] = -0.25; },
+                      {"field 'inputs.k' entry 9 is -0.25, below 0: it holds features after ELU + 1"});
+  expect_edit_refused(file, [](json& d) { d["inputs"]["u"][5] = d["inputs"]["u"][5].get<double>() + 0.5; },
+                      {"field 'inputs.u' row (b=0, t=0, h=1) has norm", "expected 1: u is a unit "
+                                                                       "direction (or 0)"});
+  expect_edit_refused(file, [](json& d) { d["inputs"]["g"] = json::array(); },
+                      {"field 'inputs.g' is given, but variant \"vla\" has no such field"});
+  expect_edit_refused(file, [](json& d) { d["outputs"]["final_state"] = json::array(); },
+                      {"field 'outputs.final_state' is an array, expected an object"});
+  expect_edit_refused(file, [](json& d) { d["outputs"]["final_state"]["S"].erase(0); },
+                      {"field 'outputs.final_state.S' has 63 values, expected 64 = B*H*d*d"});
+  expect_edit_refused(file, [](json& d) { d["outputs"]["final_state"].erase("z"); },
+                      {"field 'outputs.final_state.z' is missing"});
+  expect_edit_refused(file, [](json& d) { d["grads"]["du"].erase(0); },
+                      {"field 'grads.du' has 191 values, expected 192 = B*T*H*d"});
+  expect_edit_refused(file, [](json& d) { d["grads"]["dfinal_state"] = json::array(); },
+                      {"field 'grads.dfinal_state' is given, but variant \"vla\" has no such field"});
+  // A zero row of u (W_u's output zero) is a valid direction; other keys of hyper are ignored.
+  json document = test::bundled_case_json(file);
+  for (int i = 0; i < 4; ++i) document["inputs"]["u"][i] = 0.0;
+  document["hyper"]["note"] = "ignored";
+  EXPECT_EQ(load_golden_case(test::write_scratch("case.json", document.dump())).vla->inputs.u[0], 0.0);
 }
 
 // Every array of a case is checked against the shape: one value short of each is refused.

@@ -287,36 +287,25 @@ TEST(VlaReference, DeltaRuleLimit) {
   Inputs in = random_inputs(p, 9);
   std::fill(in.u.begin(), in.u.end(), 0.0);
   const Result r = forward_chunkwise(p, in, 8);
+  EXPECT_LT(max_relative_error(r.o, test::delta_rule_outputs(p, in)), 1e-13);
   const int d = p.head_dim;
-  State state = initial_state(p);
-  for (int b = 0; b < p.batch; ++b) {
-    for (int h = 0; h < p.heads; ++h) {
-      std::vector<double> S(d * d, 0.0), z(d, 0.0);
-      for (int t = 0; t < p.seq_len; ++t) {
-        const double* q = test::token_row(p, in.q, b, t, h);
-        const double* k = test::token_row(p, in.k, b, t, h);
-        const double* v = test::token_row(p, in.v, b, t, h);
-        double k_norm = 0.0;
-        for (int i = 0; i < d; ++i) k_norm += k[i] * k[i];
-        k_norm = std::sqrt(k_norm);
-        std::vector<double> e(v, v + d);
-        for (int i = 0; i < d; ++i)
-          for (int j = 0; j < d; ++j) e[i] -= S[i * d + j] * k[j] / k_norm;
-        double zq = 0.0;
-        for (int i = 0; i < d; ++i) {
-          for (int j = 0; j < d; ++j) S[i * d + j] += e[i] * k[j] / k_norm;
-          z[i] += k[i];
-          zq += z[i] * q[i];
-        }
-        for (int i = 0; i < d; ++i) {
-          double y = 0.0;
-          for (int j = 0; j < d; ++j) y += S[i * d + j] * q[j];
-          EXPECT_NEAR(test::token_row(p, r.o, b, t, h)[i], y / zq, 1e-12) << t;
-          // S_t k^_t = v_t.
-          double Sk = 0.0;
-          for (int j = 0; j < d; ++j) Sk += S[i * d + j] * k[j] / k_norm;
-          EXPECT_NEAR(Sk, v[i], 1e-12);
-        }
+  // S_t k^_t = v_t: the state after each token, by decode steps.
+  Problem token = p;
+  token.seq_len = 1;
+  State state = initial_state(token);
+  for (int t = 0; t < p.seq_len; ++t) {
+    Inputs x;
+    for (std::vector<double> Inputs::*field : {&Inputs::q, &Inputs::k, &Inputs::u, &Inputs::v})
+      x.*field = token_range(in.*field, p.batch, p.seq_len, t, t + 1);
+    decode_step(token, x, std::vector<int64_t>(p.batch, t), state);
+    for (size_t head = 0; head < static_cast<size_t>(p.batch) * p.heads; ++head) {
+      const double* k = &x.k[head * d];
+      const double k_norm =
+          std::sqrt(lla::test::dot(std::vector<double>(k, k + d), std::vector<double>(k, k + d)));
+      for (int i = 0; i < d; ++i) {
+        double Sk = 0.0;
+        for (int j = 0; j < d; ++j) Sk += state.S[head * d * d + i * d + j] * k[j] / k_norm;
+        EXPECT_NEAR(Sk, x.v[head * d + i], 1e-12) << t;
       }
     }
   }

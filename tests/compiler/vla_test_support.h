@@ -110,6 +110,40 @@ class TextbookHead {
   std::vector<Real> A_, S_, z_, alpha_;
 };
 
+// o of the beta = 1 delta rule with normalised keys and VLA's read-out (spec test 5: what VLA
+// is when u = 0): per head, S += (v - S k^) k^^T, z += k, o = S q / max(z.q, eps_den).
+inline std::vector<double> delta_rule_outputs(const Problem& p, const Inputs& in) {
+  const int d = p.head_dim;
+  std::vector<double> o(in.v.size());
+  for (int b = 0; b < p.batch; ++b) {
+    for (int h = 0; h < p.heads; ++h) {
+      std::vector<double> S(d * d, 0.0), z(d, 0.0);
+      for (int t = 0; t < p.seq_len; ++t) {
+        const size_t row = ((static_cast<size_t>(b) * p.seq_len + t) * p.heads + h) * d;
+        const double *q = &in.q[row], *k = &in.k[row], *v = &in.v[row];
+        double k_norm = 0.0;
+        for (int i = 0; i < d; ++i) k_norm += k[i] * k[i];
+        k_norm = std::max(std::sqrt(k_norm), 1e-12);
+        std::vector<double> e(v, v + d);
+        for (int i = 0; i < d; ++i)
+          for (int j = 0; j < d; ++j) e[i] -= S[i * d + j] * k[j] / k_norm;
+        double zq = 0.0;
+        for (int i = 0; i < d; ++i) {
+          for (int j = 0; j < d; ++j) S[i * d + j] += e[i] * k[j] / k_norm;
+          z[i] += k[i];
+          zq += z[i] * q[i];
+        }
+        for (int i = 0; i < d; ++i) {
+          double y = 0.0;
+          for (int j = 0; j < d; ++j) y += S[i * d + j] * q[j];
+          o[row + i] = y / std::max(zq, p.hyper.eps_den);
+        }
+      }
+    }
+  }
+  return o;
+}
+
 // Whether every head's A ([B,H,d,d]) is symmetric bit for bit.
 inline bool exactly_symmetric(const Problem& p, const std::vector<double>& A) {
   const int d = p.head_dim;

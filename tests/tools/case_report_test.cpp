@@ -68,6 +68,38 @@ TEST(CaseReport, AWrongOrMissizedTensorFails) {
       << v.line;
 }
 
+// A "vla" case: its own tensors (o, final_state.A/S/z, dq, dk, du, dv), judged the same way.
+TEST(CaseReport, VlaCaseComparesItsOwnTensors) {
+  const reference::GoldenCase c = reference::load_golden_case(
+      std::string(LLA_TEST_CASES_DIR) + "/vla_grad_T12_d4_B2_H2_period5.json");
+  const reference::VlaGoldenCase& vla = *c.vla;
+  CaseOutputs got;
+  got.vla_forward = vla.expected;
+  const CaseVerdict forward_only = judge_case(c, got, 1e-9, "cpu");
+  EXPECT_EQ(forward_only.outcome, Outcome::pass);
+  EXPECT_TRUE(forward_only.partial);
+  EXPECT_EQ(forward_only.line,
+            "PASS " + c.name +
+                " o=0.00e+00 final_state.A=0.00e+00 final_state.S=0.00e+00 final_state.z=0.00e+00 "
+                "(SKIP dq dk du dv: not computed by the cpu backend)");
+
+  got.vla_gradients = {vla.grads->dq, vla.grads->dk, vla.grads->du, vla.grads->dv, {}};
+  got.vla_gradients.du[4] += 1.0;
+  got.vla_forward.final_state.z.pop_back();
+  const CaseVerdict wrong = judge_case(c, got, 1e-9, "reference");
+  EXPECT_EQ(wrong.outcome, Outcome::fail);
+  EXPECT_EQ(wrong.line.rfind("FAIL " + c.name + " final_state.z has 15 values, expected 16; du "
+                                                "max_rel_err=",
+                             0),
+            0u)
+      << wrong.line;
+  EXPECT_NE(wrong.line.find("worst_index=4 "), std::string::npos) << wrong.line;
+
+  // What a backend computed for log-linear cases says nothing about a vla case.
+  CaseOutputs log_linear_only = everything(gradient_case());
+  EXPECT_EQ(judge_case(c, log_linear_only, 1e-9, "cuda").outcome, Outcome::skip);
+}
+
 TEST(CaseReport, ControlCharactersAreEscaped) {
   EXPECT_EQ(printable(std::string("a\0b\x1b[0m\x7f\tc", 10)), "a\\x00b\\x1b[0m\\x7f\\x09c");
   EXPECT_EQ(printable("plain text, UTF-8 \xc3\xa9"), "plain text, UTF-8 \xc3\xa9");

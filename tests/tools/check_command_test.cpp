@@ -64,6 +64,10 @@ bool contains(const std::string& text, const std::string& part) {
 // gradient the case carries.
 std::string compared_tensors(const std::string& file) {
   const json d = json::parse(read_text(file));
+  if (d["variant"] == "vla") {
+    const std::string outputs = " o= final_state.A= final_state.S= final_state.z=";
+    return d.contains("grads") ? outputs + " dq= dk= du= dv=" : outputs;
+  }
   std::string tensors = " o= final_state=";
   if (!d.contains("grads")) return tensors;
   tensors += " dq= dk= dv= dg= dlambda=";
@@ -76,12 +80,12 @@ std::string compared_tensors(const std::string& file) {
 // line names every tensor compared.
 TEST(CheckCommand, EveryBundledCasePasses) {
   const std::vector<std::string> files = bundled_case_files();
-  ASSERT_EQ(files.size(), 18u);
+  ASSERT_EQ(files.size(), 24u);
   const ToolRun run = run_check(files);
   EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
   const std::vector<std::string> lines = lines_of(run.out);
-  ASSERT_EQ(lines.size(), 19u) << run.out;
-  int with_gradients = 0;
+  ASSERT_EQ(lines.size(), 25u) << run.out;
+  int with_gradients = 0, vla_with_gradients = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string name = std::filesystem::path(files[i]).stem().string();
     EXPECT_EQ(lines[i].rfind("PASS " + name + " o=", 0), 0u) << lines[i];
@@ -91,15 +95,17 @@ TEST(CheckCommand, EveryBundledCasePasses) {
     }
     EXPECT_EQ(names_only, compared_tensors(files[i])) << lines[i];
     with_gradients += contains(lines[i], " dlambda=") ? 1 : 0;
+    vla_with_gradients += contains(lines[i], " du=") ? 1 : 0;
   }
   EXPECT_EQ(with_gradients, 9);
-  EXPECT_EQ(lines.back(), "18 passed, 0 failed");
+  EXPECT_EQ(vla_with_gradients, 4);
+  EXPECT_EQ(lines.back(), "24 passed, 0 failed");
   EXPECT_EQ(run.err, "");
 }
 
 // On a GPU: every Mamba-2 case that starts a sequence passes through the kernel (o only; the
-// final state and gradients are named as skipped), Gated DeltaNet cases and cases that continue
-// a sequence are skipped, not passed. Without one: a clear refusal, exit 2.
+// final state and gradients are named as skipped), Gated DeltaNet cases, VLA cases and cases
+// that continue a sequence are skipped, not passed. Without one: a clear refusal, exit 2.
 TEST(CheckCommand, CudaBackendRunsTheMamba2CasesOnTheGpu) {
   const std::vector<std::string> files = bundled_case_files();
   std::vector<std::string> args = {"--backend", "cuda"};
@@ -113,18 +119,21 @@ TEST(CheckCommand, CudaBackendRunsTheMamba2CasesOnTheGpu) {
   }
   EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
   const std::vector<std::string> lines = lines_of(run.out);
-  ASSERT_EQ(lines.size(), 19u) << run.out;
+  ASSERT_EQ(lines.size(), 25u) << run.out;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string name = std::filesystem::path(files[i]).stem().string();
     const bool runs = name.rfind("mamba2", 0) == 0;
     EXPECT_EQ(lines[i].rfind((runs ? "PASS " : "SKIP ") + name, 0), 0u) << lines[i];
+    if (name.rfind("vla_", 0) == 0) {
+      EXPECT_EQ(lines[i], "SKIP " + name + " variant vla: the cuda backend has no VLA kernel yet");
+    }
     if (runs) {
       EXPECT_TRUE(contains(lines[i], " o=")) << lines[i];
       EXPECT_TRUE(contains(lines[i], "(SKIP final_state")) << lines[i];
       EXPECT_TRUE(contains(lines[i], "not computed by the cuda backend)")) << lines[i];
     }
   }
-  EXPECT_EQ(lines.back(), "8 passed (8 in part), 0 failed, 10 skipped");
+  EXPECT_EQ(lines.back(), "8 passed (8 in part), 0 failed, 16 skipped");
 }
 
 TEST(CheckCommand, ChunkOptionChoosesTheReferenceChunk) {
@@ -240,16 +249,40 @@ TEST(CheckCommand, WrongFormat) {
 
 TEST(CheckCommand, MissingFile) { expect_case_error(scratch_path("absent.json"), "no such file"); }
 
-// A case of an extension lla does not implement is skipped, never passed.
-TEST(CheckCommand, VlaCaseIsSkipped) {
-  const std::string path =
-      edited_case("gdn_T9_K4_V3.json", "case.json", [](json& d) { d["variant"] = "vla"; });
-  const ToolRun run = run_check({path, bundled("gdn_T9_K4_V3.json")});
+// A VLA case: every output and gradient compared, and any one of them off is a failure that
+// names it.
+TEST(CheckCommand, VlaCasePassesAndEveryTensorIsCompared) {
+  const std::string file = "vla_grad_T12_d4_B2_H2_period5.json";
+  const ToolRun run = run_check({"--chunk", "4", bundled(file)});
   EXPECT_EQ(run.exit_status, 0) << run.out << run.err;
-  const std::vector<std::string> lines = lines_of(run.out);
-  ASSERT_EQ(lines.size(), 3u) << run.out;
-  EXPECT_EQ(lines[0], "SKIP " + path + ": variant \"vla\" (spec/vla.md) is not implemented by this reader");
-  EXPECT_EQ(lines[2], "1 passed, 0 failed, 1 skipped");
+  EXPECT_TRUE(contains(run.out, "PASS vla_grad_T12_d4_B2_H2_period5 o=")) << run.out;
+  EXPECT_TRUE(contains(run.out, "1 passed, 0 failed")) << run.out;
+  struct Edit {
+    const char* tensor;
+    std::function<json&(json&)> entry;
+  };
+  const Edit edits[] = {
+      {"o", [](json& d) -> json& { return d["outputs"]["o"][5]; }},
+      {"final_state.A", [](json& d) -> json& { return d["outputs"]["final_state"]["A"][5]; }},
+      {"final_state.S", [](json& d) -> json& { return d["outputs"]["final_state"]["S"][5]; }},
+      {"final_state.z", [](json& d) -> json& { return d["outputs"]["final_state"]["z"][5]; }},
+      {"dq", [](json& d) -> json& { return d["grads"]["dq"][5]; }},
+      {"dk", [](json& d) -> json& { return d["grads"]["dk"][5]; }},
+      {"du", [](json& d) -> json& { return d["grads"]["du"][5]; }},
+      {"dv", [](json& d) -> json& { return d["grads"]["dv"][5]; }},
+  };
+  for (const Edit& edit : edits) {
+    const std::string path = edited_case(file, "case.json", [&](json& d) {
+      json& x = edit.entry(d);
+      x = x.get<double>() * (1 + 1e-6) + 1e-7;
+    });
+    const ToolRun perturbed = run_check({path});
+    EXPECT_EQ(perturbed.exit_status, 1) << perturbed.out << perturbed.err;
+    EXPECT_TRUE(contains(perturbed.out, "FAIL vla_grad_T12_d4_B2_H2_period5 " +
+                                            std::string(edit.tensor) + " max_rel_err="))
+        << perturbed.out;
+    EXPECT_TRUE(contains(perturbed.out, "worst_index=5 ")) << perturbed.out;
+  }
 }
 
 // Issue 16: a number that overflows (1e400) in one file escaped as an uncaught exception: the

@@ -24,8 +24,28 @@ struct Tensor {
   const std::vector<double>* expected;
 };
 
+// Every tensor a "vla" case carries, in the order of the PASS line.
+std::vector<Tensor> carried_vla_tensors(const reference::VlaGoldenCase& c, const CaseOutputs& got) {
+  const reference::vla::State& state = got.vla_forward.final_state;
+  std::vector<Tensor> tensors = {
+      {"o", &got.vla_forward.o, &c.expected.o},
+      {"final_state.A", &state.A, &c.expected.final_state.A},
+      {"final_state.S", &state.S, &c.expected.final_state.S},
+      {"final_state.z", &state.z, &c.expected.final_state.z},
+  };
+  if (c.grads) {
+    const reference::vla::Gradients& g = got.vla_gradients;
+    tensors.insert(tensors.end(), {{"dq", &g.dq, &c.grads->dq},
+                                   {"dk", &g.dk, &c.grads->dk},
+                                   {"du", &g.du, &c.grads->du},
+                                   {"dv", &g.dv, &c.grads->dv}});
+  }
+  return tensors;
+}
+
 // Every tensor the case carries, in the order of the PASS line.
 std::vector<Tensor> carried_tensors(const reference::GoldenCase& c, const CaseOutputs& got) {
+  if (c.vla) return carried_vla_tensors(*c.vla, got);
   std::vector<Tensor> tensors = {
       {"o", &got.forward.o, &c.expected.o},
       {"final_state", &got.forward.final_state.levels, &c.expected.final_state.levels},

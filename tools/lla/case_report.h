@@ -7,6 +7,8 @@
 #include "reference/backward.h"
 #include "reference/golden_case.h"
 #include "reference/reference.h"
+#include "reference/vla.h"
+#include "reference/vla_backward.h"
 
 namespace lla::tools {
 
@@ -15,6 +17,9 @@ namespace lla::tools {
 struct CaseOutputs {
   reference::Result forward;       // o and the final state
   reference::Gradients gradients;  // of the case's loss, when the case carries grads
+  // For a "vla" case (GoldenCase::vla), in place of the two above.
+  reference::vla::Result vla_forward;       // o and the final state (A, S, z)
+  reference::vla::Gradients vla_gradients;  // dq, dk, du, dv of sum(o * do)
 };
 
 enum class Outcome { pass, fail, skip };
@@ -27,7 +32,8 @@ struct CaseVerdict {
 
 // Compares, by max relative error (max |got - expected| / max |expected|), every tensor the
 // case carries (o, final_state, and dq, dk, dv, dg, dlambda, dbeta, dinitial_state of its
-// grads) that `got` holds:
+// grads; for a "vla" case o, final_state.A, final_state.S, final_state.z, and dq, dk, du, dv)
+// that `got` holds:
 //   PASS <name> o=<err> final_state=<err> dq=<err> ...[ (SKIP <tensors>: not computed by the
 //       <backend> backend)]
 //   FAIL <name> <tensor> max_rel_err=<err> worst_index=<i> got=<x> expected=<y>[; <tensor> ...]

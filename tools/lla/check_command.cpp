@@ -17,6 +17,8 @@
 #include "reference/backward.h"
 #include "reference/golden_case.h"
 #include "reference/reference.h"
+#include "reference/vla.h"
+#include "reference/vla_backward.h"
 
 namespace lla::tools {
 namespace {
@@ -37,11 +39,25 @@ struct Backend {
   std::function<RunCase()> open;
 };
 
+// A "vla" case through the reference: the chunkwise forward and, when the case carries
+// gradients, the chunkwise backward of sum(o * do).
+CaseOutputs run_vla_reference(const reference::VlaGoldenCase& c, int chunk) {
+  CaseOutputs out;
+  out.vla_forward = reference::vla::forward_chunkwise(c.problem, c.inputs, chunk);
+  if (c.grads) {
+    out.vla_gradients =
+        reference::vla::backward(c.problem, c.inputs, nullptr, {c.grads->d_o, {}},
+                                 {reference::vla::BackwardForm::chunkwise, chunk});
+  }
+  return out;
+}
+
 // The float64 reference: the chunkwise forward, and the chunkwise backward of the case's loss
 // (sum(o * do) + sum(final_state * dfinal_state)) when the case carries gradients.
 RunCase open_reference() {
   return [](const GoldenCase& c, int chunk) {
     const int reference_chunk = chunk == 0 ? kReferenceChunk : chunk;
+    if (c.vla) return run_vla_reference(*c.vla, reference_chunk);
     // A case may give the gradient of an initial state at position 0 (all zero) without the
     // state itself: the empty state after no tokens.
     const bool wants_initial_gradient = c.grads && !c.grads->d_initial_state.empty();
@@ -66,7 +82,8 @@ RunCase open_reference() {
 RunCase open_cuda() {
   auto runner = std::make_shared<CudaCaseRunner>();
   return [runner](const GoldenCase& c, int chunk) {
-    return CaseOutputs{runner->run(c, chunk), {}};
+    if (c.vla) throw CaseSkipped("variant vla: the cuda backend has no VLA kernel yet");
+    return CaseOutputs{runner->run(c, chunk), {}, {}, {}};
   };
 }
 
@@ -107,10 +124,11 @@ ValueSetter power_of_two(int* target) {
 // The command line of `lla check`, storing into *o.
 CommandLine command_line(Options* o) {
   CommandLine c("check", {"check [--backend reference|cuda] [--tolerance X] [--chunk C] CASE.json..."},
-                "Runs golden cases (format lla-case-v1, with its extension for a call that "
-                "continues a sequence) through a backend and compares every output and gradient a "
-                "case carries that the backend computes (o, final_state, dq, dk, dv, dg, dlambda, "
-                "dbeta, dinitial_state) by max relative error (max |got - expected| / max "
+                "Runs golden cases (format lla-case-v1, with its extensions for a call that "
+                "continues a sequence and for variant vla) through a backend and compares every "
+                "output and gradient a case carries that the backend computes (o, final_state, dq, "
+                "dk, dv, dg, dlambda, dbeta, dinitial_state; for vla o, final_state.A, "
+                "final_state.S, final_state.z, dq, dk, du, dv) by max relative error (max |got - expected| / max "
                 "|expected|). Prints one line per case: PASS with each tensor's error, FAIL with "
                 "what differed, SKIP for a case the backend cannot run; tensors a backend does not "
                 "compute are named as SKIP on their case's line, never counted as passed. Then \"N "
@@ -118,8 +136,8 @@ CommandLine command_line(Options* o) {
                 "\", S skipped\", \", E errors\" when there are any.");
   c.option("--backend", "NAME",
            "reference (the float64 CPU reference, the default: forward and backward) or cuda "
-           "(the forward's o only; Gated DeltaNet cases and cases that continue a sequence are "
-           "reported as SKIP)",
+           "(the forward's o only; Gated DeltaNet cases, vla cases and cases that continue a "
+           "sequence are reported as SKIP)",
            [o](const std::string& name) { o->backend = &find_backend(name); })
       .option("--tolerance", "X",
               "largest accepted max relative error; default 1e-9 for reference, 1e-4 for cuda "
@@ -189,9 +207,6 @@ int check_command(const Args& args) {
           break;
       }
       print_line(stdout, verdict.line);
-    } catch (const reference::CaseNotSupported& e) {
-      print_line(stdout, std::string("SKIP ") + e.what());
-      ++skipped;
     } catch (const std::exception& e) {  // CaseFormatError, or anything else this file caused
       std::fflush(stdout);
       print_line(stderr, std::string("error: ") + e.what());
