@@ -96,14 +96,22 @@ Projections random_projections(const Problem& p, uint64_t seed, InputDistributio
     raw.v = normal_values(n, 1.0, rng);
     return raw;
   }
+  return initialised_layer_projections(p, normal_values(n, 1.0, rng), rng());
+}
+
+Projections initialised_layer_projections(const Problem& p, const std::vector<double>& x,
+                                          uint64_t weight_seed) {
+  vla::validate(p);
+  require_size(x, token_size(p), "x");
   // A [B,T,H,d] tensor is [B*T, D] rows with D = H*d: the heads of a token side by side.
   const int D = p.heads * p.head_dim;
   const size_t weights = static_cast<size_t>(D) * D;
-  const std::vector<double> x = normal_values(n, 1.0, rng);
+  std::mt19937_64 rng(weight_seed);
   const std::vector<double> Wq = normal_values(weights, kInitialisedWeightStd, rng);
   const std::vector<double> Wk = normal_values(weights, kInitialisedWeightStd, rng);
   const std::vector<double> Wv = normal_values(weights, kInitialisedWeightStd, rng);
   const std::vector<double> Wu = normal_values(weights, kInitialisedWeightStd, rng);
+  Projections raw;
   raw.q_raw = project(Wq, x, D);
   raw.k_raw = project(Wk, x, D);
   raw.v = project(Wv, x, D);

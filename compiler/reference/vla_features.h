@@ -50,6 +50,12 @@ enum class InputDistribution {
 Projections random_projections(const Problem& p, uint64_t seed,
                                InputDistribution distribution = InputDistribution::standard);
 
+// The projections of a randomly initialised layer (initialised_layer's weights, drawn from
+// weight_seed) for the layer inputs x [B,T,D], D = H * d: what initialised_layer does with
+// x ~ N(0, I_D), for other inputs (embeddings of tokens, say).
+Projections initialised_layer_projections(const Problem& p, const std::vector<double>& x,
+                                          uint64_t weight_seed);
+
 // features(p, random_projections(p, seed, distribution)).
 Inputs random_inputs(const Problem& p, uint64_t seed,
                      InputDistribution distribution = InputDistribution::standard);

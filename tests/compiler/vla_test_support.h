@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "reference/vla.h"
@@ -33,13 +35,20 @@ inline State state_after(const Problem& p, int64_t position, uint64_t seed) {
   return forward_recurrent(prefix, random_inputs(prefix, seed)).final_state;
 }
 
+// How many nudges follow the token at an absolute position: the spec's schedule is one after
+// every period-th token; the drift measurements also try others.
+using NudgeSchedule = std::function<int(int64_t position)>;
+
 // One head of the recurrence in Real arithmetic, token by token.
 template <typename Real>
 class TextbookHead {
  public:
-  TextbookHead(int d, const Hyper& hyper, int64_t position = 0)
+  TextbookHead(int d, const Hyper& hyper, int64_t position = 0, NudgeSchedule nudges = {})
       : d_(d),
         hyper_(hyper),
+        nudges_(nudges
+                    ? std::move(nudges)
+                    : [period = hyper.period](int64_t n) { return (n + 1) % period == 0 ? 1 : 0; }),
         position_(position),
         A_(d * d, Real(0)),
         S_(d * d, Real(0)),
@@ -59,7 +68,7 @@ class TextbookHead {
     delta = std::max(delta, Real(hyper_.eps_stab));
     for (int i = 0; i < d; ++i)
       for (int j = 0; j < d; ++j) A_[i * d + j] -= w[i] * w[j] / delta;
-    if ((position_ + 1) % hyper_.period == 0)
+    for (int nudge = nudges_(position_); nudge > 0; --nudge)
       for (int i = 0; i < d; ++i) A_[i * d + i] += Real(hyper_.eps_per);
     std::vector<Real> kh(d), kr(d);
     for (int i = 0; i < d; ++i) kr[i] = Real(k[i]);
@@ -106,6 +115,7 @@ class TextbookHead {
 
   int d_;
   Hyper hyper_;
+  NudgeSchedule nudges_;
   int64_t position_;
   std::vector<Real> A_, S_, z_, alpha_;
 };
