@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,21 @@ std::vector<double> symmetric_direction(const Problem& p, uint64_t seed) {
   return e;
 }
 
+// <gradient, direction> against the derivative of loss(x moved along `direction` in x.*field)
+// (Richardson central differences).
+template <typename Struct>
+void expect_gradient_along(const std::string& name, const Struct& x,
+                           std::vector<double> Struct::*field, const std::vector<double>& direction,
+                           const std::vector<double>& gradient,
+                           const std::function<double(const Struct&)>& loss, double tolerance) {
+  const double numeric = directional_derivative([&](double h) {
+    Struct moved = x;
+    for (size_t i = 0; i < direction.size(); ++i) (moved.*field)[i] += h * direction[i];
+    return loss(moved);
+  });
+  EXPECT_NEAR(dot(gradient, direction), numeric, tolerance * (1.0 + std::abs(numeric))) << name;
+}
+
 // Along a random direction of every input, <gradient, direction> against the directional
 // derivative of the loss (Richardson central differences).
 void expect_central_differences(const BackwardCase& c, const Gradients& g, double tolerance,
@@ -133,14 +149,9 @@ void expect_central_differences(const BackwardCase& c, const Gradients& g, doubl
                           {"u", &Inputs::u, &g.du},
                           {"v", &Inputs::v, &g.dv}};
   for (const Input& input : inputs) {
-    const std::vector<double> direction = normal_values((c.in.*input.field).size(), ++seed);
-    const double numeric = directional_derivative([&](double h) {
-      Inputs moved = c.in;
-      for (size_t i = 0; i < direction.size(); ++i) (moved.*input.field)[i] += h * direction[i];
-      return loss(c, moved, c.state());
-    });
-    EXPECT_NEAR(dot(*input.gradient, direction), numeric, tolerance * (1.0 + std::abs(numeric)))
-        << input.name;
+    expect_gradient_along<Inputs>(
+        input.name, c.in, input.field, normal_values((c.in.*input.field).size(), ++seed),
+        *input.gradient, [&](const Inputs& moved) { return loss(c, moved, c.state()); }, tolerance);
   }
   if (!c.state()) return;
   // The gradient with respect to a symmetric A is symmetric.
@@ -162,14 +173,9 @@ void expect_central_differences(const BackwardCase& c, const Gradients& g, doubl
       {"z", &State::z, &g.d_initial_state.z, normal_values(vector_size(c.p), ++seed)}};
   for (const StatePart& part : parts) {
     // A small step keeps A positive definite: its smallest eigenvalue is about lambda0 / T.
-    const double numeric = directional_derivative([&](double h) {
-      State moved = c.initial;
-      for (size_t i = 0; i < part.direction.size(); ++i)
-        (moved.*part.field)[i] += h * part.direction[i];
-      return loss(c, c.in, &moved);
-    });
-    EXPECT_NEAR(dot(*part.gradient, part.direction), numeric, tolerance * (1.0 + std::abs(numeric)))
-        << "initial_state." << part.name;
+    expect_gradient_along<State>(
+        std::string("initial_state.") + part.name, c.initial, part.field, part.direction,
+        *part.gradient, [&](const State& moved) { return loss(c, c.in, &moved); }, tolerance);
   }
 }
 
@@ -302,12 +308,12 @@ TEST(VlaFeatures, BackwardMatchesCentralDifferences) {
     // Along the zero direction's 1e-12 clamp the loss is linear: keep to the smooth part.
     if (r.field == &Projections::u_raw)
       for (int i = 0; i < 3; ++i) direction[i] = 0.0;
-    const double numeric = directional_derivative([&](double h) {
-      Projections moved = raw;
-      for (size_t i = 0; i < direction.size(); ++i) (moved.*r.field)[i] += h * direction[i];
-      return dot(forward_recurrent(c.p, features(c.p, moved)).o, c.out.d_o);
-    });
-    EXPECT_NEAR(dot(d.*r.field, direction), numeric, 1e-8 * (1.0 + std::abs(numeric))) << r.name;
+    expect_gradient_along<Projections>(
+        r.name, raw, r.field, direction, d.*r.field,
+        [&](const Projections& moved) {
+          return dot(forward_recurrent(c.p, features(c.p, moved)).o, c.out.d_o);
+        },
+        1e-8);
   }
   // Below the clamp u = u_raw / 1e-12: the gradient is du / 1e-12.
   const Gradients g = backward(c.p, in, nullptr, c.out);
@@ -374,14 +380,8 @@ TEST(VlaBackward, LayerWeightsMatchCentralDifferences) {
   uint64_t seed = 70;
   for (const Weight& weight : {Weight{"W_q", &Weights::q}, Weight{"W_k", &Weights::k},
                                Weight{"W_v", &Weights::v}, Weight{"W_u", &Weights::u}}) {
-    const std::vector<double> direction = normal_values(D * D, ++seed);
-    const double numeric = directional_derivative([&](double h) {
-      Weights moved = w;
-      for (size_t i = 0; i < direction.size(); ++i) (moved.*weight.field)[i] += h * direction[i];
-      return layer_loss(moved);
-    });
-    EXPECT_NEAR(dot(grads.*weight.field, direction), numeric, 1e-8 * (1.0 + std::abs(numeric)))
-        << weight.name;
+    expect_gradient_along<Weights>(weight.name, w, weight.field, normal_values(D * D, ++seed),
+                                   grads.*weight.field, layer_loss, 1e-8);
   }
 }
 
@@ -422,14 +422,10 @@ TEST(VlaBackwardAtScale, DISABLED_ChunkwiseAt16K) {
   std::printf("VLA chunkwise backward, T = 16384, d = 64, chunk 64: %.2f s\n", seconds);
   uint64_t seed = 92;
   for (std::vector<double> Inputs::*field : {&Inputs::v, &Inputs::u}) {
-    const std::vector<double> direction = normal_values(token_size(p), ++seed);
-    const double numeric = directional_derivative([&](double h) {
-      Inputs moved = in;
-      for (size_t i = 0; i < direction.size(); ++i) (moved.*field)[i] += h * direction[i];
-      return dot(forward_chunkwise(p, moved, 64).o, out.d_o);
-    });
-    const std::vector<double>& gradient = field == &Inputs::v ? g.dv : g.du;
-    EXPECT_NEAR(dot(gradient, direction), numeric, 1e-6 * (1.0 + std::abs(numeric)));
+    expect_gradient_along<Inputs>(
+        field == &Inputs::v ? "v" : "u", in, field, normal_values(token_size(p), ++seed),
+        field == &Inputs::v ? g.dv : g.du,
+        [&](const Inputs& moved) { return dot(forward_chunkwise(p, moved, 64).o, out.d_o); }, 1e-6);
   }
 }
 
