@@ -96,7 +96,8 @@ Result forward_recurrent(const Problem& p, const Inputs& in, const State* initia
 // nudge changes A for the tokens after it, so the precision path's blocks end at each nudge as
 // well as at each chunk end (spec 3.5's "split chunks at nudge points"): the form is exact for
 // any chunk and period, equal to forward_recurrent to rounding (about 1e-15 relative). It does
-// not clamp delta, which is >= 1 while A is positive definite (spec 3.6).
+// not clamp delta, which is >= 1 while A is positive definite (spec 3.6): with eps_stab > 1,
+// where the recurrence would clamp, it throws std::domain_error saying so.
 Result forward_chunkwise(const Problem& p, const Inputs& in, int chunk,
                          const State* initial = nullptr);
 

@@ -17,7 +17,8 @@
 //     kept (the checkpoints); going backwards, each chunk's precision blocks and memory path are
 //     recomputed from its checkpoint and reversed: the Cholesky factor and the triangular solves
 //     of the precision path, the UT solve of the memory path. O((T/C) d^2 + C d) memory for
-//     chunk C; any chunk and period.
+//     chunk C; any chunk and period. Like forward_chunkwise it has no delta clamp, and throws
+//     std::domain_error where the recurrence would clamp (eps_stab > 1).
 
 #include <vector>
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "reference/vector_ops.h"
 #include "reference/vla_ops.h"
@@ -36,6 +38,17 @@ PrecisionBlock precision_block_forward(const Hyper& hyper, int d, int first, int
     }
   }
   b.L = cholesky_lower(gram, n);
+  // L_ii^2 is token i's delta. The block form has no clamp: where the recurrence would clamp
+  // (only when eps_stab > 1, delta being >= 1 while A is positive definite), it cannot agree.
+  for (int i = 0; i < n; ++i) {
+    const double delta = b.L[static_cast<size_t>(i) * n + i] * b.L[static_cast<size_t>(i) * n + i];
+    if (delta < hyper.eps_stab) {
+      throw std::domain_error("delta " + std::to_string(delta) + " is below eps_stab " +
+                              std::to_string(hyper.eps_stab) +
+                              ": the chunkwise form has no delta clamp (spec/vla.md 3.5); the "
+                              "recurrent form applies it");
+    }
+  }
   b.M = solve_lower(b.L, b.W, n, d);
   for (int i = 0; i < n; ++i) {
     double* a = row(alpha, first + i, d);

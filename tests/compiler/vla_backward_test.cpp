@@ -234,6 +234,53 @@ TEST(VlaBackward, ReadOutClampCutsTheDenominatorsGradient) {
   }
 }
 
+// Where delta < eps_stab (only possible with eps_stab > 1) the recurrence uses eps_stab: no
+// gradient through delta. The chunkwise forms have no clamp and say so.
+TEST(VlaBackward, DeltaClampCutsItsGradient) {
+  BackwardCase c = make_case({1, 7, 1, 3, 4, 0, true}, 13);
+  // delta = 1 + u~.A u~ <= 1 + |A| <= 11 < eps_stab at every token: A = 10 I shrinks, nudged by
+  // 0.01.
+  c.p.hyper.eps_stab = 20.0;
+  test::TextbookHead<double> textbook(c.p.head_dim, c.p.hyper);
+  const Result r = forward_recurrent(c.p, c.in);
+  for (int t = 0; t < c.p.seq_len; ++t) {
+    const std::vector<double> o =
+        textbook.step(&c.in.q[t * 3], &c.in.k[t * 3], &c.in.u[t * 3], &c.in.v[t * 3]);
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(r.o[t * 3 + i], o[i], 1e-13 * std::abs(o[i])) << t;
+  }
+  expect_central_differences(c, backward(c.p, c.in, nullptr, c.out, {BackwardForm::recurrent}),
+                             1e-8, 500);
+  EXPECT_THROW(forward_chunkwise(c.p, c.in, 4), std::domain_error);
+  EXPECT_THROW(backward(c.p, c.in, nullptr, c.out, {BackwardForm::chunkwise, 4}),
+               std::domain_error);
+}
+
+// A zero key (not a feature ELU + 1 gives, but an input all the same) takes both normalisations'
+// floors: k^ = 0, alpha = 0, a^ = 0, no write. The forms agree on it, forward and backward.
+TEST(VlaBackward, ZeroKeyTakesTheNormalisationFloors) {
+  BackwardCase c = make_case({1, 9, 2, 3, 4, 3, true}, 19);
+  for (int i = 0; i < 3; ++i) c.in.k[(4 * 2 + 1) * 3 + i] = 0.0;  // token 4, head 1
+  const Result recurrent = forward_recurrent(c.p, c.in, c.state());
+  const Result chunkwise = forward_chunkwise(c.p, c.in, 4, c.state());
+  EXPECT_LT(max_relative_error(chunkwise.o, recurrent.o), 1e-13);
+  EXPECT_LT(max_relative_error(chunkwise.final_state.S, recurrent.final_state.S), 1e-13);
+  const Gradients g = backward(c.p, c.in, c.state(), c.out, {BackwardForm::recurrent});
+  expect_gradients_agree(backward(c.p, c.in, c.state(), c.out, {BackwardForm::chunkwise, 4}), g,
+                         1e-12, "chunkwise");
+  // Within |k| < 1e-25 both floors hold (k^ = k / 1e-12, |alpha| < 1e-12, a^ = alpha / 1e-12)
+  // and the loss is smooth in k: F.normalize's gradient there, dx^ / 1e-12, is its derivative.
+  std::vector<double> direction(c.in.k.size(), 0.0);
+  for (int i = 0; i < 3; ++i) direction[(4 * 2 + 1) * 3 + i] = 1.0 - 0.7 * i;
+  const double h = 1e-30;
+  const auto moved = [&](double step) {
+    Inputs in = c.in;
+    for (size_t i = 0; i < direction.size(); ++i) in.k[i] += step * direction[i];
+    return loss(c, in, c.state());
+  };
+  const double numeric = (moved(h) - moved(-h)) / (2 * h);
+  EXPECT_NEAR(dot(g.dk, direction), numeric, 1e-6 * std::abs(numeric));
+}
+
 // o is linear in (v, S0) and so is S_T, while A and z do not depend on them:
 // <v, dv> + <S0, dS0> = sum(o * d_o) + <S_T, dS_T>. o is unchanged when q is scaled:
 // <q, dq> = 0.
