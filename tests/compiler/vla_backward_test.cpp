@@ -120,6 +120,13 @@ std::vector<double> symmetric_direction(const Problem& p, uint64_t seed) {
   return e;
 }
 
+// A named tensor of an input struct, for the differences to move.
+template <typename Struct>
+struct Member {
+  const char* name;
+  std::vector<double> Struct::*field;
+};
+
 // <gradient, direction> against the derivative of loss(x moved along `direction` in x.*field)
 // (Richardson central differences).
 template <typename Struct>
@@ -344,10 +351,7 @@ TEST(VlaFeatures, BackwardMatchesCentralDifferences) {
   for (int i = 0; i < 3; ++i) raw.u_raw[i] = 0.0;  // a zero direction: the clamp's branch
   const Inputs in = features(c.p, raw);
   const Projections d = feature_backward(c.p, raw, backward(c.p, in, nullptr, c.out));
-  struct Raw {
-    const char* name;
-    std::vector<double> Projections::*field;
-  };
+  using Raw = Member<Projections>;
   uint64_t seed = 50;
   for (const Raw& r : {Raw{"q_raw", &Projections::q_raw}, Raw{"k_raw", &Projections::k_raw},
                        Raw{"u_raw", &Projections::u_raw}, Raw{"v", &Projections::v}}) {
@@ -420,10 +424,7 @@ TEST(VlaBackward, LayerWeightsMatchCentralDifferences) {
       for (int i = 0; i < D; ++i) dk_raw[t * D + i] += w.u[o * D + i] * d.u_raw[t * D + o];
   const Weights grads{weight_gradient(d.q_raw, x), weight_gradient(dk_raw, x),
                       weight_gradient(d.v, x), weight_gradient(d.u_raw, raw.k_raw)};
-  struct Weight {
-    const char* name;
-    std::vector<double> Weights::*field;
-  };
+  using Weight = Member<Weights>;
   uint64_t seed = 70;
   for (const Weight& weight : {Weight{"W_q", &Weights::q}, Weight{"W_k", &Weights::k},
                                Weight{"W_v", &Weights::v}, Weight{"W_u", &Weights::u}}) {
