@@ -32,6 +32,17 @@ __device__ __forceinline__ void lla_store(lla_f16* p, float x) {
   p->bits = h;
 }
 
+// Whether T and U are one type (for the static_asserts of the templates' contracts; no
+// standard headers here).
+template <class T, class U>
+struct lla_same_type {
+  static constexpr bool value = false;
+};
+template <class T>
+struct lla_same_type<T, T> {
+  static constexpr bool value = true;
+};
+
 // 2^x as one MUFU.EX2. Results under 2^-126 flush to zero, which a decay weight can afford;
 // exp2f keeps them by rescaling around the instruction, five more instructions per call.
 __device__ __forceinline__ float lla_exp2(float x) {

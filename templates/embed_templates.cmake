@@ -1,5 +1,6 @@
 # Writes OUTPUT, a C++ file holding every file of INPUTS as a raw string literal, keyed by
-# its path relative to BASE. Run as `cmake -DOUTPUT=... -DINPUTS=a|b -DBASE=dir -P embed_templates.cmake`.
+# its path relative to BASE. Run as
+# `cmake -DOUTPUT=... -DINPUTS=a|b -DBASE=folder -P embed_templates.cmake`.
 string(REPLACE "|" ";" inputs "${INPUTS}")
 set(body "")
 foreach(path ${inputs})

@@ -1,5 +1,6 @@
 #pragma once
-// The templates of templates/ (CUDA's *.cuh, the CPU backend's cpu/*.h), embedded at build time.
+// The templates of templates/ (CUDA's *.cuh, in folders too; the CPU backend's cpu/*.h),
+// embedded at build time.
 
 #include <string_view>
 #include <vector>
@@ -7,11 +8,11 @@
 namespace lla::templates {
 
 struct Template {
-  std::string_view name;  // path below templates/, e.g. "mamba2_forward.cuh", "cpu/common.h"
+  std::string_view name;  // path below templates/: "mamba2_decode.cuh", "ptx/sm80.cuh", "cpu/common.h"
   std::string_view text;
 };
 
-// Every embedded template, in file-name order.
+// Every embedded template, in path order.
 const std::vector<Template>& all();
 
 // The text of the template called `name`; empty when there is none.

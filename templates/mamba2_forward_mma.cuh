@@ -6,11 +6,11 @@
 
 namespace lla_mamba2 {
 
+using namespace lla_ptx;  // the device library (ptx/sm80.cuh)
+
 static_assert(sizeof(Element) == 2, "mma: 16-bit inputs only");
 static_assert(kChunk == 16 * lla_config::kWarps, "mma: one warp per 16 rows of the chunk");
 static_assert(kKeyDim % 16 == 0 && kBlockV % 16 == 0, "mma: K and block_v in steps of 16");
-
-using Bits = unsigned short;  // raw bits of a 16-bit Element
 
 // Row pitches of shared tiles, in 16-bit elements: 8 more than the row spreads the rows of a
 // fragment load over all banks.
@@ -20,15 +20,11 @@ constexpr int kChunkPitch = kChunk + 8;  // rows of chunk positions: transposed 
 // on 16-byte boundaries.
 static_assert(kKeyPitch % 8 == 0 && kChunkPitch % 8 == 0, "mma: 16-byte aligned shared rows");
 
-__device__ __forceinline__ Bits to_bits(float x) {
-  Element e;
-  lla_store(&e, x);
-  return e.bits;
-}
-
-// Two floats as the two 16-bit halves of an mma operand register (the first in the low half).
-__device__ __forceinline__ unsigned pack(float lo, float hi) {
-  return static_cast<unsigned>(to_bits(lo)) | (static_cast<unsigned>(to_bits(hi)) << 16);
+// The library's 16-bit conversions and mma at the module's Element.
+__device__ __forceinline__ Bits to_bits(float x) { return lla_ptx::to_bits<Element>(x); }
+__device__ __forceinline__ unsigned pack(float lo, float hi) { return lla_ptx::pack<Element>(lo, hi); }
+__device__ __forceinline__ void mma(float c[4], const unsigned a[4], const unsigned b[2]) {
+  mma_sync(c, a, b, Element{});
 }
 
 // Eight 16-bit elements, one 16-byte access; `at` counts elements from a 16-byte aligned base.
@@ -54,48 +50,6 @@ __device__ void load_transposed(const Element* __restrict__ src, const ChunkTask
 #pragma unroll
     for (int u = 0; u < 8; ++u) tile[(d0 + u) * kChunkPitch + row] = v.e[u];
   }
-}
-
-__device__ __forceinline__ unsigned pair_at(const Bits* p) {
-  return *reinterpret_cast<const unsigned*>(p);
-}
-
-__device__ __forceinline__ int lane_group() { return (threadIdx.x & 31) >> 2; }
-__device__ __forceinline__ int lane_in_group() { return threadIdx.x & 3; }
-
-// Operand A (16 x 16) of rows r0.. and columns k0.. of a row-major tile.
-__device__ __forceinline__ void load_a(unsigned a[4], const Bits* tile, int pitch, int r0, int k0) {
-  const Bits* top = tile + (r0 + lane_group()) * pitch + k0 + 2 * lane_in_group();
-  const Bits* bottom = top + 8 * pitch;
-  a[0] = pair_at(top);
-  a[1] = pair_at(bottom);
-  a[2] = pair_at(top + 8);
-  a[3] = pair_at(bottom + 8);
-}
-
-// Operand B (16 x 8: k x n) of columns n0.. and rows k0.., from a tile stored [n][k].
-__device__ __forceinline__ void load_b(unsigned b[2], const Bits* tile, int pitch, int n0, int k0) {
-  const Bits* p = tile + (n0 + lane_group()) * pitch + k0 + 2 * lane_in_group();
-  b[0] = pair_at(p);
-  b[1] = pair_at(p + 8);
-}
-
-__device__ __forceinline__ void mma_sync(float c[4], const unsigned a[4], const unsigned b[2], lla_bf16) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-__device__ __forceinline__ void mma_sync(float c[4], const unsigned a[4], const unsigned b[2], lla_f16) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-__device__ __forceinline__ void mma(float c[4], const unsigned a[4], const unsigned b[2]) {
-  mma_sync(c, a, b, Element{});
 }
 
 // Shared memory of the kernels, in bytes (the host plan passes the same sizes).

@@ -17,28 +17,6 @@
 namespace lla_mamba2 {
 
 constexpr int kValuePitch = kBlockV + 8;  // rows of a v tile
-// Elements of a chunk's key (q, k) and value tiles.
-constexpr int kKeyTile = kChunk * kKeyPitch, kValueTile = kChunk * kValuePitch;
-// Bytes a chunk stage starts on: 16, for ldmatrix and cp.async.
-constexpr int kStageAlignment = 16;
-constexpr int kStageStride =
-    (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
-constexpr int kSlotBytes = 2 * kBlockV * kKeyPitch;
-// Both stages, each warp's partial sums for its partner (16 x block_v / 2 floats), the slots'
-// decays.
-static_assert(2 * kStageStride + kScanWarps * 4 * 16 * kBlockV / 2 + kSlotDecayBytes == lla_config::kScanFixedBytes &&
-                  kSlotBytes == lla_config::kScanSlotBytes,
-              "the host plan's scan shared memory sizes disagree with the kernel's layout");
-
-// Operand A (16 x 16) at rows r0, columns k0 of a row-major [m][k] tile.
-__device__ __forceinline__ void load_a_rows(unsigned a[4], const Bits* tile, int pitch, int r0, int k0) {
-  load_matrices(a, tile + (r0 + (lane() & 7) + 8 * ((lane() >> 3) & 1)) * pitch + k0 + 8 * (lane() >> 4));
-}
-// Operand B (k x n = 32 x 8: two k steps) at columns n0, rows k0 of a tile stored [n][k]:
-// b[0..1] the step at k0, b[2..3] the step at k0 + 16.
-__device__ __forceinline__ void load_b_rows(unsigned b[4], const Bits* tile, int pitch, int n0, int k0) {
-  load_matrices(b, tile + (n0 + (lane() & 7)) * pitch + k0 + 8 * (lane() >> 3));
-}
 
 // Rows padded by 8 elements (kKeyPitch, kValuePitch), which spreads a fragment load's rows
 // over all banks.
@@ -47,30 +25,48 @@ struct PaddedRows {
   __device__ static int at(int row, int column) { return row * (kColumns + 8) + column; }
 };
 static_assert(kKeyPitch == kKeyDim + 8, "PaddedRows pads key rows as kKeyPitch does");
-
-// What the split kernels (mamba2_forward_scan_split.cuh) share with this scan: its chunk tiles'
-// layout and sizes (kKeyTile, kValueTile) and stages (on kStageAlignment bytes), and its slots'
-// layout, [block_v][K] in rows of kKeyPitch.
-using ChunkTiles = PaddedRows;
-__device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) { return shared; }
-__device__ __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
-  return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
-}
+// The slots: [block_v][K] in rows of kKeyPitch.
 struct SlotLayout {
   static constexpr int kElements = kBlockV * kKeyPitch;
   __device__ static int at(int kk, int vv) { return vv * kKeyPitch + kk; }
 };
 
-// mma.sync reads the chunk tiles through the generic proxy, as cp.async wrote them: nothing to
-// fence before the barrier that publishes them.
-__device__ __forceinline__ void fence_chunk_tiles() {}
+// This module's scan policy (the contract in mamba2_forward_scan_common.cuh): chunk tiles in
+// padded rows, stages on 16 bytes (ldmatrix and cp.async), slots in SlotLayout.
+struct MmaScanPolicy {
+  using ChunkTiles = PaddedRows;
+  using Slots = SlotLayout;
+  static constexpr int kKeyTile = kChunk * kKeyPitch, kValueTile = kChunk * kValuePitch;
+  static constexpr int kStageAlignment = 16;
+  static constexpr int kStageStride =
+      (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
+  __device__ static __forceinline__ unsigned char* aligned_stages(unsigned char* shared) { return shared; }
+  __device__ static __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
+    return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
+  }
+  // mma.sync reads the chunk tiles through the generic proxy, as cp.async wrote them: nothing
+  // to fence before the barrier that publishes them.
+  __device__ static __forceinline__ void fence_chunk_tiles() {}
+  struct PieceState;
+  __device__ static __forceinline__ void add_piece_chunk(PieceState& state, const ScanStage& s);
+  __device__ static __forceinline__ void store_piece(const PieceState& state, float* out);
+};
+using ScanPolicy = MmaScanPolicy;
+
+constexpr int kSlotBytes = 2 * kBlockV * kKeyPitch;
+// Both stages, each warp's partial sums for its partner (16 x block_v / 2 floats), the slots'
+// decays.
+static_assert(2 * ScanPolicy::kStageStride + kScanWarps * 4 * 16 * kBlockV / 2 + kSlotDecayBytes ==
+                      lla_config::kScanFixedBytes &&
+                  kSlotBytes == lla_config::kScanSlotBytes,
+              "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
 // A piece's state for the split (mamba2_forward_scan_split.cuh): 16 x 16 tiles of K x block_v,
 // each warp a run of consecutive ones (a row of tiles shares its operand A, so a warp weighs
 // each A it loads once for its whole run).
 constexpr int kPieceTiles = (kKeyDim / 16) * (kBlockV / 16);
 constexpr int kPieceTilesPerWarp = (kPieceTiles + kScanWarps - 1) / kScanWarps;
-struct PieceState {
+struct MmaScanPolicy::PieceState {
   float tiles[kPieceTilesPerWarp][2][4];
 };
 // This warp's u-th tile: rows m0 of K, columns n0 of the V tile; false past the last tile.
@@ -81,7 +77,7 @@ __device__ __forceinline__ bool piece_tile(int u, int& m0, int& n0) {
   return kPieceTiles % kScanWarps == 0 || tile < kPieceTiles;
 }
 // state = state exp(chunk decay) + k^T diag(w) v for the chunk in stage s, w_t = exp(G_last - G_t).
-__device__ __forceinline__ void add_piece_chunk(PieceState& state, const ScanStage& s) {
+__device__ __forceinline__ void MmaScanPolicy::add_piece_chunk(PieceState& state, const ScanStage& s) {
   const float across = lla_exp2(s.gc[kChunk - 1]);
   unsigned w[kChunk / 16][2];
 #pragma unroll
@@ -111,7 +107,7 @@ __device__ __forceinline__ void add_piece_chunk(PieceState& state, const ScanSta
   }
 }
 // The state into `out`, a [K][V] fp32 state at the block's column v0.
-__device__ __forceinline__ void store_piece(const PieceState& state, float* out) {
+__device__ __forceinline__ void MmaScanPolicy::store_piece(const PieceState& state, float* out) {
 #pragma unroll
   for (int u = 0; u < kPieceTilesPerWarp; ++u) {
     int m0, n0;
@@ -124,6 +120,8 @@ __device__ __forceinline__ void store_piece(const PieceState& state, float* out)
     }
   }
 }
+
+static_assert(ScanPolicyContract<ScanPolicy>::kHolds, "the scan policy");
 
 // Chunk c's state, S^T = (w v)^T k with w_i = exp(G_last - G_i), plus the slots below j each
 // decayed to the chunk's end (`across[e]`), rounded once into slot j. Its 16 x 16 blocks are
@@ -161,9 +159,7 @@ __device__ __forceinline__ void form_slot(const ScanStage& s, Bits* slots, int j
 
 // The two warps of a row block wait for each other alone when they exchange partial sums: the
 // others go on (to form the next slot, which no warp reads in this chunk).
-__device__ __forceinline__ void pair_barrier(int row_block) {
-  asm volatile("bar.sync %0, 64;\n" ::"r"(1 + row_block) : "memory");
-}
+__device__ __forceinline__ void pair_barrier(int row_block) { named_barrier<64>(1 + row_block); }
 
 // Two warps share 16 rows of the chunk: for the intra-chunk levels they take alternate
 // 16-column blocks of the scores (and so of P V), for the chunk levels alternate 32-wide steps
@@ -184,7 +180,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
                     const float* __restrict__ seeds, const float* __restrict__ seed_decays, int seq_len,
                     int heads, int groups, float scale, int segment_chunks, int seeds_per_head) {
   extern __shared__ __align__(16) unsigned char scan_smem[];
-  float* exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);  // [warp][16 x block_v/2]
+  float* exchange = reinterpret_cast<float*>(scan_smem + 2 * ScanPolicy::kStageStride);  // [warp][16 x block_v/2]
   float* decay = exchange + kScanThreads / 32 * kExchangeFloats;  // total log2 decay of each slot's block
   Bits* slots = reinterpret_cast<Bits*>(reinterpret_cast<unsigned char*>(decay) + kSlotDecayBytes);
 
@@ -205,11 +201,11 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
     return ((x >> 1) * 8 + lane_group()) * (kBlockV / 2) + 8 * t + 2 * lane_in_group() + (x & 1);
   };
 
-  begin_segment<PaddedRows, SlotLayout>(block, segment, slots, decay, seeds, seed_decays, seq_len, heads,
-                                        groups, segment_chunks, seeds_per_head, chunk_stage(scan_smem, 0));
+  begin_segment<ScanPolicy>(block, segment, slots, decay, seeds, seed_decays, seq_len, heads, groups,
+                            segment_chunks, seeds_per_head, ScanPolicy::chunk_stage(scan_smem, 0));
 
   for (int c = segment.first; c < segment.end; ++c) {
-    const auto [s, next, tokens, more] = begin_chunk(scan_smem, segment, c, seq_len);
+    const auto [s, next, tokens, more] = begin_chunk<ScanPolicy>(scan_smem, segment, c, seq_len);
     ChunkRows next_rows;
     if (more) next_rows = load_chunk<PaddedRows>(block, c + 1, seq_len, heads, groups, next);
 

@@ -18,71 +18,9 @@ static_assert(lla_config::kWarps == kRowBlocks, "scan: the module's warps are on
 // Chunk levels a state slot can hold: every level of kLevels above the in-chunk ones.
 constexpr int kSlots = kLevels > kIntraLevels ? kLevels - kIntraLevels : 1;
 
-__device__ __forceinline__ unsigned shared_address(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, asynchronously; zeros when `valid` is false.
-__device__ __forceinline__ void copy_async_16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)),
-               "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-// Until at most kPending of this thread's committed groups are in flight.
-template <int kPending>
-__device__ __forceinline__ void copy_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending)); }
-__device__ __forceinline__ void copy_async_wait_all() { copy_async_wait<0>(); }
-
-// Four 8 x 8 matrices of 16-bit elements; lane l names row l % 8 of matrix l / 8.
-__device__ __forceinline__ void load_matrices(unsigned r[4], const Bits* row) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
-}
-__device__ __forceinline__ void load_matrices_transposed(unsigned r[4], const Bits* row) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(shared_address(row)));
-}
-
-__device__ __forceinline__ int lane() { return threadIdx.x & 31; }
-
-// Operand A (16 x 16) at rows m0, columns k0 of A = T^T, T a [k][m] tile of kColumns columns
-// in Layout (8 consecutive columns from a multiple of 8 lie together in every layout here).
-template <class Layout, int kColumns>
-__device__ __forceinline__ void load_a_transposed(unsigned a[4], const Bits* tile, int m0, int k0) {
-  load_matrices_transposed(a, tile + Layout::template at<kColumns>(k0 + (lane() & 7) + 8 * (lane() >> 4),
-                                                                   m0 + 8 * ((lane() >> 3) & 1)));
-}
-// Operand B (k x n = 16 x 16: two n tiles) at rows k0, columns n0 of a [k][n] tile: b[0..1]
-// the tile at n0, b[2..3] the tile at n0 + 8.
-template <class Layout, int kColumns>
-__device__ __forceinline__ void load_b_transposed(unsigned b[4], const Bits* tile, int n0, int k0) {
-  load_matrices_transposed(b, tile + Layout::template at<kColumns>(k0 + (lane() & 7) + 8 * ((lane() >> 3) & 1),
-                                                                   n0 + 8 * (lane() >> 4)));
-}
-
-__device__ __forceinline__ float bits_float(Bits b) {
-  Element e;
-  e.bits = b;
-  return lla_to_float(e);
-}
-__device__ __forceinline__ float2 unpack(unsigned pair) {
-  return make_float2(bits_float(static_cast<Bits>(pair & 0xffff)), bits_float(static_cast<Bits>(pair >> 16)));
-}
-
-// Pairs of 16-bit elements times pairs of factors (both as pack() packs them), rounded once:
-// one fma.rn of pairs (sm_80) with the addend -0, which leaves every product as it is.
-__device__ __forceinline__ unsigned multiply_pairs(lla_bf16, unsigned x, unsigned factors) {
-  unsigned y;
-  asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(y) : "r"(x), "r"(factors), "r"(0x80008000u));
-  return y;
-}
-__device__ __forceinline__ unsigned multiply_pairs(lla_f16, unsigned x, unsigned factors) {
-  unsigned y;
-  asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(y) : "r"(x), "r"(factors), "r"(0x80008000u));
-  return y;
-}
+// The library's 16-bit values at the module's Element.
+__device__ __forceinline__ float bits_float(Bits b) { return lla_ptx::bits_float<Element>(b); }
+__device__ __forceinline__ float2 unpack(unsigned pair) { return lla_ptx::unpack<Element>(pair); }
 
 // The weights w_i = exp(G_last - G_i) that decay rows of a chunk to its end (gc: prefix log2
 // decays), at this lane's operand columns of 16-row step `step`, as pairs rounded to 16 bits:
@@ -268,11 +206,43 @@ __device__ __forceinline__ ScanSegment scan_segment(int chunks, int segment_chun
   return {first, min(first + segment_chunks, chunks)};
 }
 
-// What each scan module (mamba2_forward_scan.cuh, mamba2_forward_scan_wgmma.cuh) defines for
-// the walk: stage i of its chunk stages, and the fence that publishes cp.async's writes to a
-// stage to its products.
-__device__ ScanStage chunk_stage(unsigned char* stages, int i);
-__device__ void fence_chunk_tiles();
+// The contract between the walk here (and the split kernels of mamba2_forward_scan_split.cuh)
+// and a scan module (mamba2_forward_scan.cuh on mma.sync, mamba2_forward_scan_wgmma.cuh on
+// warpgroups). The module defines a policy struct and names it ScanPolicy:
+//   ChunkTiles              the Layout its chunk tiles arrive in (copy_tile; ptx/sm80.cuh)
+//   Slots                   its slots' layout: kElements a slot, at(kk, vv) an element's place
+//   kKeyTile, kValueTile    elements of a chunk's key (q, k) and value tiles
+//   kStageAlignment         bytes a chunk stage starts on
+//   kStageStride            bytes from one chunk stage to the next
+//   aligned_stages(shared)  where the stages start in the block's dynamic shared memory
+//   chunk_stage(stages, i)  stage i
+//   fence_chunk_tiles()     publishes cp.async's writes to a stage to the module's products
+//   PieceState, add_piece_chunk(state, stage), store_piece(state, out)
+//                           a split piece's state, a chunk added to it, and its store as fp32
+//                           [K][V] at the block's V tile
+// ScanPolicyContract<P>::kHolds checks it; each module and the split assert it.
+template <class P>
+struct ScanPolicyContract {
+  static_assert(P::kStageAlignment % 16 == 0, "scan policy: stages start on 16 bytes (cp.async, ldmatrix)");
+  static_assert(P::kStageStride % P::kStageAlignment == 0 &&
+                    P::kStageStride >= kScanStageBytes<P::kKeyTile, P::kValueTile>,
+                "scan policy: a stage holds a chunk's tiles, g's prefix sums and lambda");
+  static_assert(P::kKeyTile >= kChunk * kKeyDim && P::kValueTile >= kChunk * kBlockV,
+                "scan policy: the tiles hold a chunk's rows");
+  static_assert(P::Slots::kElements >= kKeyDim * kBlockV, "scan policy: a slot holds K x block_v");
+  static_assert(lla_same_type<decltype(&P::aligned_stages), unsigned char* (*)(unsigned char*)>::value,
+                "scan policy: unsigned char* aligned_stages(unsigned char* shared)");
+  static_assert(lla_same_type<decltype(&P::chunk_stage), ScanStage (*)(unsigned char*, int)>::value,
+                "scan policy: ScanStage chunk_stage(unsigned char* stages, int i)");
+  static_assert(lla_same_type<decltype(&P::fence_chunk_tiles), void (*)()>::value,
+                "scan policy: void fence_chunk_tiles()");
+  static_assert(lla_same_type<decltype(&P::add_piece_chunk),
+                              void (*)(typename P::PieceState&, const ScanStage&)>::value,
+                "scan policy: void add_piece_chunk(PieceState&, const ScanStage&)");
+  static_assert(lla_same_type<decltype(&P::store_piece), void (*)(const typename P::PieceState&, float*)>::value,
+                "scan policy: void store_piece(const PieceState&, float* out)");
+  static constexpr bool kHolds = true;
+};
 
 // Chunk c of the walk: its stage `s` (stages alternate from the segment's first chunk, which
 // begin_segment loads; from a chunk's own parity, 64-wide V tiles spill), the other stage for
@@ -283,13 +253,14 @@ struct ChunkStep {
   int tokens;
   bool more;
 };
+template <class Policy>
 __device__ __forceinline__ ChunkStep begin_chunk(unsigned char* stages, const ScanSegment& segment, int c,
                                                  int seq_len) {
   const int stage = (c - segment.first) & 1;
-  const ChunkStep step = {chunk_stage(stages, stage), chunk_stage(stages, stage ^ 1), seq_len - c * kChunk,
-                          c + 1 < segment.end};
+  const ChunkStep step = {Policy::chunk_stage(stages, stage), Policy::chunk_stage(stages, stage ^ 1),
+                          seq_len - c * kChunk, c + 1 < segment.end};
   copy_async_wait_all();
-  fence_chunk_tiles();
+  Policy::fence_chunk_tiles();
   __syncthreads();
   return step;
 }
@@ -354,15 +325,15 @@ constexpr int kSlotDecayBytes = (4 * kSlots + 15) / 16 * 16;
 
 // A block's start: its segment's seeds into the slots and decays (load_seeds), then the
 // segment's first chunk into `first`, the stage the walk starts from (begin_chunk's stage 0).
-template <class Layout, class SlotLayout>
+template <class Policy>
 __device__ void begin_segment(const ScanBlock& block, const ScanSegment& segment, Bits* slots, float* decay,
                               const float* __restrict__ seeds, const float* __restrict__ seed_decays,
                               int seq_len, int heads, int groups, int segment_chunks, int seeds_per_head,
                               const ScanStage& first) {
-  load_seeds<SlotLayout>(slots, decay, seeds, seed_decays, block, heads, segment.first, segment_chunks,
-                         seeds_per_head);
-  store_chunk_rows(load_chunk<Layout>(block, segment.first, seq_len, heads, groups, first), first.gc,
-                   first.lambda);
+  load_seeds<typename Policy::Slots>(slots, decay, seeds, seed_decays, block, heads, segment.first,
+                                     segment_chunks, seeds_per_head);
+  store_chunk_rows(load_chunk<typename Policy::ChunkTiles>(block, segment.first, seq_len, heads, groups, first),
+                   first.gc, first.lambda);
 }
 
 // After chunk c, c + 1 carries into bit j = ctz(c + 1): slot j becomes slots 0 .. j - 1 and

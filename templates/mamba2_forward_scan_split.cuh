@@ -18,19 +18,24 @@
 
 namespace lla_mamba2 {
 
+// The scan module before this file names its policy (mamba2_forward_scan_common.cuh's contract).
+static_assert(ScanPolicyContract<ScanPolicy>::kHolds, "the split needs the scan module's policy");
+using ChunkTiles = ScanPolicy::ChunkTiles;
+
 // A piece's chunks go through kPieceStages stages of k and v tiles and g's prefix sums (in the
 // scan's layout), kPieceStages - 1 chunks in flight while one computes: a chunk is little work
 // against its loads. They fit in the scan's chunk stages (which hold q besides).
 constexpr int kPieceStages = 3;
-constexpr int kPieceStageBytes = (2 * (kKeyTile + kValueTile) + 4 * kChunk + kStageAlignment - 1) /
-                                 kStageAlignment * kStageAlignment;
+constexpr int kPieceStageBytes =
+    (2 * (ScanPolicy::kKeyTile + ScanPolicy::kValueTile) + 4 * kChunk + ScanPolicy::kStageAlignment - 1) /
+    ScanPolicy::kStageAlignment * ScanPolicy::kStageAlignment;
 static_assert(1024 + kPieceStages * kPieceStageBytes <= lla_config::kScanFixedBytes,
               "the pieces' stages fit in the scan's fixed shared memory");
 __device__ __forceinline__ ScanStage piece_stage(unsigned char* stages, int i) {
   ScanStage s = {};
   s.k = reinterpret_cast<Bits*>(stages + i * kPieceStageBytes);
-  s.v = s.k + kKeyTile;
-  s.gc = reinterpret_cast<float*>(s.v + kValueTile);
+  s.v = s.k + ScanPolicy::kKeyTile;
+  s.gc = reinterpret_cast<float*>(s.v + ScanPolicy::kValueTile);
   return s;
 }
 
@@ -44,7 +49,7 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
                            float* __restrict__ piece_decays, int seq_len, int heads, int groups,
                            int piece_chunks) {
   extern __shared__ __align__(128) unsigned char split_shared[];
-  unsigned char* stages = aligned_stages(split_shared);
+  unsigned char* stages = ScanPolicy::aligned_stages(split_shared);
   const int head = blockIdx.y % heads, group = head / (heads / groups), v0 = blockIdx.x * kBlockV;
   const long long row0 = static_cast<long long>(blockIdx.y / heads) * seq_len +
                          static_cast<long long>(blockIdx.z) * piece_chunks * kChunk;
@@ -66,24 +71,24 @@ extern "C" __global__ void __launch_bounds__(kScanThreads)
     return decays;
   };
 
-  PieceState state = {};  // decayed to the end of the chunks so far
+  ScanPolicy::PieceState state = {};  // decayed to the end of the chunks so far
   float total = 0.0f;     // their log2 decay
 #pragma unroll
   for (int i = 0; i < kPieceStages - 1; ++i) store_decay_prefix(load(i), piece_stage(stages, i).gc);
   for (int i = 0; i < piece_chunks; ++i) {
     const ScanStage s = piece_stage(stages, i % kPieceStages);
     copy_async_wait<kPieceStages - 2>();
-    fence_chunk_tiles();
+    ScanPolicy::fence_chunk_tiles();
     __syncthreads();  // chunk i is in place, and every warp is done with chunk i - 1's stage
     const ChunkDecays ahead = load(i + kPieceStages - 1);
     total += s.gc[kChunk - 1];
-    add_piece_chunk(state, s);
+    ScanPolicy::add_piece_chunk(state, s);
     if (i + kPieceStages - 1 < piece_chunks)
       store_decay_prefix(ahead, piece_stage(stages, (i + kPieceStages - 1) % kPieceStages).gc);
   }
 
   const size_t piece = static_cast<size_t>(blockIdx.y) * gridDim.z + blockIdx.z;
-  store_piece(state, pieces + piece * kStateElements + v0);
+  ScanPolicy::store_piece(state, pieces + piece * kStateElements + v0);
   if (blockIdx.x == 0 && threadIdx.x == 0) piece_decays[piece] = total;
 }
 

@@ -24,15 +24,6 @@ static_assert(kChunk == 64, "scan_wgmma: a chunk is one warpgroup's 64 rows");
 static_assert(kKeyDim % 64 == 0, "scan_wgmma: a slot is formed in 64-row steps of K");
 static_assert(kBlockV == 32 || kBlockV == 64, "scan_wgmma: block_v is a wgmma N of 32 or 64");
 
-// Core matrices of 128 contiguous bytes (8 rows of 16), column groups fastest: wgmma's layout
-// without swizzling, and one conflict-free ldmatrix row or 32-bit access per lane.
-struct CoreMatrices {
-  template <int kColumns>
-  __device__ static int at(int row, int column) {
-    return ((row >> 3) * (kColumns / 8) + (column >> 3)) * 64 + (row & 7) * 8 + (column & 7);
-  }
-};
-
 // Rows of the tile cut into atoms 64 columns (128 bytes) wide, or 32 (64 bytes) for a tile
 // that narrow, the atoms one after another, each row's 16-byte groups XOR-swizzled by the
 // row (wgmma's 128- and 64-byte swizzles): a global line copied into a row lands in distinct
@@ -50,13 +41,37 @@ struct SwizzledRows {
 };
 static_assert(kKeyDim % 64 == 0 && (kBlockV == 32 || kBlockV % 64 == 0), "whole swizzle atoms");
 
-// Elements of a chunk's key (q, k) and value tiles.
-constexpr int kKeyTile = kChunk * kKeyDim, kValueTile = kChunk * kBlockV;
-// Bytes a chunk stage starts on: 1024, a swizzle atom's.
-constexpr int kStageAlignment = 1024;
-constexpr int kStageStride =
-    (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
 constexpr int kSlotElements = kKeyDim * kBlockV;
+// The slots: [K][block_v] in core matrices.
+struct SlotLayout {
+  static constexpr int kElements = kSlotElements;
+  __device__ static int at(int kk, int vv) { return CoreMatrices::at<kBlockV>(kk, vv); }
+};
+
+// This module's scan policy (the contract in mamba2_forward_scan_common.cuh): chunk tiles in
+// swizzled rows, stages on 1024 bytes (a swizzle atom's), slots in SlotLayout.
+struct WgmmaScanPolicy {
+  using ChunkTiles = SwizzledRows;
+  using Slots = SlotLayout;
+  static constexpr int kKeyTile = kChunk * kKeyDim, kValueTile = kChunk * kBlockV;
+  static constexpr int kStageAlignment = 1024;
+  static constexpr int kStageStride =
+      (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
+  __device__ static __forceinline__ unsigned char* aligned_stages(unsigned char* shared) {
+    return shared + ((1024 - (shared_address(shared) & 1023)) & 1023);
+  }
+  __device__ static __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
+    return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
+  }
+  // wgmma reads the chunk tiles through the async proxy: cp.async's writes are fenced for it
+  // before the barrier that publishes them.
+  __device__ static __forceinline__ void fence_chunk_tiles() { fence_proxy_async(); }
+  struct PieceState;
+  __device__ static __forceinline__ void add_piece_chunk(PieceState& state, const ScanStage& s);
+  __device__ static __forceinline__ void store_piece(const PieceState& state, float* out);
+};
+using ScanPolicy = WgmmaScanPolicy;
+
 // The warpgroups' partial sums of o, each for the other's half of the block_v columns: rows of
 // kExchangePitch floats (a warp's float2 stores in two wavefronts). With V tile 64 they go in
 // the chunk's q, k and v tiles once both warpgroups are done with them (which keeps 64 within
@@ -67,41 +82,12 @@ constexpr int kExchangeBytes = 4 * 2 * kChunk * kExchangePitch;
 static_assert(kExchangeBytes <= 2 * (2 * kChunk * kKeyDim + kChunk * kBlockV), "the exchange fits in the tiles");
 // Both stages, the exchange unless it is in them, the slots' decays, then the slots, after up
 // to 1024 bytes that align the stages' swizzle atoms.
-static_assert(1024 + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes) + kSlotDecayBytes ==
+static_assert(1024 + 2 * ScanPolicy::kStageStride + (kExchangeInStage ? 0 : kExchangeBytes) + kSlotDecayBytes ==
                       lla_config::kScanFixedBytes &&
                   2 * kSlotElements == lla_config::kScanSlotBytes,
               "the host plan's scan shared memory sizes disagree with the kernel's layout");
 
-// What the split kernels (mamba2_forward_scan_split.cuh) share with this scan: its chunk tiles'
-// layout and sizes (kKeyTile, kValueTile) and stages (on kStageAlignment bytes), and its slots' layout.
-using ChunkTiles = SwizzledRows;
-__device__ __forceinline__ unsigned char* aligned_stages(unsigned char* shared) {
-  return shared + ((1024 - (shared_address(shared) & 1023)) & 1023);
-}
-__device__ __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
-  return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
-}
-struct SlotLayout {
-  static constexpr int kElements = kSlotElements;
-  __device__ static int at(int kk, int vv) { return CoreMatrices::at<kBlockV>(kk, vv); }
-};
-
-using lla_config::WgmmaDescriptor;
-
-// A wgmma shared-memory matrix descriptor: `leading` and `stride` bytes between core matrices
-// (without swizzling: along the product's K, and along M or N; N-major with swizzling: along N
-// between atoms, and along K between groups of 8 rows; K-major with swizzling, only `stride`,
-// between groups of 8 rows), `swizzle` 0 (none), 1 (128 bytes) or 2 (64 bytes).
-__device__ __forceinline__ WgmmaDescriptor matrix_descriptor(const Bits* start, unsigned leading, unsigned stride,
-                                                             unsigned swizzle) {
-  return {shared_address(start) >> 4 | (leading >> 4) << 16, stride >> 4 | swizzle << 30};
-}
-// The descriptor of the same layout `elements` (a multiple of 8) further on: its start field
-// counts 16 bytes, and shared addresses stay under 2^18 bytes, so the sum never carries out of
-// the field. (Built once and moved, descriptors cost an add per product, not five.)
-__device__ __forceinline__ WgmmaDescriptor descriptor_plus(WgmmaDescriptor d, int elements) {
-  return {d.lo + static_cast<unsigned>(elements >> 3), d.hi};
-}
+// Descriptors (ptx/sm90.cuh) of the module's tiles.
 // A SwizzledRows [chunk][K] tile as a K-major operand (its columns the product's K) ...
 __device__ __forceinline__ WgmmaDescriptor k_major(const Bits* tile) { return matrix_descriptor(tile, 16, 1024, 1); }
 // ... from column k0 (a multiple of 16: within an atom, the start moves by 32 bytes a step).
@@ -122,31 +108,10 @@ __device__ __forceinline__ WgmmaDescriptor n_major_at(WgmmaDescriptor tile, int 
   return descriptor_plus(tile, k0 * kBlockV);
 }
 
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() {
-  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-}
-template <int kPending>
-__device__ __forceinline__ void wgmma_wait() {
-  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
-}
-// After a wait: the accumulators are read only from here on (the compiler sees them written
-// when the wgmma is issued).
-template <int n>
-__device__ __forceinline__ void settle(float (&d)[n]) {
-#pragma unroll
-  for (int i = 0; i < n; ++i) asm volatile("" : "+f"(d[i])::"memory");
-}
-// Shared memory written by ordinary stores or cp.async, read next by wgmma.
-__device__ __forceinline__ void fence_proxy_async() {
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
-
-// m64 n kN k16, fp32 accumulators (lla_config::Wgmma, generated per N: see
+// Wgmma<N>: m64 nN k16, fp32 accumulators (lla_ptx::Wgmma, generated per N: see
 // compiler/generator/wgmma_wrappers.h): a thread holds rows lane_group() (+ 8) of its warp's
 // 16 and columns 8 j + 2 lane_in_group() (+ 1) in d[4 j .. 4 j + 3], the mma.sync accumulator
 // layout.
-using lla_config::Wgmma;
 
 // A warpgroup's share of a chunk: half of its keys (scores and P V), half of K (slot reads)
 // and every other 64-row tile of K (slot formation); warpgroup g takes half g.
@@ -257,17 +222,13 @@ __device__ __forceinline__ void issue_chunk_state(float (&state)[kGroupTiles][kV
   wgmma_commit();
 }
 
-// wgmma reads the chunk tiles through the async proxy: cp.async's writes are fenced for it
-// before the barrier that publishes them.
-__device__ __forceinline__ void fence_chunk_tiles() { fence_proxy_async(); }
-
 // A piece's state for the split (mamba2_forward_scan_split.cuh), held as the next slot's state
 // is: warpgroup g its K tiles g, g + 2, ...
-struct PieceState {
+struct WgmmaScanPolicy::PieceState {
   float tiles[kGroupTiles][kValueRegs];
 };
 // state = state exp(chunk decay) + K^T diag(w) V for the chunk in stage s, w_t = exp(G_last - G_t).
-__device__ __forceinline__ void add_piece_chunk(PieceState& state, const ScanStage& s) {
+__device__ __forceinline__ void WgmmaScanPolicy::add_piece_chunk(PieceState& state, const ScanStage& s) {
   const int half = threadIdx.x >> 7;
   unsigned a[kGroupTiles][kChunk / 16][4];
   slot_operands(a, s, half);
@@ -282,12 +243,14 @@ __device__ __forceinline__ void add_piece_chunk(PieceState& state, const ScanSta
   for (int t = 0; t < kGroupTiles; ++t) settle(state.tiles[t]);
 }
 // The state into `out`, a [K][V] fp32 state at the block's column v0.
-__device__ __forceinline__ void store_piece(const PieceState& state, float* out) {
+__device__ __forceinline__ void WgmmaScanPolicy::store_piece(const PieceState& state, float* out) {
   for_each_state_pair(threadIdx.x >> 7, [&](int t, int i, int row, int column) {
     *reinterpret_cast<float2*>(out + row * kValueDim + column) =
         make_float2(state.tiles[t][i], state.tiles[t][i + 1]);
   });
 }
+
+static_assert(ScanPolicyContract<ScanPolicy>::kHolds, "the scan policy");
 
 // After chunk c, slot j = ctz(c + 1) on the warpgroup's tiles: the chunk's state (decayed to
 // its end, chunk_decay its log2 decay) plus slots 0 .. j - 1, each decayed from its end to the
@@ -382,7 +345,7 @@ __device__ __forceinline__ void read_slots(float (&acc)[kValueRegs], const ScanS
 __device__ __forceinline__ int exchange_at(int half, int n, int h) {
   return (half * kChunk + row_top() + 8 * h) * kExchangePitch + 8 * n + 2 * lane_in_group();
 }
-__device__ __forceinline__ void exchange_barrier() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
+__device__ __forceinline__ void exchange_barrier() { named_barrier<1, 256>(); }
 
 // kScanFixedBytes + slots * kScanSlotBytes of dynamic shared memory, slots = bit_length of
 // the last chunk. grid (V/block_v, B*H, segments), kScanThreads threads (two warpgroups);
@@ -394,9 +357,10 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
                     const float* __restrict__ seeds, const float* __restrict__ seed_decays, int seq_len,
                     int heads, int groups, float scale, int segment_chunks, int seeds_per_head) {
   extern __shared__ __align__(128) unsigned char scan_shared[];
-  unsigned char* scan_smem = aligned_stages(scan_shared);
-  float* own_exchange = reinterpret_cast<float*>(scan_smem + 2 * kStageStride);
-  float* decay = reinterpret_cast<float*>(scan_smem + 2 * kStageStride + (kExchangeInStage ? 0 : kExchangeBytes));
+  unsigned char* scan_smem = ScanPolicy::aligned_stages(scan_shared);
+  float* own_exchange = reinterpret_cast<float*>(scan_smem + 2 * ScanPolicy::kStageStride);
+  float* decay = reinterpret_cast<float*>(scan_smem + 2 * ScanPolicy::kStageStride +
+                                          (kExchangeInStage ? 0 : kExchangeBytes));
   Bits* slots = reinterpret_cast<Bits*>(reinterpret_cast<unsigned char*>(decay) + kSlotDecayBytes);
 
   const ScanBlock block = scan_block(q, k, v, g, lambda, seq_len, heads, groups);
@@ -404,11 +368,11 @@ extern "C" __global__ void __launch_bounds__(kScanThreads, 1)
   const int half = threadIdx.x >> 7;  // the warpgroup
   const WgmmaDescriptor slot_tiles = n_major(slots);
 
-  begin_segment<SwizzledRows, SlotLayout>(block, segment, slots, decay, seeds, seed_decays, seq_len, heads,
-                                          groups, segment_chunks, seeds_per_head, chunk_stage(scan_smem, 0));
+  begin_segment<ScanPolicy>(block, segment, slots, decay, seeds, seed_decays, seq_len, heads, groups,
+                            segment_chunks, seeds_per_head, ScanPolicy::chunk_stage(scan_smem, 0));
 
   for (int c = segment.first; c < segment.end; ++c) {
-    const auto [s, next, tokens, more] = begin_chunk(scan_smem, segment, c, seq_len);
+    const auto [s, next, tokens, more] = begin_chunk<ScanPolicy>(scan_smem, segment, c, seq_len);
 
     // Intra-chunk levels on the warpgroup's half of the keys: S = Q K^T, weights, O = P V.
     const WgmmaDescriptor q_tile = k_major(s.q), keys = k_major(s.k + kScoreColumns * half * 64);

@@ -25,13 +25,21 @@ std::string mamba2_forward_plan_constants(const KernelSpec& spec) {
   if (is_scan(spec.tile.algorithm))
     constants += constant("kScanFixedBytes", mamba2::scan_fixed_bytes(spec)) +
                  constant("kScanSlotBytes", mamba2::scan_slot_bytes(spec));
-  // Its products: 64 x block_v, and 64 x chunk / 2 for a warpgroup's scores.
-  if (spec.tile.algorithm == Algorithm::scan_wgmma) {
-    std::vector<int> widths = {spec.tile.block_v};
-    if (spec.chunk / 2 != spec.tile.block_v) widths.push_back(spec.chunk / 2);
-    constants += wgmma_wrappers(spec.dtype, widths);
-  }
   return constants;
+}
+
+// The tensor-core algorithms' PTX, and scan_wgmma's Hopper part with its wgmma instructions:
+// 64 x block_v, and 64 x chunk / 2 for a warpgroup's scores.
+std::vector<const char*> mamba2_forward_library(const KernelSpec& spec) {
+  if (spec.tile.algorithm == Algorithm::fma) return {};
+  if (spec.tile.algorithm == Algorithm::scan_wgmma) return {"ptx/sm80.cuh", "ptx/sm90.cuh"};
+  return {"ptx/sm80.cuh"};
+}
+std::string mamba2_forward_library_code(const KernelSpec& spec) {
+  if (spec.tile.algorithm != Algorithm::scan_wgmma) return "";
+  std::vector<int> widths = {spec.tile.block_v};
+  if (spec.chunk / 2 != spec.tile.block_v) widths.push_back(spec.chunk / 2);
+  return wgmma_wrappers(spec.dtype, widths);
 }
 
 // scan, scan_wgmma: the mma kernels (for calls with a sequence table), the scan kernel and the
@@ -73,27 +81,37 @@ std::vector<const char*> mamba2_decode_templates(const KernelSpec&) {
   return {"mamba2_decode.cuh"};
 }
 
+std::vector<const char*> no_library(const KernelSpec&) { return {}; }
+std::string no_library_code(const KernelSpec&) { return ""; }
+
 std::vector<std::string> mamba2_decode_entry_points(const KernelSpec&) {
   return {"lla_mamba2_decode_step", "lla_decode_advance_positions"};
 }
 
 struct FamilyTemplate {
   Family family;
-  std::vector<const char*> (*template_files)(const KernelSpec&);  // after common.cuh, in order
+  std::vector<const char*> (*library_files)(const KernelSpec&);  // templates/ptx/, in order
+  std::string (*library_code)(const KernelSpec&);  // generated into lla_ptx after them
+  std::vector<const char*> (*template_files)(const KernelSpec&);  // after lla_config, in order
   std::vector<std::string> (*entry_points)(const KernelSpec&);  // extern "C" kernels
   std::string (*plan_constants)(const KernelSpec&);
 };
 
 const FamilyTemplate& family_template(Family f) {
   static const std::vector<FamilyTemplate> table = {
-      {Family::mamba2_forward,
+      {Family::mamba2_forward, mamba2_forward_library, mamba2_forward_library_code,
        mamba2_forward_templates, mamba2_forward_entry_points, mamba2_forward_plan_constants},
-      {Family::mamba2_decode,
+      {Family::mamba2_decode, no_library, no_library_code,
        mamba2_decode_templates, mamba2_decode_entry_points, mamba2_decode_plan_constants},
   };
   for (const FamilyTemplate& t : table)
     if (t.family == f) return t;
   throw std::logic_error(std::string("no template is registered for family ") + family_name(f));
+}
+
+void append(std::string& src, std::string_view text) {
+  src += text;
+  if (!text.empty() && text.back() != '\n') src += '\n';
 }
 
 std::string_view template_text(const char* file) {
@@ -132,14 +150,14 @@ std::string source_name(const KernelSpec& s) {
 GeneratedSource generate(const KernelSpec& spec) {
   validate(spec);
   const FamilyTemplate& family = family_template(spec.family);
-  std::string_view common = template_text("common.cuh");
-
   std::string src;
   src += "// lla generated source: " + describe(spec) + "\n";
   src += std::string("// generator version ") + kGeneratorVersion + "\n";
   src += "#define LLA_TARGET_SM " + std::to_string(arch_sm_number(spec.arch)) + "\n";
-  src += common;
-  if (!common.empty() && common.back() != '\n') src += '\n';
+  append(src, template_text("common.cuh"));
+  for (const char* file : family.library_files(spec)) append(src, template_text(file));
+  if (const std::string code = family.library_code(spec); !code.empty())
+    src += "namespace lla_ptx {\n" + code + "}  // namespace lla_ptx\n";
   src += "namespace lla_config {\n";
   src += constant("kKeyDim", spec.key_dim);
   src += constant("kValueDim", spec.value_dim);
@@ -153,11 +171,7 @@ GeneratedSource generate(const KernelSpec& spec) {
   src += std::string("using Element = ") + element_type(spec.dtype) + ";\n";
   src += family.plan_constants(spec);
   src += "}  // namespace lla_config\n";
-  for (const char* file : family.template_files(spec)) {
-    const std::string_view text = template_text(file);
-    src += text;
-    if (!text.empty() && text.back() != '\n') src += '\n';
-  }
+  for (const char* file : family.template_files(spec)) append(src, template_text(file));
   return {source_name(spec), std::move(src), family.entry_points(spec)};
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// Kernel spec -> one self-contained CUDA source: a header naming the spec, the spec's
-// compile-time constants, then the family's template text. NVRTC gets no headers, so the
-// source includes nothing.
+// Kernel spec -> one self-contained CUDA source: a header naming the spec, common.cuh, the
+// parts of the device library (templates/ptx/) the spec's kernels use, the spec's compile-time
+// constants (namespace lla_config), then the family's template text. NVRTC gets no headers, so
+// the source includes nothing.
 
 #include <string>
 #include <vector>

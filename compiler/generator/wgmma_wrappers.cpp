@@ -66,11 +66,7 @@ std::string specialization(const std::string& inputs, int n) {
 std::string wgmma_wrappers(Dtype dtype, const std::vector<int>& widths) {
   if (dtype == Dtype::f32) throw std::invalid_argument("dtype=f32: wgmma takes f16 or bf16 inputs here");
   const std::string inputs = dtype_name(dtype);
-  // A descriptor's two 32-bit words are joined only inside the instruction: as one 64-bit
-  // value, moving a descriptor compiles to adds with carries and copies of register pairs.
-  std::string s =
-      "struct WgmmaDescriptor {\n  unsigned lo, hi;\n};\n"
-      "template <int kN>\nstruct Wgmma;\n";
+  std::string s = "template <int kN>\nstruct Wgmma;\n";
   for (int n : widths) {
     if (n < 8 || n > 256 || n % 8 != 0)
       throw std::invalid_argument("wgmma width " + std::to_string(n) + ": must be a multiple of 8 in [8, 256]");

@@ -16,6 +16,7 @@ namespace lla::compiler {
 //   shared_a<kTransposeB>(float (&d)[N / 2], desc_a, desc_b, bool accumulate)
 //   register_a<kTransposeB>(float (&d)[N / 2], const unsigned (&a)[4], desc_b, bool accumulate)
 // (A from shared memory, K-major, or from registers; D = A B, plus D when `accumulate`).
+// The text belongs in namespace lla_ptx after templates/ptx/sm90.cuh (its WgmmaDescriptor).
 // Throws std::invalid_argument for another dtype or width.
 std::string wgmma_wrappers(Dtype dtype, const std::vector<int>& widths);
 

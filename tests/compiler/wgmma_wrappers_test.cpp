@@ -34,7 +34,7 @@ TEST(WgmmaWrappers, OneSpecializationPerWidthNamingEveryAccumulator) {
   EXPECT_NE(s.find("mov.b64 db, {%20, %21};"), std::string::npos);
   EXPECT_NE(s.find("setp.ne.b32 p, %22, 0;"), std::string::npos);
   EXPECT_NE(s.find("\"{%16,%17,%18,%19}, db, p, 1, 1, %23;"), std::string::npos);
-  EXPECT_EQ(count(s, "struct WgmmaDescriptor {"), 1u);
+  EXPECT_EQ(count(s, "struct WgmmaDescriptor {"), 0u);  // ptx/sm90.cuh's
   EXPECT_NE(wgmma_wrappers(Dtype::f16, {32}).find("m64n32k16.f32.f16.f16"), std::string::npos);
 }
 
