@@ -1,14 +1,13 @@
 #pragma once
-// What the tuner needs from a GPU, declared here so the tuner stays free of the driver:
-// runtime/ implements it (compile through the binary cache, load, check against a trusted
-// result, time with events and an L2 flush); tests implement it with fakes.
+// What the tuner needs from a device, declared here so the tuner stays free of backends:
+// runtime/ implements it over a backend (compile through the binary cache, load, check against
+// a trusted result, time by the backend's rules); tests implement it with fakes.
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "generator/kernel_spec.h"
-#include "kernels/launch_plan.h"
 #include "nvrtc/nvrtc_compiler.h"
 #include "tuning_row.h"
 
@@ -19,7 +18,7 @@ struct PreparedCandidate {
   compiler::KernelSpec spec;
   std::vector<uint8_t> image;
   std::vector<std::string> entry_points;
-  std::vector<compiler::KernelResources> resources;  // ptxas's report
+  std::vector<compiler::KernelResources> resources;  // the toolchain's report (ptxas); may be empty
   double compile_ms = 0;                             // 0 when it came from the cache
 };
 
@@ -32,15 +31,15 @@ class CandidateBench {
   virtual PreparedCandidate prepare(const compiler::KernelSpec& spec) = 0;
 
   // Loads the candidate, runs it on the problem the bench was made for, checks its output
-  // against the trusted result, then times `repetitions` runs after `warmup` runs (events
-  // around each run, L2 flushed between runs). Returns one sample per repetition, in
-  // milliseconds. Called from one thread. Throws std::exception naming the cause when the
+  // against the trusted result, then times `repetitions` runs after `warmup` runs (by the
+  // backend's rules: CUDA events around each run with L2 flushed between them, or a monotonic
+  // clock). Returns one sample per repetition, in milliseconds. Called from one thread. Throws std::exception naming the cause when the
   // candidate cannot load or launch, or its output differs from the trusted result.
   virtual std::vector<double> measure(const PreparedCandidate& candidate, int warmup,
                                       int repetitions) = 0;
 
-  // Where the measurements are taken: device name, SM count, clocks, driver version.
-  // The tuner fills in the NVRTC version and the time.
+  // Where the measurements are taken: device name, SM count, clocks, driver and toolchain
+  // versions. The tuner fills in the time.
   virtual cache::Provenance provenance() const = 0;
 };
 

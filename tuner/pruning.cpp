@@ -3,22 +3,19 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "kernels/forward_plan.h"
-#include "kernels/mamba2_forward_plan.h"
 
 namespace lla::tuner {
 
 std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
-                                               const compiler::ForwardShape& shape,
-                                               const DeviceInfo& device) {
+                                               const compiler::ProblemShape& shape,
+                                               const compiler::DeviceInfo& device) {
   compiler::LaunchPlan plan;
   try {
-    compiler::validate(spec);
-    plan = compiler::plan_forward(spec, shape);
+    plan = compiler::plan_launches(spec, shape);
   } catch (const std::invalid_argument& e) {
     return std::string("not generable for this problem: ") + e.what();
   }
-  const int registers = compiler::mamba2::estimated_registers(spec);
+  const int registers = compiler::family_for(spec.family).estimated_registers(spec);
   if (registers > kMaxRegistersPerThread) {
     return "needs about " + std::to_string(registers) + " registers a thread (estimated from " +
            "its register tiles), above the " + std::to_string(kMaxRegistersPerThread) +
@@ -37,7 +34,7 @@ std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
 
 std::optional<std::string> compiled_prune_reason(
     const compiler::LaunchPlan& plan, const std::vector<compiler::KernelResources>& resources,
-    const DeviceInfo& device) {
+    const compiler::DeviceInfo& device) {
   for (const compiler::KernelResources& r : resources) {
     // A module holds every kernel of its spec (a scan module, the tree's too); one this plan
     // never launches can neither slow it nor fail to launch.

@@ -6,9 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "generator/kernel_spec.h"
-#include "heuristic_config.h"
-#include "kernels/launch_plan.h"
+#include "families/kernel_family.h"
 #include "nvrtc/nvrtc_compiler.h"
 
 namespace lla::tuner {
@@ -18,13 +16,13 @@ inline constexpr int kRegistersPerSm = 65536;
 // The most registers one thread can hold.
 inline constexpr int kMaxRegistersPerThread = 255;
 
-// Why `spec` cannot run `shape` on `device`, judged without compiling: the generator rejects
-// it (divisibility, sizes), its launch plan rejects the shape, its estimated registers exceed
-// what a thread holds, or its dynamic shared memory exceeds the device's per-block limit.
-// nullopt when it may run.
+// Why `spec` cannot run `shape` on `device`, judged without compiling: its family rejects it
+// (divisibility, sizes), its launch plan rejects the shape, its family's register estimate
+// exceeds what a thread holds, or its dynamic shared memory exceeds the device's per-block
+// limit. nullopt when it may run.
 std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
-                                               const compiler::ForwardShape& shape,
-                                               const DeviceInfo& device);
+                                               const compiler::ProblemShape& shape,
+                                               const compiler::DeviceInfo& device);
 
 // Why a compiled module is not worth timing: a kernel that spills to local memory, whose
 // registers times its block size exceed an SM's registers, or whose static plus dynamic shared
@@ -33,6 +31,6 @@ std::optional<std::string> static_prune_reason(const compiler::KernelSpec& spec,
 // judged. nullopt when none applies.
 std::optional<std::string> compiled_prune_reason(
     const compiler::LaunchPlan& plan, const std::vector<compiler::KernelResources>& resources,
-    const DeviceInfo& device);
+    const compiler::DeviceInfo& device);
 
 }  // namespace lla::tuner

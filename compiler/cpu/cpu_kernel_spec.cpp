@@ -23,6 +23,8 @@ constexpr int kValueTileVectors[] = {1, 2, 4, 8};
 
 }  // namespace
 
+const char* family_name(Family f) { return f == Family::mamba2_forward ? "mamba2_forward" : "mamba2_decode"; }
+
 int vector_registers(int vector_floats) { return vector_floats == 16 ? 32 : 16; }
 
 std::string describe(const CpuKernelSpec& s) {

@@ -10,6 +10,11 @@
 
 namespace lla::compiler::cpu {
 
+// The CPU kernel families. They keep their own names until the CPU backend joins the family
+// registry (compiler/families); the strings are the registry's family names.
+enum class Family { mamba2_forward, mamba2_decode };
+const char* family_name(Family f);  // "mamba2_forward", "mamba2_decode"
+
 // The tuner's knobs on the CPU. Fields a family does not use stay at their defaults.
 struct CpuTileConfig {
   // forward: the product's register tile, row_tile rows by col_vectors vectors (of the

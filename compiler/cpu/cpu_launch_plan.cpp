@@ -41,7 +41,7 @@ Launch cpu_launch(const char* entry, int64_t items, const CpuKernelSpec& spec) {
   return l;
 }
 
-std::vector<SequenceSpan> call_sequences(const ForwardShape& shape) {
+std::vector<SequenceSpan> call_sequences(const ProblemShape& shape) {
   if (!shape.sequences.empty()) return shape.sequences;
   std::vector<SequenceSpan> spans;
   for (int b = 0; b < shape.batch; ++b)
@@ -64,7 +64,7 @@ SequenceSplit split_sequence(const CpuKernelSpec& spec, int64_t chunks, int64_t 
   return split;
 }
 
-LaunchPlan plan_forward(const CpuKernelSpec& spec, const ForwardShape& shape, int threads) {
+LaunchPlan plan_forward(const CpuKernelSpec& spec, const ProblemShape& shape, int threads) {
   validate(spec);
   require(spec.family == Family::mamba2_forward,
           std::string("family=") + family_name(spec.family) + ": not a forward family");
@@ -158,7 +158,7 @@ LaunchPlan plan_forward(const CpuKernelSpec& spec, const ForwardShape& shape, in
   return plan;
 }
 
-LaunchPlan plan_decode(const CpuKernelSpec& spec, const mamba2_decode::DecodeShape& shape) {
+LaunchPlan plan_decode(const CpuKernelSpec& spec, const ProblemShape& shape) {
   validate(spec);
   require(spec.family == Family::mamba2_decode,
           std::string("family=") + family_name(spec.family) + ": not a decode family");

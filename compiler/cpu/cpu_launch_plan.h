@@ -35,10 +35,10 @@ SequenceSplit split_sequence(const CpuKernelSpec& spec, int64_t chunks, int64_t 
 // module of `spec`, for a pool of `threads` workers. Throws std::invalid_argument naming the
 // field when the shape does not fit the spec (levels too few for a sequence's end, positions
 // past 2^31 - 1, rows outside the call).
-LaunchPlan plan_forward(const CpuKernelSpec& spec, const ForwardShape& shape, int threads);
+LaunchPlan plan_forward(const CpuKernelSpec& spec, const ProblemShape& shape, int threads);
 
 // One decode step (and the advance of the positions when asked), with the module of `spec`.
 // Throws std::invalid_argument naming the field (levels that cannot hold max_position, ...).
-LaunchPlan plan_decode(const CpuKernelSpec& spec, const mamba2_decode::DecodeShape& shape);
+LaunchPlan plan_decode(const CpuKernelSpec& spec, const ProblemShape& shape);
 
 }  // namespace lla::compiler::cpu

@@ -1,7 +1,9 @@
 #pragma once
-// How to run a compiled module for one problem: the launches, in order on one stream, with
-// their arguments named symbolically so the runtime binds its own pointers. Pure data: the
-// compiler decides grids and arguments, the runtime only resolves and launches.
+// How to run a compiled module for one problem: the launches, in order, with their arguments
+// named symbolically so the runtime binds its own pointers. Pure data, for every backend: a
+// launch is an entry point run over a grid of independent work items (CUDA: thread blocks of
+// `block` threads on one stream; CPU: items a thread pool takes, in launch order), and the
+// compiler decides grids and arguments while the backend only resolves and runs.
 
 #include <cstddef>
 #include <cstdint>
@@ -61,21 +63,27 @@ struct SequenceSpan {
 // num_levels(start + length). An empty sequence at position 0 needs one level.
 void check_sequence_span(const SequenceSpan& span, size_t index, int64_t rows, int levels);
 
-// The sizes of one forward call (everything that is not compiled into the kernel).
-struct ForwardShape {
+// The sizes of one call (everything that is not compiled into the kernel), for every pass;
+// a family reads the fields of its pass.
+struct ProblemShape {
   int batch = 1;
-  int seq_len = 1;
+  int seq_len = 1;  // decode: 1
   int heads = 1;
   int groups = 1;
   float scale = 1.0f;
-  // Empty: batch sequences of seq_len tokens from position 0, and no states. Otherwise the
-  // sequences of the call (batch * seq_len rows in all), and whether sequences starting
-  // after position 0 continue the initial state and whether the final state is written.
+  // Forward. Empty: batch sequences of seq_len tokens from position 0, and no states.
+  // Otherwise the sequences of the call (batch * seq_len rows in all), and whether sequences
+  // starting after position 0 continue the initial state and whether the final state is
+  // written.
   std::vector<SequenceSpan> sequences;
   bool initial_state = false;
   bool final_state = false;
-  // The device's multiprocessors: plans that balance their blocks over them (the scan's split
-  // of long sequences) plan for this many. 0: unknown, no such balancing.
+  // Decode: the largest position the call may see (checked against levels), and whether the
+  // positions advance after the step.
+  int64_t max_position = 0;
+  bool advance_positions = false;
+  // The device's parallel units (DeviceInfo::sm_count): plans that balance their work over
+  // them (the scan's split of long sequences) plan for this many. 0: unknown, no balancing.
   int multiprocessors = 0;
 };
 

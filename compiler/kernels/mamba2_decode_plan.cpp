@@ -22,13 +22,14 @@ void require(bool ok, const std::string& message) {
 
 }  // namespace
 
-int rows_per_pass(const TileConfig& tile) {
+int rows_per_pass(const DecodeTile& tile) {
   return 32 * tile.warps * kFloatsPerAccess / tile.block_v;
 }
 
-LaunchPlan plan(const KernelSpec& spec, const DecodeShape& shape) {
-  require(spec.family == Family::mamba2_decode,
-          std::string("family=") + family_name(spec.family) + ": not a decode family");
+LaunchPlan plan(const KernelSpec& spec, const ProblemShape& shape) {
+  require(spec.family == mamba2::decode_family().key(),
+          std::string("family=") + family_for(spec.family).name() + ": not a decode family");
+  const DecodeTile tile = tile_of(spec);
   require(shape.batch >= 1 && shape.batch <= kMaxGridYZ, "batch must be in [1, 65535]");
   require(shape.heads >= 1 && shape.heads <= kMaxGridYZ, "heads must be in [1, 65535]");
   require(shape.groups >= 1 && shape.heads % shape.groups == 0,
@@ -39,10 +40,10 @@ LaunchPlan plan(const KernelSpec& spec, const DecodeShape& shape) {
                                      " cannot hold position " +
                                      std::to_string(shape.max_position) + ", which needs " +
                                      std::to_string(needed));
-  const int rows = rows_per_pass(spec.tile);
+  const int rows = rows_per_pass(tile);
   require(rows >= 1 && spec.key_dim % rows == 0,
-          "tile.warps=" + std::to_string(spec.tile.warps) + " with tile.block_v=" +
-              std::to_string(spec.tile.block_v) + " covers " + std::to_string(rows) +
+          "tile.warps=" + std::to_string(tile.warps) + " with tile.block_v=" +
+              std::to_string(tile.block_v) + " covers " + std::to_string(rows) +
               " rows per pass, which must divide key_dim=" + std::to_string(spec.key_dim));
 
   const auto batch = int32_t{shape.batch}, heads = int32_t{shape.heads},
@@ -50,10 +51,10 @@ LaunchPlan plan(const KernelSpec& spec, const DecodeShape& shape) {
   LaunchPlan plan;
   Launch step;
   step.kernel = "lla_mamba2_decode_step";
-  step.grid[0] = static_cast<unsigned>(spec.value_dim / spec.tile.block_v);
+  step.grid[0] = static_cast<unsigned>(spec.value_dim / tile.block_v);
   step.grid[1] = static_cast<unsigned>(shape.heads);
   step.grid[2] = static_cast<unsigned>(shape.batch);
-  step.block[0] = static_cast<unsigned>(32 * spec.tile.warps);
+  step.block[0] = static_cast<unsigned>(32 * tile.warps);
   step.args = {BufferArg{Buffer::q},      BufferArg{Buffer::k},     BufferArg{Buffer::v},
                BufferArg{Buffer::g},      BufferArg{Buffer::lambda}, BufferArg{Buffer::o},
                BufferArg{Buffer::state},  BufferArg{Buffer::positions}, heads,
@@ -75,10 +76,7 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
   std::vector<TileConfig> space;
   for (int block_v : {16, 32, 64})
     for (int warps : {1, 2, 4, 8}) {
-      TileConfig tile;
-      tile.block_k = kUnusedBlockK;
-      tile.block_v = block_v;
-      tile.warps = warps;
+      const DecodeTile tile{block_v, warps};
       const int rows = rows_per_pass(tile);
       if (base.value_dim % block_v != 0 || base.key_dim % rows != 0 ||
           base.key_dim / rows > kMaxRowsPerThread)

@@ -6,35 +6,24 @@
 #include <cstdint>
 #include <vector>
 
+#include "families/mamba2_decode.h"
 #include "generator/kernel_spec.h"
 #include "kernels/launch_plan.h"
 
 namespace lla::compiler::mamba2_decode {
 
-// The sizes of one decode call (everything that is not compiled into the kernel).
-struct DecodeShape {
-  int batch = 1;
-  int heads = 1;
-  int groups = 1;
-  int64_t max_position = 0;  // the largest position the call may see (checked against levels)
-  float scale = 1.0f;
-  bool advance_positions = false;  // add a launch that increments every stepped position
-};
-
-// The tile field decoding does not use; kept at 16, which divides every supported K.
-inline constexpr int kUnusedBlockK = 16;
-
 // Rows of K one pass of a block covers: each of the 32 * warps threads owns 4 columns of the
 // block_v-wide tile. It must divide K.
-int rows_per_pass(const TileConfig& tile);
+int rows_per_pass(const DecodeTile& tile);
 
+// The step for a decode shape (batch, heads, groups, max_position, scale, advance_positions).
 // Throws std::invalid_argument naming the field when the shape or the tile does not fit the
 // spec (a grid too large, levels that cannot hold max_position, rows_per_pass not dividing K).
-LaunchPlan plan(const KernelSpec& spec, const DecodeShape& shape);
+LaunchPlan plan(const KernelSpec& spec, const ProblemShape& shape);
 
 // Every tile config the template accepts for the base spec's dims, in a fixed order:
 // block_v 16, 32, 64 (dividing V) by warps 1, 2, 4, 8 (rows_per_pass dividing K, at most 16
-// rows per thread, which would spill); block_k = kUnusedBlockK.
+// rows per thread, which would spill).
 std::vector<TileConfig> config_space(const KernelSpec& base);
 
 // [K, V] level blocks a step at `position` reads plus writes for one (sequence, head):

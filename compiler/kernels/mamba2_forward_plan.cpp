@@ -98,14 +98,16 @@ int log2_exact(int power_of_two) { return __builtin_ctz(static_cast<unsigned>(po
 // Layouts: templates/mamba2_forward_fma.cuh and mamba2_forward_mma.cuh (16-bit tiles padded by
 // 8 elements a row).
 int state_shared_bytes(const KernelSpec& spec) {
-  if (!uses_tensor_cores(spec.tile.algorithm)) return 0;
-  const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
+  const ForwardTile t = tile_of(spec);
+  if (!uses_tensor_cores(t.algorithm)) return 0;
+  const int c = spec.chunk, k = spec.key_dim, bv = t.block_v;
   return 4 * c + 2 * (bv + k) * (c + 8);
 }
 
 int output_shared_bytes(const KernelSpec& spec) {
-  const int c = spec.chunk, k = spec.key_dim, bk = spec.tile.block_k, bv = spec.tile.block_v;
-  if (uses_tensor_cores(spec.tile.algorithm)) {
+  const ForwardTile t = tile_of(spec);
+  const int c = spec.chunk, k = spec.key_dim, bk = t.block_k, bv = t.block_v;
+  if (uses_tensor_cores(t.algorithm)) {
     const int intra_levels = log2_exact(c) + 1;
     return 4 * (2 * c + c * intra_levels) + 2 * (2 * c * (k + 8) + bv * (c + 8) + bv * (k + 8));
   }
@@ -119,23 +121,25 @@ int output_shared_bytes(const KernelSpec& spec) {
 // own, or with V tile 64 in a stage's tiles. Both: then the slots' log2 decays (a float per
 // chunk level, in 16 bytes).
 int scan_fixed_bytes(const KernelSpec& spec) {
-  const int c = spec.chunk, k = spec.key_dim, bv = spec.tile.block_v;
+  const ForwardTile t = tile_of(spec);
+  const int c = spec.chunk, k = spec.key_dim, bv = t.block_v;
   const int rows = 4 * c + 2 * c * spec.levels;  // g and lambda
   const int slots = std::max(spec.levels - (log2_exact(c) + 1), 1);
   const int decays = (4 * slots + 15) / 16 * 16;
-  if (spec.tile.algorithm == Algorithm::scan_wgmma) {
+  if (t.algorithm == Algorithm::scan_wgmma) {
     const int stage = 2 * (2 * c * k + c * bv) + rows;
     const int exchange = bv == 64 ? 0 : 4 * 2 * c * (bv / 2 + 8);
     return 1024 + 2 * ((stage + 1023) / 1024 * 1024) + exchange + decays;
   }
   const int stage = 2 * (2 * c * (k + 8) + c * (bv + 8)) + rows;
-  const int exchange = 2 * spec.tile.warps * 4 * 16 * bv / 2;  // the scan's two warps per 16 rows
+  const int exchange = 2 * t.warps * 4 * 16 * bv / 2;  // the scan's two warps per 16 rows
   return 2 * ((stage + 15) / 16 * 16) + exchange + decays;
 }
 
 int scan_slot_bytes(const KernelSpec& spec) {
-  const int row = spec.tile.algorithm == Algorithm::scan_wgmma ? spec.key_dim : spec.key_dim + 8;
-  return 2 * spec.tile.block_v * row;
+  const ForwardTile t = tile_of(spec);
+  const int row = t.algorithm == Algorithm::scan_wgmma ? spec.key_dim : spec.key_dim + 8;
+  return 2 * t.block_v * row;
 }
 
 int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len) {
@@ -146,8 +150,8 @@ int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len) {
 bool scan_supports(const KernelSpec& spec) {
   if (spec.dtype == Dtype::f32) return false;
   // K in 64-row steps, chunk 64, wgmma (validate says why).
-  if (spec.tile.algorithm == Algorithm::scan_wgmma)
-    return spec.arch == "sm_90a" && spec.key_dim % 64 == 0 && spec.chunk == 64;
+  if (tile_of(spec).algorithm == Algorithm::scan_wgmma)
+    return spec.target == cuda_target("sm_90a") && spec.key_dim % 64 == 0 && spec.chunk == 64;
   // K in 32-row steps; chunks up to 64.
   return spec.key_dim % 32 == 0 && spec.chunk <= 64;
 }
@@ -156,16 +160,16 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
   std::vector<TileConfig> space;
   for (Algorithm scan : {Algorithm::scan_wgmma, Algorithm::scan}) {
     KernelSpec spec = base;
-    spec.tile.algorithm = scan;
+    spec.tile = ForwardTile{ForwardTile{}.block_k, ForwardTile{}.block_v, base.chunk / 16, scan};
     if (!scan_supports(spec)) continue;
     for (int block_v : {16, 32, 64})
       if (base.value_dim % block_v == 0 && (scan == Algorithm::scan || block_v != 16))
-        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, scan});
+        space.push_back(ForwardTile{ForwardTile{}.block_k, block_v, base.chunk / 16, scan});
   }
   if (base.dtype != Dtype::f32)
     for (int block_v : {16, 32, 64})
       if (base.value_dim % block_v == 0)
-        space.push_back(TileConfig{TileConfig{}.block_k, block_v, base.chunk / 16, Algorithm::mma});
+        space.push_back(ForwardTile{ForwardTile{}.block_k, block_v, base.chunk / 16, Algorithm::mma});
   for (int block_k : {16, 32, 64})
     for (int block_v : {16, 32, 64})
       for (int warps : {2, 4, 8}) {
@@ -174,7 +178,7 @@ std::vector<TileConfig> config_space(const KernelSpec& base) {
         // of the block_k x block_v state tile (ThreadTile in the template).
         const int threads = 32 * warps;
         if (base.chunk * block_v < threads || block_k * block_v < threads) continue;
-        space.push_back(TileConfig{block_k, block_v, warps, Algorithm::fma});
+        space.push_back(ForwardTile{block_k, block_v, warps, Algorithm::fma});
       }
   return space;
 }
@@ -189,12 +193,12 @@ constexpr int64_t kPieceChunks = 16;
 constexpr double kPieceChunkCost = 0.25;
 }  // namespace
 
-ScanSplit scan_split(const KernelSpec& spec, const ForwardShape& shape) {
+ScanSplit scan_split(const KernelSpec& spec, const ProblemShape& shape) {
   const int64_t chunks = (int64_t{shape.seq_len} + spec.chunk - 1) / spec.chunk;
   ScanSplit split;
   split.segment_chunks = chunks;
   if (shape.multiprocessors <= 0 || chunks < 2 * kPieceChunks) return split;
-  const int64_t blocks = int64_t{shape.batch} * shape.heads * (spec.value_dim / spec.tile.block_v);
+  const int64_t blocks = int64_t{shape.batch} * shape.heads * (spec.value_dim / tile_of(spec).block_v);
   const auto waves = [&](int64_t segments) {
     return (blocks * segments + shape.multiprocessors - 1) / shape.multiprocessors;
   };
@@ -222,25 +226,26 @@ ScanSplit scan_split(const KernelSpec& spec, const ForwardShape& shape) {
 int estimated_registers(const KernelSpec& spec) {
   // Allowances read off ptxas for the smallest tiles (sm_90a): what is not a held tile.
   constexpr int kFmaAllowance = 40, kMmaAllowance = 56;
-  const int threads = 32 * spec.tile.warps, bv = spec.tile.block_v;
-  if (spec.tile.algorithm == Algorithm::mma) {
+  const ForwardTile t = tile_of(spec);
+  const int threads = 32 * t.warps, bv = t.block_v;
+  if (t.algorithm == Algorithm::mma) {
     // A warp's 16 x chunk scores, 16 x block_v output and 16 x block_v level part, over 32 lanes.
     return kMmaAllowance + spec.chunk / 2 + bv;
   }
-  if (spec.tile.algorithm == Algorithm::scan_wgmma) {
+  if (t.algorithm == Algorithm::scan_wgmma) {
     // Held tiles over a warpgroup's 128 threads, counted loosely (16 for P and the partial
     // products, block_v / 2 output, the K x block_v slot state, K / 4 for q's and the slot
     // operand's registers): a floor that flags only the clearly oversized tiles (K = 256 with
     // V tile 64); ptxas reports 238 at K = 128, V tile 32.
     return kMmaAllowance + 16 + bv / 2 + spec.key_dim * bv / 128 + spec.key_dim / 4;
   }
-  if (spec.tile.algorithm == Algorithm::scan) {
+  if (t.algorithm == Algorithm::scan) {
     // A warp's half of the 16 x chunk scores, 16 x block_v output, a 16 x block_v / 2 level
     // part and 16 x K operand A of q (held across the chunk's reads), over 32 lanes.
     return kMmaAllowance + spec.chunk / 4 + bv + bv / 4 + spec.key_dim / 4;
   }
   // Output: chunk x block_v output and level part; states: a block_k x block_v tile.
-  const int output = 2 * spec.chunk * bv / threads, states = spec.tile.block_k * bv / threads;
+  const int output = 2 * spec.chunk * bv / threads, states = t.block_k * bv / threads;
   return kFmaAllowance + std::max(output, states);
 }
 
@@ -257,8 +262,8 @@ struct TreeArgs {
 
 class PlanBuilder {
  public:
-  PlanBuilder(const KernelSpec& spec, const ForwardShape& shape, LaunchPlan& plan)
-      : spec_(spec), shape_(shape), plan_(plan), threads_(32 * spec.tile.warps) {}
+  PlanBuilder(const KernelSpec& spec, const ProblemShape& shape, LaunchPlan& plan)
+      : spec_(spec), tile_(tile_of(spec)), shape_(shape), plan_(plan), threads_(32 * tile_.warps) {}
 
   // grid (tiles, chunks or items, B*H or H) of the chunk kernels.
   void chunk_states(const TreeArgs& tree, const KernelArg& items, int64_t chunks, int64_t z) {
@@ -275,7 +280,7 @@ class PlanBuilder {
     plan_.launches.push_back(std::move(l));
   }
   void output(const TreeArgs& tree, const KernelArg& items, int64_t chunks, int64_t z) {
-    Launch l = launch("lla_mamba2_output", spec_.value_dim / spec_.tile.block_v, chunks, z);
+    Launch l = launch("lla_mamba2_output", spec_.value_dim / tile_.block_v, chunks, z);
     l.shared_bytes = static_cast<unsigned>(output_shared_bytes(spec_));
     l.args = {tree.sequences, items, BufferArg{Buffer::q}, BufferArg{Buffer::k},
               BufferArg{Buffer::v}, BufferArg{Buffer::g}, BufferArg{Buffer::lambda},
@@ -287,7 +292,7 @@ class PlanBuilder {
   // pieces' and seeds' kernels when it is split.
   void scan(const ScanSplit& split) {
     const int64_t batch_heads = int64_t{shape_.batch} * shape_.heads;
-    const int64_t v_tiles = spec_.value_dim / spec_.tile.block_v;
+    const int64_t v_tiles = spec_.value_dim / tile_.block_v;
     const int scan_threads = 2 * threads_;  // two warps per 16 rows
     KernelArg seeds = NullPointer{}, seed_decays = NullPointer{};
     if (split.segments > 1) {
@@ -354,9 +359,9 @@ class PlanBuilder {
   // fma: a block per (block_k x block_v) tile of a node; mma (and scan's tree kernels): per
   // block_v rows of its transpose.
   int64_t state_tiles() const {
-    return uses_tensor_cores(spec_.tile.algorithm)
-               ? spec_.value_dim / spec_.tile.block_v
-               : int64_t{spec_.key_dim / spec_.tile.block_k} * (spec_.value_dim / spec_.tile.block_v);
+    return uses_tensor_cores(tile_.algorithm)
+               ? spec_.value_dim / tile_.block_v
+               : int64_t{spec_.key_dim / tile_.block_k} * (spec_.value_dim / tile_.block_v);
   }
   // One thread per element of a K x V node.
   int64_t state_blocks() const {
@@ -371,7 +376,8 @@ class PlanBuilder {
   int32_t groups() const { return shape_.groups; }
 
   const KernelSpec& spec_;
-  const ForwardShape& shape_;
+  const ForwardTile tile_;
+  const ProblemShape& shape_;
   LaunchPlan& plan_;
   const int threads_;
 };
@@ -381,7 +387,7 @@ size_t node_bytes(const KernelSpec& spec) {
 }
 
 // B sequences of T tokens from position 0, nothing in or out but o: no table.
-LaunchPlan plan_plain(const KernelSpec& spec, const ForwardShape& shape) {
+LaunchPlan plan_plain(const KernelSpec& spec, const ProblemShape& shape) {
   const int64_t batch_heads = int64_t{shape.batch} * shape.heads;
   const int64_t num_chunks = (shape.seq_len + spec.chunk - 1) / spec.chunk;
   const int64_t nodes = tree_nodes(0, num_chunks - 1);
@@ -392,7 +398,7 @@ LaunchPlan plan_plain(const KernelSpec& spec, const ForwardShape& shape) {
   LaunchPlan plan;
   TreeArgs tree;
   PlanBuilder build(spec, shape, plan);
-  if (is_scan(spec.tile.algorithm)) {
+  if (is_scan(tile_of(spec).algorithm)) {
     build.scan(scan_split(spec, shape));
     return plan;
   }
@@ -415,7 +421,7 @@ LaunchPlan plan_plain(const KernelSpec& spec, const ForwardShape& shape) {
 
 // Sequences described by a table: packed, continuing from initial states, handing on final
 // states.
-LaunchPlan plan_sequences(const KernelSpec& spec, const ForwardShape& shape) {
+LaunchPlan plan_sequences(const KernelSpec& spec, const ProblemShape& shape) {
   const int64_t count = static_cast<int64_t>(shape.sequences.size());
   const int64_t rows = int64_t{shape.batch} * shape.seq_len;
   const int64_t heads = shape.heads;
@@ -499,7 +505,7 @@ LaunchPlan plan_sequences(const KernelSpec& spec, const ForwardShape& shape) {
 
 }  // namespace
 
-LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape) {
+LaunchPlan plan(const KernelSpec& spec, const ProblemShape& shape) {
   require(shape.batch >= 1, "batch must be at least 1");
   require(shape.seq_len >= 1, "seq_len must be at least 1");
   require(shape.heads >= 1 && shape.groups >= 1 && shape.heads % shape.groups == 0,

@@ -2,6 +2,7 @@
 // Launch plan of the log-linear Mamba-2 forward (templates/mamba2_forward.cuh): chunk states,
 // one merge per tree level, one output pass.
 
+#include "families/mamba2_forward.h"
 #include "generator/kernel_spec.h"
 #include "kernels/launch_plan.h"
 
@@ -29,8 +30,8 @@ int output_shared_bytes(const KernelSpec& spec);
 int scan_fixed_bytes(const KernelSpec& spec);
 int scan_slot_bytes(const KernelSpec& spec);
 int scan_shared_bytes(const KernelSpec& spec, int64_t seq_len);
-// Whether the spec's scan algorithm (its tile.algorithm, scan or scan_wgmma) can be generated
-// for its dtype, K, chunk and arch (kernel_spec.cpp's rules), for some V tile.
+// Whether the spec's scan algorithm (its tile's algorithm, scan or scan_wgmma) can be generated
+// for its dtype, K, chunk and arch (the family's rules), for some V tile.
 bool scan_supports(const KernelSpec& spec);
 
 // How a plain call's scan walks its sequences (templates/mamba2_forward_scan_split.cuh): in
@@ -46,9 +47,9 @@ struct ScanSplit {
   int64_t pieces = 0;
   int64_t seeds_per_head = 0;
 };
-ScanSplit scan_split(const KernelSpec& spec, const ForwardShape& shape);
+ScanSplit scan_split(const KernelSpec& spec, const ProblemShape& shape);
 
-LaunchPlan plan(const KernelSpec& spec, const ForwardShape& shape);
+LaunchPlan plan(const KernelSpec& spec, const ProblemShape& shape);
 
 // Registers a thread of the hungriest kernel needs, estimated before compiling from the tiles
 // it holds in registers (fp32 accumulators) plus a fixed allowance for addresses and operands.

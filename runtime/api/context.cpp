@@ -82,8 +82,8 @@ std::unique_ptr<cache::BinaryCache> open_binary_cache(const ResolvedOptions& opt
 
 }  // namespace
 
-tuner::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice device) {
-  tuner::DeviceInfo info;
+compiler::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice device) {
+  compiler::DeviceInfo info;
   char name[256] = {};
   driver::check_cuda(driver, driver.cuDeviceGetName(name, sizeof name - 1, device),
                      "cuDeviceGetName");
@@ -97,7 +97,7 @@ tuner::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice d
   info.max_shared_per_block_optin =
       device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
                        "MAX_SHARED_MEMORY_PER_BLOCK_OPTIN");
-  info.arch = tuner::arch_for_compute_capability(info.cc_major, info.cc_minor);
+  info.target = compiler::cuda_target(driver::arch_for_compute_capability(info.cc_major, info.cc_minor));
   return info;
 }
 
@@ -131,7 +131,7 @@ const dispatch::DecodeDispatchInfo* last_decode_dispatch() {
   return t_last_decode_dispatch ? &*t_last_decode_dispatch : nullptr;
 }
 
-const tuner::DeviceInfo& context_device_info(const lla_context& ctx) { return ctx.device_info; }
+const compiler::DeviceInfo& context_device_info(const lla_context& ctx) { return ctx.device_info; }
 
 std::string context_cache_path(const lla_context& ctx) {
   return ctx.binary_cache ? ctx.binary_cache->path() : std::string();
@@ -169,7 +169,7 @@ lla_context::lla_context(const lla::runtime::ResolvedOptions& options)
   decode_dispatcher = std::make_unique<lla::runtime::dispatch::DecodeDispatcher>(
       driver, device_info, binary_cache.get(), logger);
   logger.info("device " + std::to_string(device_ordinal) + ": " + device_info.name + " (" +
-              device_info.arch + ", " + std::to_string(device_info.sm_count) +
+              device_info.target.name + ", " + std::to_string(device_info.sm_count) +
               " SMs); binary cache: " +
               (binary_cache ? binary_cache->path() : std::string("none")) +
               "; tuning: " + lla::tuner::tune_policy_name(tune_policy));

@@ -15,7 +15,7 @@
 #include "driver/cuda_driver.h"
 #include "heuristic_config.h"
 #include "lla/lla.h"
-#include "forward_tuning.h"
+#include "tuning.h"
 #include "tune_policy.h"
 
 namespace lla::runtime {
@@ -62,7 +62,7 @@ struct lla_context {
   const int device_ordinal;
   const CUdevice device;
   const lla::runtime::driver::RetainedPrimaryContext primary_context;
-  const lla::tuner::DeviceInfo device_info;
+  const lla::compiler::DeviceInfo device_info;
   const lla::runtime::Logger logger;
   const lla::tuner::TunePolicy tune_policy;  // how the dispatcher picks configurations
   std::unique_ptr<lla::cache::BinaryCache> binary_cache;  // null: running uncached

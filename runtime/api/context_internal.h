@@ -20,11 +20,11 @@ const dispatch::ForwardDispatchInfo* last_forward_dispatch();
 // first. Valid until the next lla_decode_step on this thread.
 const dispatch::DecodeDispatchInfo* last_decode_dispatch();
 
-const tuner::DeviceInfo& context_device_info(const lla_context& ctx);
+const compiler::DeviceInfo& context_device_info(const lla_context& ctx);
 
 // What lla_create reads of a device: name, compute capability, SM count, shared memory and
 // the NVRTC target lla compiles for it. Throws StatusError when a driver call fails.
-tuner::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice device);
+compiler::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice device);
 
 // The binary cache file in use; "" when the context runs without a cache.
 std::string context_cache_path(const lla_context& ctx);

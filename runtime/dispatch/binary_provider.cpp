@@ -19,8 +19,8 @@ ObtainedBinary obtain_binary(const compiler::KernelSpec& spec, cache::BinaryCach
     throw StatusError(LLA_ERR_NOT_SUPPORTED, "lla cannot generate " + description + ": " + e.what());
   }
   const cache::BinaryKey key{compiler::kGeneratorVersion, cache::sha256_hex(source.source),
-                             compiler::join_options(compiler::nvrtc_options(spec.arch)),
-                             compiler::nvrtc_version_string(), spec.arch};
+                             compiler::join_options(compiler::nvrtc_options(spec.target.name)),
+                             compiler::nvrtc_version_string(), spec.target.name};
 
   ObtainedBinary binary;
   binary.entry_points = source.entry_points;
@@ -28,7 +28,7 @@ ObtainedBinary obtain_binary(const compiler::KernelSpec& spec, cache::BinaryCach
   const auto compile_now = [&] {
     compiler::CompiledModule compiled;
     try {
-      compiled = compiler::compile(source, spec.arch);
+      compiled = compiler::compile(source, spec.target.name);
     } catch (const compiler::CompileError& e) {
       throw StatusError(LLA_ERR_COMPILE,
                         "NVRTC rejected the generated source of " + description + ": " + e.what());

@@ -4,25 +4,24 @@
 
 #include "api/status_error.h"
 #include "dispatch/module_launch.h"
-#include "kernels/mamba2_decode_plan.h"
+#include "families/kernel_family.h"
 
 namespace lla::runtime::dispatch {
 
 DecodeDispatcher::DecodeDispatcher(const driver::CudaDriver& driver,
-                                   const tuner::DeviceInfo& device, cache::BinaryCache* cache,
+                                   const compiler::DeviceInfo& device, cache::BinaryCache* cache,
                                    const Logger& logger)
     : driver_(driver), device_(device), cache_(cache), logger_(logger) {}
 
 DecodeDispatchInfo DecodeDispatcher::decode_step(const lla_decode_problem& p,
                                                  const lla_decode_args& a, CUstream stream) {
-  tuner::DecodeRequest request;
+  compiler::Request request;
+  request.family = {compiler::Variant::mamba2, compiler::Pass::decode};
   request.dtype = to_compiler_dtype(p.dtype);
   request.key_dim = p.key_dim;
   request.value_dim = p.value_dim;
   request.levels = p.levels;
-  request.batch = p.batch;
-  request.heads = p.heads;
-  compiler::mamba2_decode::DecodeShape shape;
+  compiler::ProblemShape& shape = request.shape;
   shape.batch = p.batch;
   shape.heads = p.heads;
   shape.groups = p.groups;
@@ -33,13 +32,12 @@ DecodeDispatchInfo DecodeDispatcher::decode_step(const lla_decode_problem& p,
   DecodeDispatchInfo info;
   compiler::LaunchPlan plan;
   try {
-    info.spec = tuner::heuristic_decode_spec(request, device_);
-    compiler::validate(info.spec);
-    plan = compiler::mamba2_decode::plan(info.spec, shape);
+    info.spec = tuner::heuristic_spec(request, device_);
+    plan = compiler::plan_launches(info.spec, shape);
   } catch (const std::invalid_argument& e) {
     throw StatusError(LLA_ERR_NOT_SUPPORTED, std::string("lla has no decode kernel for this "
                                                          "problem on ") +
-                                                 device_.name + " (" + device_.arch +
+                                                 device_.name + " (" + device_.target.name +
                                                  "): " + e.what());
   }
   info.kernel = compiler::describe(info.spec);

@@ -30,7 +30,7 @@ struct DecodeDispatchInfo {
 class DecodeDispatcher {
  public:
   // `cache` may be null (run uncached). All references must outlive the dispatcher.
-  DecodeDispatcher(const driver::CudaDriver& driver, const tuner::DeviceInfo& device,
+  DecodeDispatcher(const driver::CudaDriver& driver, const compiler::DeviceInfo& device,
                    cache::BinaryCache* cache, const Logger& logger);
 
   // Runs a validated problem. Needs the context's CUcontext current on the calling thread;
@@ -43,7 +43,7 @@ class DecodeDispatcher {
 
  private:
   const driver::CudaDriver& driver_;
-  const tuner::DeviceInfo& device_;
+  const compiler::DeviceInfo& device_;
   cache::BinaryCache* cache_;
   const Logger& logger_;
   KernelTable table_;

@@ -7,7 +7,7 @@
 #include "api/status_error.h"
 #include "dispatch/forward_sequences.h"
 #include "dispatch/module_launch.h"
-#include "kernels/forward_plan.h"
+#include "families/kernel_family.h"
 #include "problem_bucket.h"
 #include "tuning/gpu_candidate_bench.h"
 
@@ -17,8 +17,8 @@ namespace {
 // What LaunchPlan promises its workspace (launch_plan.h).
 constexpr size_t kWorkspaceAlignment = 256;
 
-compiler::ForwardShape forward_shape(const lla_problem& p, const tuner::DeviceInfo& device) {
-  compiler::ForwardShape shape;
+compiler::ProblemShape forward_shape(const lla_problem& p, const compiler::DeviceInfo& device) {
+  compiler::ProblemShape shape;
   shape.multiprocessors = device.sm_count;
   shape.batch = p.batch;
   shape.seq_len = p.seq_len;
@@ -28,9 +28,9 @@ compiler::ForwardShape forward_shape(const lla_problem& p, const tuner::DeviceIn
   return shape;
 }
 
-tuner::ForwardRequest forward_request(const lla_problem& p, const tuner::DeviceInfo& device) {
-  tuner::ForwardRequest request;
-  request.family = compiler::Family::mamba2_forward;
+compiler::Request forward_request(const lla_problem& p, const compiler::DeviceInfo& device) {
+  compiler::Request request;
+  request.family = {compiler::Variant::mamba2, compiler::Pass::forward};
   request.dtype = to_compiler_dtype(p.dtype);
   request.key_dim = p.key_dim;
   request.value_dim = p.value_dim;
@@ -42,16 +42,16 @@ tuner::ForwardRequest forward_request(const lla_problem& p, const tuner::DeviceI
 
 // What no kernel can run (a too large grid, an architecture lla does not generate for) is
 // rejected by the heuristic, the tuner and the launch plan with std::invalid_argument.
-StatusError not_supported(const tuner::DeviceInfo& device, const std::invalid_argument& e) {
+StatusError not_supported(const compiler::DeviceInfo& device, const std::invalid_argument& e) {
   return StatusError(LLA_ERR_NOT_SUPPORTED, std::string("lla has no kernel for this problem on ") +
-                                                device.name + " (" + device.arch +
+                                                device.name + " (" + device.target.name +
                                                 "): " + e.what());
 }
 
 // A call with sequences or states plans from a table of its sequences; its configuration is
 // that of num_seqs sequences of the longest one's length.
-void add_sequences(const lla_problem& p, const lla_forward_args& a, tuner::ForwardRequest& request,
-                   compiler::ForwardShape& shape) {
+void add_sequences(const lla_problem& p, const lla_forward_args& a, compiler::Request& request,
+                   compiler::ProblemShape& shape) {
   if (!has_sequences(a)) return;
   int64_t longest = 1;
   for (int64_t s = 0; s < sequence_count(p, a); ++s) {
@@ -111,7 +111,7 @@ class StreamWorkspace {
 }  // namespace
 
 ForwardDispatcher::ForwardDispatcher(const driver::CudaDriver& driver,
-                                     const tuner::DeviceInfo& device, cache::BinaryCache* cache,
+                                     const compiler::DeviceInfo& device, cache::BinaryCache* cache,
                                      const Logger& logger, ForwardTuning tuning,
                                      CUmemoryPool workspace_pool)
     : driver_(driver),
@@ -122,22 +122,22 @@ ForwardDispatcher::ForwardDispatcher(const driver::CudaDriver& driver,
       workspace_pool_(workspace_pool) {}
 
 std::unique_ptr<tuner::CandidateBench> ForwardDispatcher::make_bench(
-    const tuner::ForwardRequest& request) const {
+    const compiler::Request& request) const {
   return std::make_unique<tuning::GpuCandidateBench>(driver_, tuning_.device, tuning_.context,
                                                      device_, cache_, logger_, request);
 }
 
-void ForwardDispatcher::remember(const tuner::ForwardRequest& request,
-                                 const tuner::ForwardChoice& choice) {
+void ForwardDispatcher::remember(const compiler::Request& request,
+                                 const tuner::Choice& choice) {
   const std::string key = tuner::problem_key(request, choice.spec.chunk);
   std::lock_guard<std::mutex> lock(chosen_mutex_);
   chosen_[key] = {choice.spec, choice.source};
 }
 
-compiler::KernelSpec ForwardDispatcher::choose_spec(const tuner::ForwardRequest& request,
-                                                    tuner::ForwardChoice::Source* chosen_by) {
-  const compiler::KernelSpec heuristic = tuner::heuristic_forward_spec(request, device_);
-  *chosen_by = tuner::ForwardChoice::Source::heuristic;
+compiler::KernelSpec ForwardDispatcher::choose_spec(const compiler::Request& request,
+                                                    tuner::Choice::Source* chosen_by) {
+  const compiler::KernelSpec heuristic = tuner::heuristic_spec(request, device_);
+  *chosen_by = tuner::Choice::Source::heuristic;
   if (tuning_.policy == tuner::TunePolicy::off) return heuristic;
   {
     std::lock_guard<std::mutex> lock(chosen_mutex_);
@@ -147,9 +147,9 @@ compiler::KernelSpec ForwardDispatcher::choose_spec(const tuner::ForwardRequest&
       return found->second.first;
     }
   }
-  tuner::ForwardChoice choice;
+  tuner::Choice choice;
   try {
-    choice = tuner::choose_forward_spec(
+    choice = tuner::choose_spec(
         request, device_, tuning_.policy, cache_, [&] { return make_bench(request); },
         tuning_.options);
   } catch (const std::invalid_argument&) {
@@ -172,13 +172,13 @@ compiler::KernelSpec ForwardDispatcher::choose_spec(const tuner::ForwardRequest&
 }
 
 tuner::TuneReport ForwardDispatcher::tune(const lla_problem& p) {
-  const tuner::ForwardRequest request = forward_request(p, device_);
+  const compiler::Request request = forward_request(p, device_);
   try {
     tuner::TuneOptions options = tuning_.options;
     options.retime = false;
     const std::unique_ptr<tuner::CandidateBench> bench = make_bench(request);
-    tuner::ForwardChoice choice =
-        tuner::search_forward_spec(request, device_, cache_, *bench, options);
+    tuner::Choice choice =
+        tuner::search_spec(request, device_, cache_, *bench, options);
     remember(request, choice);
     return std::move(*choice.report);
   } catch (const std::invalid_argument& e) {
@@ -190,14 +190,14 @@ tuner::TuneReport ForwardDispatcher::tune(const lla_problem& p) {
 
 ForwardDispatchInfo ForwardDispatcher::forward(const lla_problem& p, const lla_forward_args& a,
                                                CUstream stream) {
-  tuner::ForwardRequest request = forward_request(p, device_);
-  compiler::ForwardShape shape = request.shape;
+  compiler::Request request = forward_request(p, device_);
+  compiler::ProblemShape shape = request.shape;
   add_sequences(p, a, request, shape);
   ForwardDispatchInfo info;
   compiler::LaunchPlan plan;
   try {
     info.spec = choose_spec(request, &info.chosen_by);
-    plan = compiler::plan_forward(info.spec, shape);
+    plan = compiler::plan_launches(info.spec, shape);
   } catch (const std::invalid_argument& e) {
     throw not_supported(device_, e);
   }

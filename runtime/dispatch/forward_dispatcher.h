@@ -16,7 +16,7 @@
 #include "dispatch/kernel_table.h"
 #include "driver/cuda_driver.h"
 #include "generator/kernel_spec.h"
-#include "forward_tuning.h"
+#include "tuning.h"
 #include "heuristic_config.h"
 #include "lla/lla.h"
 
@@ -31,7 +31,7 @@ struct ForwardDispatchInfo {
   double build_ms = 0;    // time this call spent obtaining the module; 0 when source == memory
   size_t launches = 0;
   size_t workspace_bytes = 0;
-  tuner::ForwardChoice::Source chosen_by = tuner::ForwardChoice::Source::heuristic;
+  tuner::Choice::Source chosen_by = tuner::Choice::Source::heuristic;
 };
 
 // How the dispatcher picks a problem's configuration, and where a search would time it.
@@ -46,7 +46,7 @@ class ForwardDispatcher {
  public:
   // `cache` may be null (run uncached). Workspaces come from `workspace_pool`. All references
   // and the pool must outlive the dispatcher.
-  ForwardDispatcher(const driver::CudaDriver& driver, const tuner::DeviceInfo& device,
+  ForwardDispatcher(const driver::CudaDriver& driver, const compiler::DeviceInfo& device,
                     cache::BinaryCache* cache, const Logger& logger, ForwardTuning tuning,
                     CUmemoryPool workspace_pool);
 
@@ -66,13 +66,13 @@ class ForwardDispatcher {
 
  private:
   // The configuration for the request's bucket under the policy; remembered per bucket.
-  compiler::KernelSpec choose_spec(const tuner::ForwardRequest& request,
-                                   tuner::ForwardChoice::Source* chosen_by);
-  std::unique_ptr<tuner::CandidateBench> make_bench(const tuner::ForwardRequest& request) const;
-  void remember(const tuner::ForwardRequest& request, const tuner::ForwardChoice& choice);
+  compiler::KernelSpec choose_spec(const compiler::Request& request,
+                                   tuner::Choice::Source* chosen_by);
+  std::unique_ptr<tuner::CandidateBench> make_bench(const compiler::Request& request) const;
+  void remember(const compiler::Request& request, const tuner::Choice& choice);
 
   const driver::CudaDriver& driver_;
-  const tuner::DeviceInfo& device_;
+  const compiler::DeviceInfo& device_;
   cache::BinaryCache* cache_;
   const Logger& logger_;
   const ForwardTuning tuning_;
@@ -80,7 +80,7 @@ class ForwardDispatcher {
   KernelTable table_;
   std::mutex chosen_mutex_;
   // By problem key (tuner/problem_bucket.h).
-  std::unordered_map<std::string, std::pair<compiler::KernelSpec, tuner::ForwardChoice::Source>>
+  std::unordered_map<std::string, std::pair<compiler::KernelSpec, tuner::Choice::Source>>
       chosen_;
 };
 

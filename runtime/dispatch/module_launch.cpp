@@ -34,7 +34,7 @@ struct ParamWriter {
   void operator()(float x) const { out.f32 = x; }
 };
 
-LoadedFunction load_function(const driver::CudaDriver& driver, const tuner::DeviceInfo& device,
+LoadedFunction load_function(const driver::CudaDriver& driver, const compiler::DeviceInfo& device,
                              CUmodule module, const std::string& name) {
   LoadedFunction f;
   driver::check_cuda(driver, driver.cuModuleGetFunction(&f.function, module, name.c_str()),
@@ -79,7 +79,7 @@ lla_dtype to_lla_dtype(compiler::Dtype dtype) {
 }
 
 std::unique_ptr<LoadedModule> build_module(const driver::CudaDriver& driver,
-                                           const tuner::DeviceInfo& device,
+                                           const compiler::DeviceInfo& device,
                                            const compiler::KernelSpec& spec,
                                            cache::BinaryCache* cache, const Logger& logger) {
   const Clock::time_point start = Clock::now();
@@ -93,7 +93,7 @@ std::unique_ptr<LoadedModule> build_module(const driver::CudaDriver& driver,
 }
 
 std::unique_ptr<LoadedModule> load_module(const driver::CudaDriver& driver,
-                                          const tuner::DeviceInfo& device,
+                                          const compiler::DeviceInfo& device,
                                           const std::vector<uint8_t>& image,
                                           const std::vector<std::string>& entry_points) {
   auto module = std::make_unique<LoadedModule>();

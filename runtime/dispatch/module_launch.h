@@ -26,14 +26,14 @@ lla_dtype to_lla_dtype(compiler::Dtype dtype);
 // The module of `spec` (binary cache, else NVRTC), loaded, every entry point opted in to the
 // device's shared memory. Needs the context current. Throws StatusError.
 std::unique_ptr<LoadedModule> build_module(const driver::CudaDriver& driver,
-                                           const tuner::DeviceInfo& device,
+                                           const compiler::DeviceInfo& device,
                                            const compiler::KernelSpec& spec,
                                            cache::BinaryCache* cache, const Logger& logger);
 
 // A compiled image loaded (the context current), each entry point opted in to the device's
 // shared memory; the caller unloads it. Throws StatusError.
 std::unique_ptr<LoadedModule> load_module(const driver::CudaDriver& driver,
-                                          const tuner::DeviceInfo& device,
+                                          const compiler::DeviceInfo& device,
                                           const std::vector<uint8_t>& image,
                                           const std::vector<std::string>& entry_points);
 

@@ -95,6 +95,11 @@ const CudaDriver& cuda_driver() {
   return *loaded.driver;
 }
 
+std::string arch_for_compute_capability(int major, int minor) {
+  if (major == 9 && minor == 0) return "sm_90a";
+  return "sm_" + std::to_string(major) + std::to_string(minor);
+}
+
 std::string cuda_error_message(const CudaDriver& driver, CUresult result, const char* call) {
   const char* name = nullptr;
   const char* description = nullptr;

@@ -88,6 +88,10 @@ const DriverLoadResult& load_cuda_driver();
 // The loaded driver; throws StatusError(LLA_ERR_NO_DEVICE, reason) when there is none.
 const CudaDriver& cuda_driver();
 
+// The NVRTC target for a compute capability: "sm_90a" for 9.0 (lla uses Hopper-only
+// instructions there), "sm_XY" otherwise.
+std::string arch_for_compute_capability(int major, int minor);
+
 // "<call> failed: CUDA_ERROR_X: <description>".
 std::string cuda_error_message(const CudaDriver& driver, CUresult result, const char* call);
 

@@ -7,7 +7,7 @@
 
 #include "dispatch/binary_provider.h"
 #include "dispatch/module_launch.h"
-#include "kernels/forward_plan.h"
+#include "families/kernel_family.h"
 #include "reference/dtype_codec.h"
 
 namespace lla::runtime::tuning {
@@ -26,7 +26,7 @@ std::vector<double> uniform(size_t n, double low, double high, std::mt19937& ran
 }  // namespace
 
 struct GpuCandidateBench::Inputs {
-  Inputs(const driver::CudaDriver& d, const tuner::ForwardRequest& r)
+  Inputs(const driver::CudaDriver& d, const compiler::Request& r)
       : tokens(size_t(r.shape.batch) * r.shape.seq_len),
         element_bytes(compiler::dtype_bytes(r.dtype)),
         q(d, tokens * r.shape.groups * r.key_dim * element_bytes),
@@ -59,7 +59,7 @@ class GpuCandidateBench::LoadedCandidate {
       : driver_(bench.driver_),
         module_(dispatch::load_module(bench.driver_, bench.info_, candidate.image,
                                       candidate.entry_points)),
-        plan_(compiler::plan_forward(candidate.spec, bench.request_.shape)),
+        plan_(compiler::plan_launches(candidate.spec, bench.request_.shape)),
         workspace_(bench.driver_, plan_.workspace_bytes) {
     const Inputs& in = *bench.inputs_;
     buffers_.bind(compiler::Buffer::q, in.q.address());
@@ -88,9 +88,9 @@ class GpuCandidateBench::LoadedCandidate {
 };
 
 GpuCandidateBench::GpuCandidateBench(const driver::CudaDriver& driver, CUdevice device,
-                                     CUcontext context, const tuner::DeviceInfo& info,
+                                     CUcontext context, const compiler::DeviceInfo& info,
                                      cache::BinaryCache* cache, const Logger& logger,
-                                     const tuner::ForwardRequest& request)
+                                     const compiler::Request& request)
     : driver_(driver),
       device_(device),
       context_(context),
@@ -101,7 +101,7 @@ GpuCandidateBench::GpuCandidateBench(const driver::CudaDriver& driver, CUdevice 
   driver::ScopedContext current(driver_, context_);
   inputs_ = std::make_unique<Inputs>(driver_, request_);
   Stream stream(driver_);
-  const LoadedCandidate heuristic(*this, prepare(tuner::heuristic_forward_spec(request_, info_)));
+  const LoadedCandidate heuristic(*this, prepare(tuner::heuristic_spec(request_, info_)));
   trusted_ = output_of(heuristic, stream.get());
 }
 

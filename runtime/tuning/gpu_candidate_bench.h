@@ -32,8 +32,8 @@ class GpuCandidateBench : public tuner::CandidateBench {
   // trusted output. All references must outlive the bench. Throws StatusError or
   // std::runtime_error naming the cause.
   GpuCandidateBench(const driver::CudaDriver& driver, CUdevice device, CUcontext context,
-                    const tuner::DeviceInfo& info, cache::BinaryCache* cache, const Logger& logger,
-                    const tuner::ForwardRequest& request);
+                    const compiler::DeviceInfo& info, cache::BinaryCache* cache, const Logger& logger,
+                    const compiler::Request& request);
   ~GpuCandidateBench() override;
 
   tuner::PreparedCandidate prepare(const compiler::KernelSpec& spec) override;
@@ -50,10 +50,10 @@ class GpuCandidateBench : public tuner::CandidateBench {
   const driver::CudaDriver& driver_;
   CUdevice device_;
   CUcontext context_;
-  const tuner::DeviceInfo& info_;
+  const compiler::DeviceInfo& info_;
   cache::BinaryCache* cache_;
   const Logger& logger_;
-  tuner::ForwardRequest request_;
+  compiler::Request request_;
   std::unique_ptr<Inputs> inputs_;
   std::vector<double> trusted_;
 };

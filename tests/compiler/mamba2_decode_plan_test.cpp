@@ -24,18 +24,16 @@ constexpr int kMaxSpillBytes = 16;
 
 KernelSpec decode_spec(int key_dim, int value_dim, int block_v, int warps) {
   KernelSpec s;
-  s.family = Family::mamba2_decode;
+  s.family = {Variant::mamba2, Pass::decode};
   s.key_dim = key_dim;
   s.value_dim = value_dim;
   s.levels = 15;
-  s.tile.block_k = decode::kUnusedBlockK;
-  s.tile.block_v = block_v;
-  s.tile.warps = warps;
+  s.tile = decode::DecodeTile{block_v, warps};
   return s;
 }
 
-decode::DecodeShape shape_of(int batch, int heads, int groups, int64_t max_position) {
-  decode::DecodeShape shape;
+ProblemShape shape_of(int batch, int heads, int groups, int64_t max_position) {
+  ProblemShape shape;
   shape.batch = batch;
   shape.heads = heads;
   shape.groups = groups;
@@ -62,7 +60,7 @@ TEST(Mamba2DecodePlan, OneStepLaunchOverTilesHeadsAndSequences) {
 }
 
 TEST(Mamba2DecodePlan, AdvancingAddsALaunchOverTheBatch) {
-  decode::DecodeShape shape = shape_of(300, 16, 1, 100);
+  ProblemShape shape = shape_of(300, 16, 1, 100);
   shape.advance_positions = true;
   const LaunchPlan plan = decode::plan(decode_spec(128, 128, 32, 4), shape);
   ASSERT_EQ(plan.launches.size(), 2u);
@@ -73,7 +71,7 @@ TEST(Mamba2DecodePlan, AdvancingAddsALaunchOverTheBatch) {
   EXPECT_EQ(std::get<int32_t>(advance.args[1]), 300);
 }
 
-void expect_plan_rejected(const KernelSpec& spec, const decode::DecodeShape& shape,
+void expect_plan_rejected(const KernelSpec& spec, const ProblemShape& shape,
                           const std::string& why) {
   try {
     decode::plan(spec, shape);
@@ -91,7 +89,7 @@ TEST(Mamba2DecodePlan, RejectsWhatTheKernelCannotRun) {
   expect_plan_rejected(decode_spec(128, 128, 32, 4), shape_of(70000, 1, 1, 0), "batch");
   expect_plan_rejected(decode_spec(128, 128, 32, 4), shape_of(1, 6, 4, 0), "groups");
   KernelSpec forward = decode_spec(128, 128, 32, 4);
-  forward.family = Family::mamba2_forward;
+  forward.family = {Variant::mamba2, Pass::forward};
   expect_plan_rejected(forward, shape_of(1, 1, 1, 0), "not a decode family");
 }
 
@@ -99,14 +97,16 @@ TEST(Mamba2DecodePlan, ConfigSpaceHoldsOnlyPlannableTiles) {
   for (int key_dim : {16, 48, 128, 256}) {
     const std::vector<TileConfig> space = decode::config_space(decode_spec(key_dim, 48, 16, 1));
     ASSERT_FALSE(space.empty()) << key_dim;
-    for (const TileConfig& tile : space) {
+    for (const TileConfig& config : space) {
+      const decode::DecodeTile tile = decode::DecodeTile::of(config);
       KernelSpec spec = decode_spec(key_dim, 48, tile.block_v, tile.warps);
       EXPECT_NO_THROW(validate(spec));
       EXPECT_NO_THROW(decode::plan(spec, shape_of(2, 2, 1, 5)));
     }
   }
   // V = 48: only 16-wide tiles divide it; K = 16: 8 or 16 rows per pass.
-  for (const TileConfig& tile : decode::config_space(decode_spec(16, 48, 16, 1))) {
+  for (const TileConfig& config : decode::config_space(decode_spec(16, 48, 16, 1))) {
+    const decode::DecodeTile tile = decode::DecodeTile::of(config);
     EXPECT_EQ(tile.block_v, 16);
     EXPECT_LE(tile.warps, 2);
   }
@@ -129,22 +129,23 @@ TEST(Mamba2DecodePlan, LevelBlocksMovedFollowTheMergeRule) {
 TEST(Mamba2DecodeCompile, EveryConfigOfTheBenchmarkShapeCompiles) {
   for (const char* arch : {"sm_80", "sm_90a"}) {
     std::vector<KernelSpec> specs;
-    for (const TileConfig& tile : decode::config_space(decode_spec(128, 128, 16, 1))) {
+    for (const TileConfig& config : decode::config_space(decode_spec(128, 128, 16, 1))) {
+      const decode::DecodeTile tile = decode::DecodeTile::of(config);
       KernelSpec s = decode_spec(128, 128, tile.block_v, tile.warps);
-      s.arch = arch;
+      s.target = cuda_target(arch);
       specs.push_back(s);
     }
     KernelSpec small = decode_spec(16, 16, 16, 1), large = decode_spec(256, 512, 32, 4);
     small.dtype = Dtype::f32;
     large.dtype = Dtype::f16;
-    small.arch = large.arch = arch;
+    small.target = large.target = cuda_target(arch);
     specs.push_back(small);
     specs.push_back(large);
     for (const KernelSpec& spec : specs) {
       SCOPED_TRACE(describe(spec));
       const GeneratedSource src = generate(spec);
       CompiledModule module;
-      ASSERT_NO_THROW(module = compile(src, spec.arch));
+      ASSERT_NO_THROW(module = compile(src, spec.target.name));
       for (const std::string& entry : src.entry_points) {
         auto found = std::find_if(module.resources.begin(), module.resources.end(),
                                   [&](const KernelResources& r) { return r.kernel == entry; });

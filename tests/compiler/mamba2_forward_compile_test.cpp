@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "families/mamba2_forward.h"
 #include "generator/source_generator.h"
 #include "nvrtc/nvrtc_compiler.h"
 
@@ -54,9 +55,9 @@ KernelSpec spec_for(const GridPoint& p) {
   s.key_dim = p.key_dim;
   s.value_dim = p.value_dim;
   s.chunk = p.chunk;
-  s.arch = p.arch;
-  s.tile.block_k = tile_for(p.key_dim, s.tile.block_k);
-  s.tile.block_v = tile_for(p.value_dim, s.tile.block_v);
+  s.target = cuda_target(p.arch);
+  const mamba2::ForwardTile defaults;
+  s.tile = mamba2::ForwardTile{tile_for(p.key_dim, defaults.block_k), tile_for(p.value_dim, defaults.block_v)};
   return s;
 }
 
@@ -78,7 +79,7 @@ TEST(Mamba2ForwardCompile, EveryGridPointCompilesForItsArch) {
       try {
         const GeneratedSource src = generate(o.spec);
         o.entry_points = src.entry_points;
-        o.module = compile(src, o.spec.arch);
+        o.module = compile(src, o.spec.target.name);
       } catch (const std::exception& e) {
         o.error = e.what();
       }

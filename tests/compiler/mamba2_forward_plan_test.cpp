@@ -7,13 +7,16 @@
 #include <vector>
 #include <variant>
 
-#include "kernels/forward_plan.h"
+#include "families/kernel_family.h"
 
 namespace lla::compiler {
 namespace {
 
-ForwardShape shape(int batch, int seq_len, int heads, int groups) {
-  ForwardShape s;
+using mamba2::Algorithm;
+using mamba2::ForwardTile;
+
+ProblemShape shape(int batch, int seq_len, int heads, int groups) {
+  ProblemShape s;
   s.batch = batch;
   s.seq_len = seq_len;
   s.heads = heads;
@@ -47,7 +50,7 @@ TEST(Mamba2ForwardPlan, TreeLevelsAndNodes) {
 }
 
 TEST(Mamba2ForwardPlan, OneChunkReadsNoTree) {
-  const LaunchPlan plan = plan_forward(spec_for(64), shape(2, 64, 4, 2));
+  const LaunchPlan plan = plan_launches(spec_for(64), shape(2, 64, 4, 2));
   ASSERT_EQ(plan.launches.size(), 1u);
   EXPECT_EQ(plan.workspace_bytes, 0u);
   const Launch& output = plan.launches[0];
@@ -59,7 +62,7 @@ TEST(Mamba2ForwardPlan, OneChunkReadsNoTree) {
 
 TEST(Mamba2ForwardPlan, StatesThenOneMergePerTreeLevelThenOutput) {
   const KernelSpec spec = spec_for(16384);
-  const LaunchPlan plan = plan_forward(spec, shape(2, 16384, 16, 16));
+  const LaunchPlan plan = plan_launches(spec, shape(2, 16384, 16, 16));
   // 256 chunks: 8 chunk levels, so states + 7 merges + output.
   ASSERT_EQ(plan.launches.size(), 9u);
   EXPECT_EQ(plan.launches.front().kernel, "lla_mamba2_chunk_states");
@@ -85,19 +88,19 @@ TEST(Mamba2ForwardPlan, StatesThenOneMergePerTreeLevelThenOutput) {
 }
 
 TEST(Mamba2ForwardPlan, PartialLastChunkCounts) {
-  const LaunchPlan plan = plan_forward(spec_for(65), shape(1, 65, 1, 1));
+  const LaunchPlan plan = plan_launches(spec_for(65), shape(1, 65, 1, 1));
   ASSERT_EQ(plan.launches.size(), 2u);  // 2 chunks, one chunk level: no merge
   EXPECT_EQ(plan.launches.back().grid[1], 2u);
 }
 
 TEST(Mamba2ForwardPlan, SequencesPlanFromAnUploadedTable) {
   KernelSpec spec = spec_for(512);
-  ForwardShape s = shape(1, 300, 4, 2);
+  ProblemShape s = shape(1, 300, 4, 2);
   // Sequence 0: tokens 0..99 (chunks 0-1); sequence 1 continues from position 70 (chunks 1-4).
   s.sequences = {{0, 0, 100}, {100, 70, 200}};
   s.initial_state = true;
   s.final_state = true;
-  const LaunchPlan plan = plan_forward(spec, s);
+  const LaunchPlan plan = plan_launches(spec, s);
   std::vector<std::string> kernels;
   for (const Launch& l : plan.launches) kernels.push_back(l.kernel);
   EXPECT_EQ(kernels, (std::vector<std::string>{"lla_mamba2_chunk_states", "lla_mamba2_seed_prefix",
@@ -118,24 +121,24 @@ TEST(Mamba2ForwardPlan, SequencesPlanFromAnUploadedTable) {
 
 TEST(Mamba2ForwardPlan, SequencesMustFitTheRowsAndLevels) {
   KernelSpec spec = spec_for(512);
-  ForwardShape s = shape(1, 300, 4, 2);
+  ProblemShape s = shape(1, 300, 4, 2);
   s.sequences = {{0, 0, 100}, {100, 0, 201}};
-  EXPECT_THROW(plan_forward(spec, s), std::invalid_argument);  // rows 100..301 of 300
+  EXPECT_THROW(plan_launches(spec, s), std::invalid_argument);  // rows 100..301 of 300
   s.sequences = {{0, 600, 100}};
-  EXPECT_THROW(plan_forward(spec, s), std::invalid_argument);  // position 699 needs 11 levels
+  EXPECT_THROW(plan_launches(spec, s), std::invalid_argument);  // position 699 needs 11 levels
 }
 
 TEST(Mamba2ForwardPlan, RejectsShapesTheSpecCannotServe) {
-  EXPECT_THROW(plan_forward(spec_for(64), shape(1, 65, 1, 1)), std::invalid_argument);  // levels
-  EXPECT_THROW(plan_forward(spec_for(64), shape(1, 64, 3, 2)), std::invalid_argument);  // groups
-  EXPECT_THROW(plan_forward(spec_for(64), shape(0, 64, 1, 1)), std::invalid_argument);  // batch
-  EXPECT_THROW(plan_forward(spec_for(64), shape(65536, 64, 1, 1)), std::invalid_argument);
+  EXPECT_THROW(plan_launches(spec_for(64), shape(1, 65, 1, 1)), std::invalid_argument);  // levels
+  EXPECT_THROW(plan_launches(spec_for(64), shape(1, 64, 3, 2)), std::invalid_argument);  // groups
+  EXPECT_THROW(plan_launches(spec_for(64), shape(0, 64, 1, 1)), std::invalid_argument);  // batch
+  EXPECT_THROW(plan_launches(spec_for(64), shape(65536, 64, 1, 1)), std::invalid_argument);
 }
 
 TEST(Mamba2ForwardPlan, MmaPlanUsesAWarpPer16RowsAndDynamicStateMemory) {
   KernelSpec spec = spec_for(4096);
-  spec.tile = {32, 64, 4, Algorithm::mma};
-  const LaunchPlan plan = plan_forward(spec, shape(1, 4096, 2, 1));
+  spec.tile = ForwardTile{32, 64, 4, Algorithm::mma};
+  const LaunchPlan plan = plan_launches(spec, shape(1, 4096, 2, 1));
   const Launch& states = plan.launches.front();
   EXPECT_EQ(states.grid[0], 128u / 64);
   EXPECT_EQ(states.block[0], 128u);
@@ -151,8 +154,8 @@ TEST(Mamba2ForwardPlan, MmaPlanUsesAWarpPer16RowsAndDynamicStateMemory) {
 // 16 rows, or two warpgroups) a (sequence, head, V tile), and nothing goes to memory but o.
 Launch the_one_scan_launch(Algorithm scan) {
   KernelSpec spec = spec_for(16384);
-  spec.tile = {32, 32, 4, scan};
-  const LaunchPlan plan = plan_forward(spec, shape(2, 16384, 16, 16));
+  spec.tile = ForwardTile{32, 32, 4, scan};
+  const LaunchPlan plan = plan_launches(spec, shape(2, 16384, 16, 16));
   EXPECT_EQ(plan.launches.size(), 1u);
   EXPECT_EQ(plan.workspace_bytes, 0u);
   const Launch scan_launch = plan.launches.at(0);
@@ -165,7 +168,7 @@ Launch the_one_scan_launch(Algorithm scan) {
 
 TEST(Mamba2ForwardPlan, ScanIsOneLaunchWithAStateSlotPerChunkLevel) {
   KernelSpec spec = spec_for(16384);
-  spec.tile = {32, 32, 4, Algorithm::scan};
+  spec.tile = ForwardTile{32, 32, 4, Algorithm::scan};
   const Launch scan = the_one_scan_launch(Algorithm::scan);
   // Two stages (q, k, v tiles, g, lambda rows), the warps' exchange, the 8 slots' decays (in
   // 16-byte steps), then 8 slots for chunks 0..255.
@@ -179,7 +182,7 @@ TEST(Mamba2ForwardPlan, ScanIsOneLaunchWithAStateSlotPerChunkLevel) {
 
 TEST(Mamba2ForwardPlan, ScanOnWarpgroupsLaunchesAsTheScanWithUnpaddedSwizzledTiles) {
   KernelSpec spec = spec_for(16384);
-  spec.tile = {32, 32, 4, Algorithm::scan_wgmma};
+  spec.tile = ForwardTile{32, 32, 4, Algorithm::scan_wgmma};
   const Launch scan = the_one_scan_launch(Algorithm::scan_wgmma);
   // 1024 bytes to align, two stages on 1024 bytes (q, k, v tiles unpadded, g, lambda rows), each
   // warpgroup's half of the columns for the other (rows of 16 + 8 floats; at V tile 64 in the
@@ -190,22 +193,22 @@ TEST(Mamba2ForwardPlan, ScanOnWarpgroupsLaunchesAsTheScanWithUnpaddedSwizzledTil
   EXPECT_EQ(mamba2::scan_slot_bytes(spec), 2 * 128 * 32);
   EXPECT_EQ(scan.shared_bytes, static_cast<unsigned>(fixed + 8 * 2 * 128 * 32));
   EXPECT_TRUE(mamba2::scan_supports(spec));
-  spec.tile.block_v = 64;
+  spec.tile.set("block_v", 64);
   const int stage64 = (2 * (2 * 64 * 128 + 64 * 64) + 4 * 64 + 2 * 64 * 15 + 1023) / 1024 * 1024;
   EXPECT_EQ(mamba2::scan_fixed_bytes(spec), 1024 + 2 * stage64 + 32);
   EXPECT_LE(mamba2::scan_shared_bytes(spec, 16384), 227 * 1024);  // fits an H100 at T = 16384
-  spec.arch = "sm_80";
+  spec.target = cuda_target("sm_80");
   EXPECT_FALSE(mamba2::scan_supports(spec));
 }
 
 // scan_wgmma with V tile 64 for sequences of seq_len, the split's tests' kernel.
 KernelSpec wgmma_scan_spec(int seq_len) {
   KernelSpec spec = spec_for(seq_len);
-  spec.tile = {32, 64, 4, Algorithm::scan_wgmma};
+  spec.tile = ForwardTile{32, 64, 4, Algorithm::scan_wgmma};
   return spec;
 }
 // `shape` on an H100's 132 multiprocessors.
-ForwardShape on_h100(ForwardShape s) {
+ProblemShape on_h100(ProblemShape s) {
   s.multiprocessors = 132;
   return s;
 }
@@ -215,7 +218,7 @@ ForwardShape on_h100(ForwardShape s) {
 // seeded from the 8 pieces of 16 chunks before it, one seed (chunk 128: bit 7).
 TEST(Mamba2ForwardPlan, ScanSplitsALongSequenceIntoSeededSegmentsToFillTheDevice) {
   const KernelSpec spec = wgmma_scan_spec(16384);
-  const ForwardShape s = on_h100(shape(2, 16384, 16, 16));
+  const ProblemShape s = on_h100(shape(2, 16384, 16, 16));
   const mamba2::ScanSplit split = mamba2::scan_split(spec, s);
   EXPECT_EQ(split.segments, 2);
   EXPECT_EQ(split.segment_chunks, 128);
@@ -223,7 +226,7 @@ TEST(Mamba2ForwardPlan, ScanSplitsALongSequenceIntoSeededSegmentsToFillTheDevice
   EXPECT_EQ(split.pieces, 8);
   EXPECT_EQ(split.seeds_per_head, 1);
 
-  const LaunchPlan plan = plan_forward(spec, s);
+  const LaunchPlan plan = plan_launches(spec, s);
   ASSERT_EQ(plan.launches.size(), 3u);
   const Launch& pieces = plan.launches[0];
   EXPECT_EQ(pieces.kernel, "lla_mamba2_scan_pieces");
@@ -252,9 +255,9 @@ TEST(Mamba2ForwardPlan, ScanSplitsALongSequenceIntoSeededSegmentsToFillTheDevice
 
 TEST(Mamba2ForwardPlan, ScanStaysWholeWhereItsBlocksFillTheDeviceOrTheDeviceIsUnknown) {
   const KernelSpec spec = wgmma_scan_spec(2048);
-  ForwardShape s = on_h100(shape(16, 2048, 16, 16));  // 512 blocks: 3.9 waves
+  ProblemShape s = on_h100(shape(16, 2048, 16, 16));  // 512 blocks: 3.9 waves
   EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1);
-  EXPECT_EQ(plan_forward(spec, s).launches.size(), 1u);
+  EXPECT_EQ(plan_launches(spec, s).launches.size(), 1u);
   s = on_h100(shape(1, 1000, 1, 1));  // 16 chunks: too few to split
   EXPECT_EQ(mamba2::scan_split(spec, s).segments, 1);
   s = shape(1, 65536, 16, 16);
@@ -266,7 +269,7 @@ TEST(Mamba2ForwardPlan, ScanStaysWholeWhereItsBlocksFillTheDeviceOrTheDeviceIsUn
 // bits.
 TEST(Mamba2ForwardPlan, ScanSegmentsAreWholePiecesSeededByTheirFirstChunksBits) {
   const KernelSpec spec = wgmma_scan_spec(65536);
-  const ForwardShape s = on_h100(shape(1, 65536, 16, 16));
+  const ProblemShape s = on_h100(shape(1, 65536, 16, 16));
   const mamba2::ScanSplit split = mamba2::scan_split(spec, s);
   ASSERT_GT(split.segments, 2);
   EXPECT_EQ(split.segment_chunks % split.piece_chunks, 0);
@@ -281,10 +284,10 @@ TEST(Mamba2ForwardPlan, ScanSegmentsAreWholePiecesSeededByTheirFirstChunksBits) 
 
 TEST(Mamba2ForwardPlan, ScanServesSequencesWithTheTensorCoreTree) {
   KernelSpec spec = spec_for(512);
-  spec.tile = {32, 32, 4, Algorithm::scan};
-  ForwardShape s = shape(1, 300, 4, 2);
+  spec.tile = ForwardTile{32, 32, 4, Algorithm::scan};
+  ProblemShape s = shape(1, 300, 4, 2);
   s.sequences = {{0, 0, 100}, {100, 70, 200}};
-  const LaunchPlan plan = plan_forward(spec, s);
+  const LaunchPlan plan = plan_launches(spec, s);
   ASSERT_EQ(plan.launches.front().kernel, "lla_mamba2_chunk_states");
   EXPECT_EQ(plan.launches.front().grid[0], 128u / 32);  // block_v rows of a node, as mma
   EXPECT_EQ(plan.launches.front().block[0], 128u);
@@ -293,25 +296,25 @@ TEST(Mamba2ForwardPlan, ScanServesSequencesWithTheTensorCoreTree) {
 
 TEST(Mamba2ForwardPlan, RegisterEstimateFollowsTheHeldTiles) {
   KernelSpec s;
-  s.tile = {32, 32, 4, Algorithm::fma};
+  s.tile = ForwardTile{32, 32, 4, Algorithm::fma};
   EXPECT_EQ(mamba2::estimated_registers(s), 40 + 2 * 64 * 32 / 128);
-  s.tile = {64, 64, 1, Algorithm::fma};
+  s.tile = ForwardTile{64, 64, 1, Algorithm::fma};
   EXPECT_EQ(mamba2::estimated_registers(s), 40 + 2 * 64 * 64 / 32);
-  s.tile = {32, 64, 4, Algorithm::mma};
+  s.tile = ForwardTile{32, 64, 4, Algorithm::mma};
   EXPECT_EQ(mamba2::estimated_registers(s), 56 + 32 + 64);  // ptxas: 168 with 3 blocks an SM
-  s.tile = {32, 32, 4, Algorithm::scan};
+  s.tile = ForwardTile{32, 32, 4, Algorithm::scan};
   EXPECT_EQ(mamba2::estimated_registers(s), 56 + 16 + 32 + 8 + 32);  // ptxas: 169
-  s.tile = {32, 32, 4, Algorithm::scan_wgmma};
+  s.tile = ForwardTile{32, 32, 4, Algorithm::scan_wgmma};
   EXPECT_EQ(mamba2::estimated_registers(s), 56 + 16 + 16 + 32 + 32);
 }
 
 TEST(Mamba2ForwardPlan, SharedMemoryFollowsTheLayout) {
   KernelSpec s;
   s.chunk = 64;
-  s.tile = {32, 32, 4};
+  s.tile = ForwardTile{32, 32, 4};
   EXPECT_EQ(mamba2::output_shared_bytes(s), 46720);
   s.chunk = 128;
-  s.tile = {64, 64, 4};
+  s.tile = ForwardTile{64, 64, 4};
   EXPECT_EQ(mamba2::output_shared_bytes(s),
             4 * (2 * 128 + 128 * 129 + 2 * 128 * 65 + 128 * 65 + 64 * 65));
 }
@@ -323,13 +326,13 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   const std::vector<TileConfig> space = mamba2::config_space(base);
   // scan_wgmma with V tiles of 32 and 64, scan and mma with each, then fma tiles.
   EXPECT_EQ(space.size(), 2u + 3u + 3u + 27u);
-  EXPECT_EQ(space.front(), (TileConfig{32, 32, 4, Algorithm::scan_wgmma}));
-  EXPECT_EQ(space[1], (TileConfig{32, 64, 4, Algorithm::scan_wgmma}));
-  EXPECT_EQ(space[2], (TileConfig{32, 16, 4, Algorithm::scan}));
-  EXPECT_EQ(space[4], (TileConfig{32, 64, 4, Algorithm::scan}));
-  EXPECT_EQ(space[7], (TileConfig{32, 64, 4, Algorithm::mma}));
-  EXPECT_EQ(space[8], (TileConfig{16, 16, 2, Algorithm::fma}));
-  EXPECT_EQ(space.back(), (TileConfig{64, 64, 8, Algorithm::fma}));
+  EXPECT_EQ(space.front(), (TileConfig(ForwardTile{32, 32, 4, Algorithm::scan_wgmma})));
+  EXPECT_EQ(space[1], (TileConfig(ForwardTile{32, 64, 4, Algorithm::scan_wgmma})));
+  EXPECT_EQ(space[2], (TileConfig(ForwardTile{32, 16, 4, Algorithm::scan})));
+  EXPECT_EQ(space[4], (TileConfig(ForwardTile{32, 64, 4, Algorithm::scan})));
+  EXPECT_EQ(space[7], (TileConfig(ForwardTile{32, 64, 4, Algorithm::mma})));
+  EXPECT_EQ(space[8], (TileConfig(ForwardTile{16, 16, 2, Algorithm::fma})));
+  EXPECT_EQ(space.back(), (TileConfig(ForwardTile{64, 64, 8, Algorithm::fma})));
   EXPECT_EQ(mamba2::config_space(base), space);
   for (const TileConfig& t : space) {
     KernelSpec s = base;
@@ -346,12 +349,12 @@ TEST(Mamba2ForwardPlan, ConfigSpaceHoldsEveryDividingTileInAFixedOrder) {
   base.key_dim = 64;
   base.value_dim = 64;
   base.chunk = 128;
-  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig{32, 16, 8, Algorithm::mma}));  // no scan
+  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig(ForwardTile{32, 16, 8, Algorithm::mma})));  // no scan
   base.chunk = 32;
-  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig{32, 16, 2, Algorithm::scan}));  // no wgmma
+  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig(ForwardTile{32, 16, 2, Algorithm::scan})));  // no wgmma
   base.chunk = 64;
-  base.arch = "sm_80";
-  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig{32, 16, 4, Algorithm::scan}));  // no wgmma
+  base.target = cuda_target("sm_80");
+  EXPECT_EQ(mamba2::config_space(base).front(), (TileConfig(ForwardTile{32, 16, 4, Algorithm::scan})));  // no wgmma
 }
 
 }  // namespace

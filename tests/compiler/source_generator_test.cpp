@@ -9,9 +9,14 @@
 #include <string>
 
 #include "embedded_templates.h"
+#include "families/mamba2_forward.h"
 
 namespace lla::compiler {
 namespace {
+
+using mamba2::Algorithm;
+
+int knob(Algorithm a) { return static_cast<int>(a); }
 
 // A gtest-safe test name from free text: letters and digits kept, the rest turned to '_'.
 std::string identifier(const std::string& text) {
@@ -33,7 +38,7 @@ TEST(KernelSpec, DtypeNamesAndSizes) {
   EXPECT_EQ(dtype_bytes(Dtype::f32), 4);
   EXPECT_EQ(dtype_bytes(Dtype::f16), 2);
   EXPECT_EQ(dtype_bytes(Dtype::bf16), 2);
-  EXPECT_STREQ(family_name(Family::mamba2_forward), "mamba2_forward");
+  EXPECT_STREQ(family_for(Variant::mamba2, Pass::forward).name(), "mamba2_forward");
 }
 
 TEST(KernelSpec, ArchSmNumbers) {
@@ -53,16 +58,16 @@ TEST(KernelSpec, ValidateAcceptsTheDefaultsAndTheRangeEnds) {
   KernelSpec low;
   low.key_dim = low.value_dim = low.chunk = 16;
   low.levels = 1;
-  low.tile = {16, 16, 1};
-  low.arch = "sm_80";
+  low.tile = mamba2::ForwardTile{16, 16, 1};
+  low.target = cuda_target("sm_80");
   EXPECT_NO_THROW(validate(low));
   KernelSpec high;
   high.key_dim = 256;
   high.value_dim = 512;
   high.chunk = 128;
   high.levels = 64;
-  high.tile = {64, 64, 8};
-  high.arch = "sm_120";
+  high.tile = mamba2::ForwardTile{64, 64, 8};
+  high.target = cuda_target("sm_120");
   EXPECT_NO_THROW(validate(high));
 }
 
@@ -101,63 +106,63 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"chunk=256:", [](KernelSpec& s) { s.chunk = 256; }},
         BadField{"levels=0:", [](KernelSpec& s) { s.levels = 0; }},
         BadField{"levels=65:", [](KernelSpec& s) { s.levels = 65; }},
-        BadField{"tile.block_k=48:", [](KernelSpec& s) { s.tile.block_k = 48; }},
-        BadField{"tile.block_k=128:", [](KernelSpec& s) { s.tile.block_k = 128; }},
+        BadField{"tile.block_k=48:", [](KernelSpec& s) { s.tile.set("block_k", 48); }},
+        BadField{"tile.block_k=128:", [](KernelSpec& s) { s.tile.set("block_k", 128); }},
         BadField{"tile.block_k=32:", [](KernelSpec& s) { s.key_dim = 48; }},
-        BadField{"tile.block_v=8:", [](KernelSpec& s) { s.tile.block_v = 8; }},
+        BadField{"tile.block_v=8:", [](KernelSpec& s) { s.tile.set("block_v", 8); }},
         BadField{"tile.block_v=64:",
                  [](KernelSpec& s) {
                    s.value_dim = 96;
-                   s.tile.block_v = 64;
+                   s.tile.set("block_v", 64);
                  }},
-        BadField{"tile.warps=3:", [](KernelSpec& s) { s.tile.warps = 3; }},
-        BadField{"tile.warps=0:", [](KernelSpec& s) { s.tile.warps = 0; }},
-        BadField{"tile.warps=16:", [](KernelSpec& s) { s.tile.warps = 16; }},
+        BadField{"tile.warps=3:", [](KernelSpec& s) { s.tile.set("warps", 3); }},
+        BadField{"tile.warps=0:", [](KernelSpec& s) { s.tile.set("warps", 0); }},
+        BadField{"tile.warps=16:", [](KernelSpec& s) { s.tile.set("warps", 16); }},
         BadField{"key_dim=48: must be a multiple of 32 for algorithm scan",
                  [](KernelSpec& s) {
                    s.key_dim = 48;
-                   s.tile.algorithm = Algorithm::scan;
+                   s.tile.set("algorithm", knob(Algorithm::scan));
                  }},
         BadField{"chunk=128: must be at most 64 for algorithm scan",
                  [](KernelSpec& s) {
                    s.chunk = 128;
-                   s.tile.warps = 8;
-                   s.tile.algorithm = Algorithm::scan;
+                   s.tile.set("warps", 8);
+                   s.tile.set("algorithm", knob(Algorithm::scan));
                  }},
         BadField{"tile.warps=2: must be chunk / 16 = 4 for algorithm scan",
                  [](KernelSpec& s) {
-                   s.tile.warps = 2;
-                   s.tile.algorithm = Algorithm::scan;
+                   s.tile.set("warps", 2);
+                   s.tile.set("algorithm", knob(Algorithm::scan));
                  }},
         BadField{"tile.algorithm=scan: needs bf16 or f16 inputs",
                  [](KernelSpec& s) {
                    s.dtype = Dtype::f32;
-                   s.tile.algorithm = Algorithm::scan;
+                   s.tile.set("algorithm", knob(Algorithm::scan));
                  }},
         BadField{"arch=sm_80: algorithm scan_wgmma needs sm_90a",
                  [](KernelSpec& s) {
-                   s.arch = "sm_80";
-                   s.tile.algorithm = Algorithm::scan_wgmma;
+                   s.target = cuda_target("sm_80");
+                   s.tile.set("algorithm", knob(Algorithm::scan_wgmma));
                  }},
         BadField{"chunk=32: must be 64 for algorithm scan_wgmma",
                  [](KernelSpec& s) {
                    s.chunk = 32;
-                   s.tile.warps = 2;
-                   s.tile.algorithm = Algorithm::scan_wgmma;
+                   s.tile.set("warps", 2);
+                   s.tile.set("algorithm", knob(Algorithm::scan_wgmma));
                  }},
         BadField{"key_dim=96: must be a multiple of 64 for algorithm scan_wgmma",
                  [](KernelSpec& s) {
                    s.key_dim = 96;
-                   s.tile.algorithm = Algorithm::scan_wgmma;
+                   s.tile.set("algorithm", knob(Algorithm::scan_wgmma));
                  }},
         BadField{"tile.block_v=16: must be 32 or 64 for algorithm scan_wgmma",
                  [](KernelSpec& s) {
-                   s.tile.block_v = 16;
-                   s.tile.algorithm = Algorithm::scan_wgmma;
+                   s.tile.set("block_v", 16);
+                   s.tile.set("algorithm", knob(Algorithm::scan_wgmma));
                  }},
-        BadField{"arch=sm_75:", [](KernelSpec& s) { s.arch = "sm_75"; }},
-        BadField{"arch=compute_90:", [](KernelSpec& s) { s.arch = "compute_90"; }},
-        BadField{"arch=:", [](KernelSpec& s) { s.arch = ""; }}),
+        BadField{"arch=sm_75:", [](KernelSpec& s) { s.target = cuda_target("sm_75"); }},
+        BadField{"arch=compute_90:", [](KernelSpec& s) { s.target = cuda_target("compute_90"); }},
+        BadField{"arch=:", [](KernelSpec& s) { s.target = cuda_target(""); }}),
     [](const ::testing::TestParamInfo<BadField>& info) {
       const std::string prefix = info.param.expected_prefix;
       return identifier(prefix.substr(0, prefix.find(':')));
@@ -180,8 +185,8 @@ TEST(SourceGenerator, NameIsFileNameSafeAndSpellsTheSpec) {
   other.value_dim = 32;
   other.chunk = 16;
   other.levels = 3;
-  other.tile = {16, 16, 1, Algorithm::mma};
-  other.arch = "sm_80";
+  other.tile = mamba2::ForwardTile{16, 16, 1, Algorithm::mma};
+  other.target = cuda_target("sm_80");
   EXPECT_EQ(generate(other).name, "mamba2_forward_f16_k64_v32_c16_l3_bk16_bv16_w1_mma_sm_80");
 }
 
@@ -205,11 +210,11 @@ TEST(SourceGenerator, FollowsTheTemplateContract) {
                                "constexpr int kChunk = 64;\n"
                                "constexpr int kLog2Chunk = 6;\n"
                                "constexpr int kLevels = 15;\n"
+                               "using Element = lla_bf16;\n"
                                "constexpr int kBlockK = 32;\n"
                                "constexpr int kBlockV = 32;\n"
                                "constexpr int kWarps = 4;\n"
                                "constexpr int kThreads = 128;\n"
-                               "using Element = lla_bf16;\n"
                                "constexpr int kStateSharedBytes = 0;\n"
                                "constexpr int kOutputSharedBytes = 46720;\n"
                                "}  // namespace lla_config\n" +
@@ -230,13 +235,13 @@ TEST(SourceGenerator, ListsTheFamilysEntryPoints) {
   // A scan module keeps the tree kernels (calls with a sequence table run them) and adds its own
   // and those that split it along the sequence.
   KernelSpec scan;
-  scan.tile.algorithm = Algorithm::scan;
+  scan.tile.set("algorithm", knob(Algorithm::scan));
   const GeneratedSource s = generate(scan);
   std::vector<std::string> with_scan = expected;
   for (const char* name : {"lla_mamba2_scan", "lla_mamba2_scan_pieces", "lla_mamba2_scan_seeds"})
     with_scan.push_back(name);
   EXPECT_EQ(s.entry_points, with_scan);
-  scan.tile.algorithm = Algorithm::scan_wgmma;
+  scan.tile.set("algorithm", knob(Algorithm::scan_wgmma));
   EXPECT_EQ(generate(scan).entry_points, with_scan);
   for (const std::string& entry : s.entry_points)
     EXPECT_NE(s.source.find(entry + "("), std::string::npos) << entry;
@@ -273,18 +278,18 @@ INSTANTIATE_TEST_SUITE_P(
         Variation{"constexpr int kLog2Chunk = 4;", [](KernelSpec& s) { s.chunk = 16; }},
         Variation{"constexpr int kChunk = 128;", [](KernelSpec& s) { s.chunk = 128; }},
         Variation{"constexpr int kLevels = 20;", [](KernelSpec& s) { s.levels = 20; }},
-        Variation{"constexpr int kBlockK = 64;", [](KernelSpec& s) { s.tile.block_k = 64; }},
-        Variation{"constexpr int kBlockV = 16;", [](KernelSpec& s) { s.tile.block_v = 16; }},
-        Variation{"constexpr int kThreads = 256;", [](KernelSpec& s) { s.tile.warps = 8; }},
-        Variation{"#define LLA_TARGET_SM 80", [](KernelSpec& s) { s.arch = "sm_80"; }},
-        Variation{"#define LLA_TARGET_SM 120", [](KernelSpec& s) { s.arch = "sm_120"; }},
+        Variation{"constexpr int kBlockK = 64;", [](KernelSpec& s) { s.tile.set("block_k", 64); }},
+        Variation{"constexpr int kBlockV = 16;", [](KernelSpec& s) { s.tile.set("block_v", 16); }},
+        Variation{"constexpr int kThreads = 256;", [](KernelSpec& s) { s.tile.set("warps", 8); }},
+        Variation{"#define LLA_TARGET_SM 80", [](KernelSpec& s) { s.target = cuda_target("sm_80"); }},
+        Variation{"#define LLA_TARGET_SM 120", [](KernelSpec& s) { s.target = cuda_target("sm_120"); }},
         Variation{"// lla generated source: mamba2_forward dtype=bf16 K=128 V=128 C=64 L=15 "
                   "block_k=32 block_v=32 warps=4 algorithm=fma arch=sm_90",
-                  [](KernelSpec& s) { s.arch = "sm_90"; }},
+                  [](KernelSpec& s) { s.target = cuda_target("sm_90"); }},
         Variation{"constexpr int kStateSharedBytes = 23296;",  // 4*64 + 2*(32 + 128)*(64 + 8)
-                  [](KernelSpec& s) { s.tile.algorithm = Algorithm::mma; }},
+                  [](KernelSpec& s) { s.tile.set("algorithm", knob(Algorithm::mma)); }},
         Variation{"constexpr int kScanSlotBytes = 8704;",  // 2*32*(128 + 8)
-                  [](KernelSpec& s) { s.tile.algorithm = Algorithm::scan; }}),
+                  [](KernelSpec& s) { s.tile.set("algorithm", knob(Algorithm::scan)); }}),
     [](const ::testing::TestParamInfo<Variation>& info) {
       return std::to_string(info.index) + "_" + identifier(info.param.expected_line).substr(0, 30);
     });

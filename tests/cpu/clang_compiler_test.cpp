@@ -16,7 +16,7 @@ namespace lla::testing {
 namespace {
 
 using compiler::Dtype;
-using compiler::Family;
+using compiler::cpu::Family;
 using compiler::GeneratedSource;
 
 TEST(ClangCompiler, CompilesEveryFamilyAndDtypeToAnObject) {

@@ -84,7 +84,7 @@ TEST(CpuSourceGenerator, SelfContainedAndDeterministic) {
 // last segment.
 TEST(CpuForwardPlan, CutsALongSequenceForIdleWorkers) {
   const CpuKernelSpec s = make_spec(Family::mamba2_forward, Dtype::f32, 64, 64, 14, 64, 8);
-  ForwardShape shape;
+  ProblemShape shape;
   shape.seq_len = 4096;  // 64 chunks
   const LaunchPlan plan = plan_forward(s, shape, 4);
   ASSERT_EQ(plan.launches.size(), 2u);

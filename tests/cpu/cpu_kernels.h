@@ -22,7 +22,7 @@ namespace ccpu = lla::compiler::cpu;
 namespace rcpu = lla::runtime::cpu;
 
 // A spec of `family` for this machine's vector width with the heuristic tile.
-inline ccpu::CpuKernelSpec host_spec(compiler::Family family, compiler::Dtype dtype, int key_dim,
+inline ccpu::CpuKernelSpec host_spec(compiler::cpu::Family family, compiler::Dtype dtype, int key_dim,
                                      int value_dim, int levels, int chunk = 64) {
   return ccpu::make_spec(family, dtype, key_dim, value_dim, levels, chunk,
                          ccpu::vector_floats(ccpu::host_target()));

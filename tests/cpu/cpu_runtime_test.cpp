@@ -25,7 +25,7 @@ namespace {
 using compiler::Buffer;
 using compiler::BufferArg;
 using compiler::Dtype;
-using compiler::Family;
+using compiler::cpu::Family;
 
 TEST(ThreadPool, RunsEveryItemOnceWithAFixedAssignment) {
   rcpu::ThreadPool pool(3);
@@ -74,7 +74,7 @@ TEST(PlanRunner, PackedArgumentsMatchTheParameterStructs) {
   alignas(64) static uint8_t memory[16][64];
   const rcpu::BufferBinding bind = [&](Buffer b) -> void* { return memory[static_cast<int>(b)]; };
   const ccpu::CpuKernelSpec forward = host_spec(Family::mamba2_forward, Dtype::f32, 32, 32, 12);
-  compiler::ForwardShape shape;
+  compiler::ProblemShape shape;
   shape.seq_len = 100;
   shape.heads = 4;
   shape.groups = 2;
@@ -96,7 +96,7 @@ TEST(PlanRunner, PackedArgumentsMatchTheParameterStructs) {
   EXPECT_EQ(p.piece_chunks, ccpu::kPieceChunks);
 
   const ccpu::CpuKernelSpec decode = host_spec(Family::mamba2_decode, Dtype::f32, 32, 32, 12);
-  compiler::mamba2_decode::DecodeShape step;
+  compiler::ProblemShape step;
   step.batch = 5;
   step.heads = 4;
   step.groups = 4;

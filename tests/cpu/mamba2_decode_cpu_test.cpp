@@ -12,7 +12,7 @@ namespace lla::testing {
 namespace {
 
 using compiler::Dtype;
-using compiler::Family;
+using compiler::cpu::Family;
 using reference::Problem;
 
 struct DecodeCall {
@@ -24,7 +24,7 @@ struct DecodeCall {
 DecodeCall cpu_decode(const ccpu::CpuKernelSpec& spec, const Problem& p, const reference::Inputs& in,
                       const std::vector<long long>& positions, const std::vector<double>& state,
                       long long max_position, bool advance = false) {
-  compiler::mamba2_decode::DecodeShape shape;
+  compiler::ProblemShape shape;
   shape.batch = p.batch;
   shape.heads = p.heads;
   shape.groups = p.groups;
@@ -103,7 +103,7 @@ TEST(CpuDecode, PrefillThenDecodeEqualsOneForward) {
   for (double& g : in.g) g *= 0.05;
 
   const auto forward_call = [&](int64_t length, bool final_state) {
-    compiler::ForwardShape shape;
+    compiler::ProblemShape shape;
     shape.seq_len = total;
     shape.heads = heads;
     shape.sequences = {{0, 0, length}};
@@ -127,7 +127,7 @@ TEST(CpuDecode, PrefillThenDecodeEqualsOneForward) {
 
 TEST(CpuDecodePlan, RejectsLevelsThatCannotHoldMaxPosition) {
   const ccpu::CpuKernelSpec spec = host_spec(Family::mamba2_decode, Dtype::f32, 32, 32, 8);
-  compiler::mamba2_decode::DecodeShape shape;
+  compiler::ProblemShape shape;
   shape.max_position = 1000;
   try {
     ccpu::plan_decode(spec, shape);

@@ -13,7 +13,7 @@ namespace lla::testing {
 namespace {
 
 using compiler::Dtype;
-using compiler::Family;
+using compiler::cpu::Family;
 using compiler::SequenceSpan;
 using reference::Problem;
 
@@ -33,7 +33,7 @@ Outcome cpu_forward(const ccpu::CpuKernelSpec& spec, const Problem& p, const ref
                     bool final_state, bool in_place = false, int split = 0) {
   ccpu::CpuKernelSpec s = spec;
   s.tile.split = split;
-  compiler::ForwardShape shape;
+  compiler::ProblemShape shape;
   shape.batch = p.batch;
   shape.seq_len = p.seq_len;
   shape.heads = p.heads;
@@ -230,7 +230,7 @@ TEST(CpuForward, LongSequenceSplitOverThePool) {
 
 TEST(CpuForwardPlan, RejectsLevelsTooFewForASequence) {
   const ccpu::CpuKernelSpec spec = host_spec(Family::mamba2_forward, Dtype::f32, 32, 32, 8);
-  compiler::ForwardShape shape;
+  compiler::ProblemShape shape;
   shape.seq_len = 100;
   shape.sequences = {{0, 200, 100}};
   shape.initial_state = true;

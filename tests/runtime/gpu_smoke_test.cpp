@@ -154,11 +154,11 @@ class GpuSmoke : public ::testing::Test {
 };
 
 TEST_F(GpuSmoke, ContextDescribesTheDevice) {
-  const tuner::DeviceInfo& info = context_device_info(*ctx());
+  const compiler::DeviceInfo& info = context_device_info(*ctx());
   EXPECT_FALSE(info.name.empty());
   EXPECT_GT(info.sm_count, 0);
   EXPECT_GE(info.max_shared_per_block_optin, 48 * 1024);
-  EXPECT_EQ(info.arch, tuner::arch_for_compute_capability(info.cc_major, info.cc_minor));
+  EXPECT_EQ(info.target, compiler::cuda_target(driver::arch_for_compute_capability(info.cc_major, info.cc_minor)));
   EXPECT_THAT(context_cache_path(*ctx()), HasSubstr(ctx_->cache_dir()));
 }
 

@@ -66,6 +66,12 @@ TEST(NoDevice, TheErrorBelongsToTheFailingThread) {
   EXPECT_NE(std::string(lla_last_error(nullptr)), "");
 }
 
+TEST(CudaDriver, ArchForComputeCapability) {
+  EXPECT_EQ(lla::runtime::driver::arch_for_compute_capability(9, 0), "sm_90a");
+  EXPECT_EQ(lla::runtime::driver::arch_for_compute_capability(8, 0), "sm_80");
+  EXPECT_EQ(lla::runtime::driver::arch_for_compute_capability(8, 9), "sm_89");
+}
+
 TEST(NoDevice, DestroyingNullIsHarmless) {
   lla_destroy(nullptr);
   EXPECT_STREQ(lla_last_error(nullptr), "");

@@ -130,12 +130,12 @@ TEST_F(TuningGpu, OnMissTunesANewBucketOnceThenReusesIt) {
     testing::GpuContext first("tuning-on-miss", LLA_TUNE_ON_MISS);
     ASSERT_EQ(first.status(), LLA_SUCCESS) << first.error();
     const auto run = runtime::run_forward_on_device(first.get(), 0, p, inputs, options);
-    EXPECT_EQ(run.first_call.chosen_by, tuner::ForwardChoice::Source::tuned);
+    EXPECT_EQ(run.first_call.chosen_by, tuner::Choice::Source::tuned);
   }
   testing::GpuContext second("tuning-on-miss", LLA_TUNE_ON_MISS, testing::CacheFolder::keep);
   ASSERT_EQ(second.status(), LLA_SUCCESS) << second.error();
   const auto run = runtime::run_forward_on_device(second.get(), 0, p, inputs, options);
-  EXPECT_EQ(run.first_call.chosen_by, tuner::ForwardChoice::Source::stored);
+  EXPECT_EQ(run.first_call.chosen_by, tuner::Choice::Source::stored);
 }
 
 }  // namespace

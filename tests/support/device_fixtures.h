@@ -1,18 +1,18 @@
 #pragma once
 // The device the tuner's CPU tests reason about: an H100 as the driver describes it.
 
-#include "heuristic_config.h"
+#include "families/kernel_family.h"
 
 namespace lla::test {
 
-inline tuner::DeviceInfo h100_device_info() {
-  tuner::DeviceInfo d;
+inline compiler::DeviceInfo h100_device_info() {
+  compiler::DeviceInfo d;
   d.name = "NVIDIA H100 80GB HBM3";
   d.cc_major = 9;
   d.cc_minor = 0;
   d.sm_count = 132;
   d.max_shared_per_block_optin = 227 * 1024;
-  d.arch = "sm_90a";
+  d.target = compiler::cuda_target("sm_90a");
   return d;
 }
 

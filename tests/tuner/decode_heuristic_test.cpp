@@ -13,8 +13,10 @@ namespace {
 
 namespace decode = compiler::mamba2_decode;
 
-decode::DecodeShape shape_of(int batch, int heads) {
-  decode::DecodeShape shape;
+decode::DecodeTile tile(const compiler::KernelSpec& s) { return decode::tile_of(s); }
+
+compiler::ProblemShape shape_of(int batch, int heads) {
+  compiler::ProblemShape shape;
   shape.batch = batch;
   shape.heads = heads;
   shape.max_position = 100;
@@ -22,28 +24,29 @@ decode::DecodeShape shape_of(int batch, int heads) {
 }
 
 TEST(Mamba2DecodeHeuristic, FillsTheDeviceAndFitsK) {
-  DeviceInfo h100;
-  h100.arch = "sm_90a";
+  compiler::DeviceInfo h100;
+  h100.target = compiler::cuda_target("sm_90a");
   h100.sm_count = 132;
-  DecodeRequest request;
-  request.batch = 64;
-  request.heads = 16;
-  compiler::KernelSpec spec = heuristic_decode_spec(request, h100);
-  EXPECT_EQ(spec.family, compiler::Family::mamba2_decode);
-  EXPECT_EQ(spec.tile.block_v, 32);
-  EXPECT_EQ(spec.tile.warps, 4);
-  request.batch = 1;
-  spec = heuristic_decode_spec(request, h100);
-  EXPECT_EQ(spec.tile.block_v, 16);  // 16 heads x 4 tiles would leave SMs idle
+  compiler::Request request;
+  request.family = {compiler::Variant::mamba2, compiler::Pass::decode};
+  request.shape.batch = 64;
+  request.shape.heads = 16;
+  compiler::KernelSpec spec = heuristic_spec(request, h100);
+  EXPECT_EQ(spec.family, request.family);
+  EXPECT_EQ(tile(spec).block_v, 32);
+  EXPECT_EQ(tile(spec).warps, 4);
+  request.shape.batch = 1;
+  spec = heuristic_spec(request, h100);
+  EXPECT_EQ(tile(spec).block_v, 16);  // 16 heads x 4 tiles would leave SMs idle
   request.key_dim = 16;
-  spec = heuristic_decode_spec(request, h100);
-  EXPECT_EQ(spec.tile.warps, 2);  // 16-wide tiles: 32 rows per pass at 4 warps, 16 at 2
-  EXPECT_EQ(decode::rows_per_pass(spec.tile), 16);
+  spec = heuristic_spec(request, h100);
+  EXPECT_EQ(tile(spec).warps, 2);  // 16-wide tiles: 32 rows per pass at 4 warps, 16 at 2
+  EXPECT_EQ(decode::rows_per_pass(tile(spec)), 16);
   for (int key_dim : {16, 48, 80, 128, 256})
     for (int value_dim : {16, 48, 128, 512}) {
       request.key_dim = key_dim;
       request.value_dim = value_dim;
-      const compiler::KernelSpec chosen = heuristic_decode_spec(request, h100);
+      const compiler::KernelSpec chosen = heuristic_spec(request, h100);
       EXPECT_NO_THROW(decode::plan(chosen, shape_of(1, 16))) << key_dim << "x" << value_dim;
       const std::vector<compiler::TileConfig> space = decode::config_space(chosen);
       EXPECT_NE(std::find(space.begin(), space.end(), chosen.tile), space.end())

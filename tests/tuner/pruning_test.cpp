@@ -5,22 +5,22 @@
 #include <algorithm>
 
 #include "device_fixtures.h"
-#include "kernels/forward_plan.h"
+#include "families/mamba2_forward.h"
 #include "problem_bucket.h"
 
 namespace lla::tuner {
 namespace {
 
-DeviceInfo h100() { return test::h100_device_info(); }
+compiler::DeviceInfo h100() { return test::h100_device_info(); }
 
 compiler::KernelSpec fma_spec() {
   compiler::KernelSpec spec;
-  spec.tile.algorithm = compiler::Algorithm::fma;
+  spec.tile.set("algorithm", static_cast<int>(compiler::mamba2::Algorithm::fma));
   return spec;
 }
 
-compiler::ForwardShape shape() {
-  compiler::ForwardShape s;
+compiler::ProblemShape shape() {
+  compiler::ProblemShape s;
   s.batch = 2;
   s.seq_len = 4096;
   s.heads = 16;
@@ -33,7 +33,7 @@ TEST(Pruning, AValidConfigurationPassesTheStaticRules) {
 }
 
 TEST(Pruning, TooMuchSharedMemoryForTheDeviceIsPrunedWithTheSizes) {
-  DeviceInfo small = h100();
+  compiler::DeviceInfo small = h100();
   small.max_shared_per_block_optin = 1024;
   const auto reason = static_prune_reason(fma_spec(), shape(), small);
   ASSERT_TRUE(reason.has_value());
@@ -45,7 +45,7 @@ TEST(Pruning, TooMuchSharedMemoryForTheDeviceIsPrunedWithTheSizes) {
 TEST(Pruning, ATileThatDoesNotDivideItsDimensionIsPrunedBeforeCompiling) {
   compiler::KernelSpec spec = fma_spec();
   spec.value_dim = 48;
-  spec.tile.block_v = 32;
+  spec.tile.set("block_v", 32);
   const auto reason = static_prune_reason(spec, shape(), h100());
   ASSERT_TRUE(reason.has_value());
   EXPECT_NE(reason->find("not generable for this problem"), std::string::npos) << *reason;
@@ -54,17 +54,17 @@ TEST(Pruning, ATileThatDoesNotDivideItsDimensionIsPrunedBeforeCompiling) {
 TEST(Pruning, TilesThatCannotFitInRegistersArePrunedBeforeCompiling) {
   compiler::KernelSpec spec = fma_spec();
   spec.chunk = 128;
-  spec.tile = {64, 64, 1, compiler::Algorithm::fma};  // 2 x 128 x 64 accumulators on 32 threads
+  spec.tile = compiler::mamba2::ForwardTile{64, 64, 1, compiler::mamba2::Algorithm::fma};  // 2 x 128 x 64 accumulators on 32 threads
   const auto reason = static_prune_reason(spec, shape(), h100());
   ASSERT_TRUE(reason.has_value());
   EXPECT_NE(reason->find("registers a thread"), std::string::npos) << *reason;
   EXPECT_NE(reason->find("above the 255"), std::string::npos) << *reason;
-  spec.tile.warps = 8;
+  spec.tile.set("warps", 8);
   EXPECT_EQ(static_prune_reason(spec, shape(), h100()), std::nullopt);
 }
 
 TEST(Pruning, AShapeTheLaunchPlanRejectsIsPruned) {
-  compiler::ForwardShape too_many = shape();
+  compiler::ProblemShape too_many = shape();
   too_many.batch = 5000;  // batch * heads over the grid limit
   const auto reason = static_prune_reason(fma_spec(), too_many, h100());
   ASSERT_TRUE(reason.has_value());
@@ -73,7 +73,7 @@ TEST(Pruning, AShapeTheLaunchPlanRejectsIsPruned) {
 
 class CompiledPruning : public ::testing::Test {
  protected:
-  void SetUp() override { plan_ = compiler::plan_forward(fma_spec(), shape()); }
+  void SetUp() override { plan_ = compiler::plan_launches(fma_spec(), shape()); }
   compiler::KernelResources resources_of(int launch) const {
     compiler::KernelResources r;
     r.kernel = plan_.launches.at(launch).kernel;
@@ -128,27 +128,27 @@ TEST(ProblemBucket, NearbyShapesShareABucketAndOthersDoNot) {
   EXPECT_EQ(power_of_two_bucket(1), 1);
   EXPECT_EQ(power_of_two_bucket(3000), 4096);
   EXPECT_EQ(power_of_two_bucket(4096), 4096);
-  ForwardRequest a;
+  compiler::Request a;
   a.shape = shape();
   a.shape.seq_len = 3000;
-  ForwardRequest b = a;
+  compiler::Request b = a;
   b.shape.seq_len = 4000;
   b.shape.batch = 1;  // batch * heads 16 -> bucket 16, unlike 32
   EXPECT_NE(problem_key(a, 64), problem_key(b, 64));
   b.shape.batch = 2;
   EXPECT_EQ(problem_key(a, 64), problem_key(b, 64));
   for (auto change :
-       {+[](ForwardRequest& r) { r.shape.seq_len = 5000; },
-        +[](ForwardRequest& r) { r.key_dim = 64; }, +[](ForwardRequest& r) { r.value_dim = 64; },
-        +[](ForwardRequest& r) { r.levels = 14; },
-        +[](ForwardRequest& r) { r.dtype = compiler::Dtype::f16; },
-        +[](ForwardRequest& r) { r.shape.groups = 1; }}) {
-    ForwardRequest changed = a;
+       {+[](compiler::Request& r) { r.shape.seq_len = 5000; },
+        +[](compiler::Request& r) { r.key_dim = 64; }, +[](compiler::Request& r) { r.value_dim = 64; },
+        +[](compiler::Request& r) { r.levels = 14; },
+        +[](compiler::Request& r) { r.dtype = compiler::Dtype::f16; },
+        +[](compiler::Request& r) { r.shape.groups = 1; }}) {
+    compiler::Request changed = a;
     change(changed);
     EXPECT_NE(problem_key(changed, 64), problem_key(a, 64));
   }
   EXPECT_NE(problem_key(a, 32), problem_key(a, 64));
-  DeviceInfo other = h100();
+  compiler::DeviceInfo other = h100();
   other.sm_count = 114;
   EXPECT_NE(device_key(other), device_key(h100()));
 }

@@ -176,7 +176,7 @@ Figure copy_gbps(rcpu::ThreadPool& pool) {
 
 void forward(Jit& jit, rcpu::ThreadPool& pool, const Options& o, const Figure& peak) {
   const int T = 4096, H = 8, K = 128, V = 128, C = 64, L = lla::levels::num_levels(T);
-  ccpu::CpuKernelSpec spec = ccpu::make_spec(lla::compiler::Family::mamba2_forward, lla::compiler::Dtype::f32,
+  ccpu::CpuKernelSpec spec = ccpu::make_spec(ccpu::Family::mamba2_forward, lla::compiler::Dtype::f32,
                                              K, V, L, C, ccpu::vector_floats(ccpu::host_target()));
   if (o.row_tile) spec.tile.row_tile = o.row_tile;
   if (o.col_vectors) spec.tile.col_vectors = o.col_vectors;
@@ -188,7 +188,7 @@ void forward(Jit& jit, rcpu::ThreadPool& pool, const Options& o, const Figure& p
   p.levels = L;
   const lla::reference::Inputs in = lla::reference::random_inputs(p, 1);
   Tensors t(in);
-  lla::compiler::ForwardShape shape;
+  lla::compiler::ProblemShape shape;
   shape.seq_len = T;
   shape.heads = H;
   shape.groups = H;
@@ -220,7 +220,7 @@ void forward(Jit& jit, rcpu::ThreadPool& pool, const Options& o, const Figure& p
 void decode(Jit& jit, rcpu::ThreadPool& pool, const Options& o, const Figure& bandwidth) {
   const int B = 16, H = 8, K = 128, V = 128, first = 4096;
   const int L = lla::levels::num_levels(first + B);
-  ccpu::CpuKernelSpec spec = ccpu::make_spec(lla::compiler::Family::mamba2_decode, lla::compiler::Dtype::f32,
+  ccpu::CpuKernelSpec spec = ccpu::make_spec(ccpu::Family::mamba2_decode, lla::compiler::Dtype::f32,
                                              K, V, L, 64, ccpu::vector_floats(ccpu::host_target()));
   if (o.value_tile) spec.tile.value_tile = o.value_tile;
   double compile_ms = 0;
@@ -242,7 +242,7 @@ void decode(Jit& jit, rcpu::ThreadPool& pool, const Options& o, const Figure& ba
   rcpu::AlignedBuffer pos = host_copy(std::vector<long long>(positions.begin(), positions.end()));
   t.table.set(Buffer::state, states[0].data());
   t.table.set(Buffer::positions, pos.data());
-  lla::compiler::mamba2_decode::DecodeShape shape;
+  lla::compiler::ProblemShape shape;
   shape.batch = B;
   shape.heads = H;
   shape.groups = H;

@@ -215,7 +215,7 @@ int bench_command(const Args& args) {
   }
   const OwnedContext owned = create_context(nullptr);
   lla_context* ctx = owned.get();
-  const tuner::DeviceInfo& device = runtime::context_device_info(*ctx);
+  const compiler::DeviceInfo& device = runtime::context_device_info(*ctx);
 
   std::vector<BenchRow> rows;
   bool all_passed = true;
@@ -250,7 +250,7 @@ int bench_command(const Args& args) {
     std::fflush(stdout);
   }
   if (options.json) {
-    nlohmann::json report = {{"device", device.name}, {"arch", device.arch}, {"rows", nlohmann::json::array()}};
+    nlohmann::json report = {{"device", device.name}, {"arch", device.target.name}, {"rows", nlohmann::json::array()}};
     for (const BenchRow& r : rows) {
       const double seconds = r.timing.median_ms * 1e-3;
       report["rows"].push_back({{"seq_len", r.shape.seq_len}, {"batch", r.shape.batch},

@@ -233,7 +233,7 @@ int bench_decode(const Args& args) {
   }
   int status = 0;
   try {
-    const tuner::DeviceInfo& device = runtime::context_device_info(*ctx);
+    const compiler::DeviceInfo& device = runtime::context_device_info(*ctx);
     const runtime::driver::CudaDriver& d = runtime::driver::cuda_driver();
     CUdevice cu_device = 0;
     runtime::driver::check_cuda(d, d.cuDeviceGet(&cu_device, 0), "cuDeviceGet");

@@ -67,11 +67,11 @@ json cuda() {
     try {
       CUdevice handle = 0;
       runtime::driver::check_cuda(driver, driver.cuDeviceGet(&handle, ordinal), "cuDeviceGet");
-      const tuner::DeviceInfo info = runtime::query_device_info(driver, handle);
+      const compiler::DeviceInfo info = runtime::query_device_info(driver, handle);
       device.update({{"name", info.name},
                      {"compute_capability",
                       std::to_string(info.cc_major) + "." + std::to_string(info.cc_minor)},
-                     {"arch", info.arch},
+                     {"arch", info.target.name},
                      {"sm_count", info.sm_count},
                      {"shared_per_block_optin", info.max_shared_per_block_optin}});
     } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "families/kernel_family.h"
 #include "options.h"
 #include "generator/source_generator.h"
 #include "nvrtc/nvrtc_compiler.h"
@@ -22,6 +23,8 @@ enum class Emit { source, ptx, sass, resources };
 
 struct Request {
   compiler::KernelSpec spec;
+  std::string variant;  // a family, or a variant for its forward: resolved once all are read
+  std::vector<std::pair<std::string, std::string>> knobs;  // (option, value), by its family's schema
   std::vector<Emit> emits;
 };
 
@@ -44,17 +47,63 @@ void add_emits(const std::string& list, std::vector<Emit>& emits) {
   }
 }
 
+// "--block-v" of the knob "block_v".
+std::string knob_option(const std::string& knob) {
+  std::string option = "--" + knob;
+  std::replace(option.begin(), option.end(), '_', '-');
+  return option;
+}
+
 // A validation message prefixed with the inspect option that sets its field, so the error
-// names what was typed.
+// names what was typed (a knob's "tile.<knob>=" is --<knob>).
 std::string with_option(const std::string& message) {
   static const std::pair<const char*, const char*> kFields[] = {
-      {"key_dim=", "--dk"},         {"value_dim=", "--dv"},       {"chunk=", "--chunk"},
-      {"levels=", "--levels"},      {"tile.block_k=", "--block-k"}, {"tile.block_v=", "--block-v"},
-      {"tile.warps=", "--warps"},   {"arch=", "--arch"},          {"tile.algorithm=", "--algorithm"},
+      {"key_dim=", "--dk"}, {"value_dim=", "--dv"}, {"chunk=", "--chunk"},
+      {"levels=", "--levels"}, {"arch=", "--arch"},
   };
   for (const auto& [field, option] : kFields)
     if (message.rfind(field, 0) == 0) return std::string(option) + ": " + message;
+  const size_t equals = message.find('=');
+  if (message.rfind("tile.", 0) == 0 && equals != std::string::npos)
+    return knob_option(message.substr(5, equals - 5)) + ": " + message;
   return message;
+}
+
+// The family --variant names: a family ("mamba2_decode"), or a variant for its forward ("mamba2").
+const compiler::KernelFamily& family_of(const std::string& value) {
+  std::vector<std::string> known;
+  for (const compiler::KernelFamily* f : compiler::all_families()) {
+    if (f->key().pass == compiler::Pass::forward) {
+      if (value == compiler::variant_name(f->key().variant)) return *f;
+      known.push_back(compiler::variant_name(f->key().variant));
+    }
+    if (value == f->name()) return *f;
+    known.push_back(f->name());
+  }
+  throw UsageError("--variant: '" + value + "' is not one of " + joined_names(known));
+}
+
+// A knob option (--block-v 32, --algorithm scan) into the spec's config, by its family's schema.
+void set_knob(compiler::KernelSpec& spec, const std::string& option, const std::string& value) {
+  const compiler::KernelFamily& family = compiler::family_for(spec.family);
+  std::vector<std::string> knobs;
+  for (const compiler::KnobSchema& k : family.knobs()) {
+    knobs.push_back(k.name);
+    if (knob_option(k.name) != option) continue;
+    if (k.value_names.empty()) {
+      int number = 0;
+      try {
+        integer(&number)(value);
+      } catch (const std::invalid_argument& e) {
+        throw UsageError(option + ": " + e.what());
+      }
+      return spec.tile.set(k.name, number);
+    }
+    for (size_t i = 0; i < k.value_names.size(); ++i)
+      if (k.value_names[i] == value) return spec.tile.set(k.name, static_cast<int>(i));
+    throw UsageError(option + ": '" + value + "' is not one of " + joined_names(k.value_names));
+  }
+  throw UsageError(option + ": " + family.name() + " has no such knob (its knobs: " + joined_names(knobs) + ")");
 }
 
 // The command line of `lla inspect`, storing into *r (whose spec holds the defaults).
@@ -62,29 +111,49 @@ CommandLine command_line(Request* r) {
   compiler::KernelSpec& spec = r->spec;
   CommandLine c("inspect", {"inspect [options] --emit source|ptx|sass|resources"},
                 "Generates the kernel module of one spec and shows it; works without a GPU.");
-  c.option("--variant", "mamba2|mamba2_decode",
-           "kernel family: mamba2, the log-linear Mamba-2 forward (default); mamba2_decode, its "
-           "decode step, which uses --block-v and --warps, with --block-k 16",
-           choice(&spec.family, {{"mamba2", compiler::Family::mamba2_forward},
-                                 {"mamba2_decode", compiler::Family::mamba2_decode}}))
+  std::vector<std::string> families;
+  for (const compiler::KernelFamily* f : compiler::all_families())
+    families.push_back(std::string(f->name()) + " (" + f->summary() + ")");
+  c.option("--variant", "NAME",
+           "kernel family: a family of " + joined_names(families) +
+               ", or a variant for its forward (mamba2, the default)",
+           text(&r->variant))
       .option("--dtype", "bf16|f16|f32", "element type of q, k, v, o (bf16)", dtype(&spec.dtype))
       .option("--dk", "N", "key head dim K (128)", integer(&spec.key_dim))
       .option("--dv", "N", "value head dim V (128)", integer(&spec.value_dim))
-      .option("--chunk", "N", "chunk size C (64)", integer(&spec.chunk))
-      .option("--levels", "N", "lambda levels L (15)", integer(&spec.levels))
-      .option("--block-k", "N", "tile rows of K (32)", integer(&spec.tile.block_k))
-      .option("--block-v", "N", "tile columns of V (32)", integer(&spec.tile.block_v))
-      .option("--warps", "N", "warps per block (4; mma, scan: chunk / 16)",
-              integer(&spec.tile.warps))
-      .option("--algorithm", "fma|mma|scan|scan_wgmma",
-              "CUDA cores in fp32 (fma, the default), or tensor cores (16-bit dtypes): a "
-              "chunk-state tree in memory (mma) or a chunk scan with the states on chip (scan; "
-              "scan_wgmma on Hopper warpgroups, sm_90a, chunk 64)",
-              choice(&spec.tile.algorithm, {{"fma", compiler::Algorithm::fma},
-                                            {"mma", compiler::Algorithm::mma},
-                                            {"scan", compiler::Algorithm::scan},
-                                            {"scan_wgmma", compiler::Algorithm::scan_wgmma}}))
-      .option("--arch", "sm_XY", "NVRTC target (sm_90a)", text(&spec.arch))
+      .option("--chunk", "N", "chunk size C (64; for families that have one)", integer(&spec.chunk))
+      .option("--levels", "N", "lambda levels L (15)", integer(&spec.levels));
+  // Every family's knobs, from its schema: --block-v sets the named family's block_v.
+  std::vector<std::string> knobs;
+  std::vector<std::vector<std::string>> owners;  // the families that have each knob
+  std::vector<const compiler::KnobSchema*> schemas;
+  for (const compiler::KernelFamily* f : compiler::all_families())
+    for (const compiler::KnobSchema& k : f->knobs()) {
+      const size_t at = std::find(knobs.begin(), knobs.end(), k.name) - knobs.begin();
+      if (at == knobs.size()) {
+        knobs.push_back(k.name);
+        owners.emplace_back();
+        schemas.push_back(&k);
+      }
+      owners[at].push_back(f->name());
+    }
+  for (size_t i = 0; i < knobs.size(); ++i) {
+    const compiler::KnobSchema& k = *schemas[i];
+    const std::string option = knob_option(k.name);
+    std::string values;
+    for (const std::string& name : k.value_names) values += (values.empty() ? "" : "|") + name;
+    c.option(option, values.empty() ? "N" : values,
+             k.help + " (" + joined_names(owners[i]) + "; the family's default when not given)",
+             [r, option, names = k.value_names](const std::string& value) {
+               // The value's form is checked here; which family takes it, once all are read.
+               int number = 0;
+               if (names.empty()) integer(&number)(value);
+               else if (std::find(names.begin(), names.end(), value) == names.end())
+                 throw std::invalid_argument("'" + value + "' is not one of " + joined_names(names));
+               r->knobs.emplace_back(option, value);
+             });
+  }
+  c.option("--arch", "sm_XY", "NVRTC target (sm_90a)", text(&spec.target.name))
       .option("--emit", "WHAT[,WHAT...]",
               "source, ptx, sass (needs cuobjdump) or resources; repeatable, shown in the order "
               "given",
@@ -92,9 +161,12 @@ CommandLine command_line(Request* r) {
   return c;
 }
 
-// The request's spec is valid; throws UsageError naming the option of a wrong field.
-void check_request(const Request& r) {
+// The request's family and knobs set, and its spec valid; throws UsageError naming the option
+// of a wrong field.
+void check_request(Request& r) {
   if (r.emits.empty()) throw UsageError("--emit: missing; give source, ptx, sass or resources");
+  if (!r.variant.empty()) r.spec.family = family_of(r.variant).key();
+  for (const auto& [option, value] : r.knobs) set_knob(r.spec, option, value);
   try {
     compiler::validate(r.spec);
   } catch (const std::invalid_argument& e) {
@@ -148,7 +220,7 @@ int inspect_command(const Args& args) {
     needs_ptx = needs_ptx || e == Emit::ptx;
   }
   compiler::CompiledModule module;
-  if (needs_compile) module = compiler::compile(src, request.spec.arch, needs_ptx);
+  if (needs_compile) module = compiler::compile(src, request.spec.target.name, needs_ptx);
 
   const bool banners = request.emits.size() > 1;
   for (Emit e : request.emits) {

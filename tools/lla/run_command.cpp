@@ -83,15 +83,16 @@ void print_problem(const RunOptions& o) {
 // No GPU: generate and compile (or find in the cache) what a GPU of `arch` would run.
 int compile_only(const RunOptions& o, const std::string& why) {
   const runtime::Logger logger(runtime::log_level_from_env());
-  tuner::DeviceInfo device;
-  device.arch = o.arch;
-  tuner::ForwardRequest request;
+  compiler::DeviceInfo device;
+  device.target = compiler::cuda_target(o.arch);
+  compiler::Request request;
+  request.family = {compiler::Variant::mamba2, compiler::Pass::forward};
   request.dtype = o.dtype;
   request.key_dim = o.problem.key_dim;
   request.value_dim = o.problem.value_dim;
   request.levels = o.problem.levels;
   request.chunk = o.chunk;
-  const compiler::KernelSpec spec = tuner::heuristic_forward_spec(request, device);
+  const compiler::KernelSpec spec = tuner::heuristic_spec(request, device);
 
   std::unique_ptr<cache::BinaryCache> cache;
   try {
@@ -134,7 +135,7 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   const OwnedContext owned = create_context(&options);
   const double create_ms = ms_since(create_start);
   lla_context* ctx = owned.get();
-  const tuner::DeviceInfo& device = runtime::context_device_info(*ctx);
+  const compiler::DeviceInfo& device = runtime::context_device_info(*ctx);
   const std::string cache_path = runtime::context_cache_path(*ctx);
 
   const reference::Inputs inputs =
@@ -159,7 +160,7 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   const double seconds = run.timing.median_ms * 1e-3;
 
   print_problem(o);
-  std::printf("device    %s (%s, %d SMs)\n", device.name.c_str(), device.arch.c_str(), device.sm_count);
+  std::printf("device    %s (%s, %d SMs)\n", device.name.c_str(), device.target.name.c_str(), device.sm_count);
   std::printf("kernel    %s\n", info.kernel.c_str());
   std::printf("cache     %s\n", cache_path.empty() ? "(none)" : cache_path.c_str());
   std::printf("binary    %s", runtime::dispatch::kernel_source_name(info.source));

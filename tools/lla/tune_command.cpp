@@ -13,7 +13,7 @@
 
 #include "api/context.h"
 #include "commands.h"
-#include "forward_tuning.h"
+#include "tuning.h"
 #include "options.h"
 #include "progress.h"
 #include "problem_bucket.h"
@@ -27,7 +27,7 @@ constexpr double kDefaultBudgetS = 30;
 constexpr double kDefaultSweepBudgetS = 600;
 
 struct TuneRequest {
-  tuner::ForwardRequest forward;
+  compiler::Request forward;
   bool sweep = false;
   bool force = false;
   bool as_json = false;
@@ -39,7 +39,7 @@ struct TuneRequest {
 
 // The command line of `lla tune`, storing into *r (whose values are the defaults) and *groups.
 CommandLine command_line(TuneRequest* r, int* groups) {
-  tuner::ForwardRequest& f = r->forward;
+  compiler::Request& f = r->forward;
   CommandLine c("tune",
                 {"tune [options]            tune one problem",
                  "tune --sweep [options]    tune a grid of shapes (a new GPU)"},
@@ -73,9 +73,9 @@ CommandLine command_line(TuneRequest* r, int* groups) {
   return c;
 }
 
-tuner::ForwardRequest model_shape(int batch, int seq_len, int heads, int groups, int key_dim,
+compiler::Request model_shape(int batch, int seq_len, int heads, int groups, int key_dim,
                                   int value_dim) {
-  tuner::ForwardRequest r;
+  compiler::Request r;
   r.shape.batch = batch;
   r.shape.seq_len = seq_len;
   r.shape.heads = heads;
@@ -87,8 +87,8 @@ tuner::ForwardRequest model_shape(int batch, int seq_len, int heads, int groups,
 }
 
 // perf.md's shapes (32768 tokens, 16 heads) for common head dims, then the paper's model.
-std::vector<tuner::ForwardRequest> sweep_grid() {
-  std::vector<tuner::ForwardRequest> grid;
+std::vector<compiler::Request> sweep_grid() {
+  std::vector<compiler::Request> grid;
   for (const auto& [key_dim, value_dim] : {std::pair{64, 64}, {128, 64}, {128, 128}})
     for (int seq_len : {2048, 4096, 8192, 16384})
       grid.push_back(model_shape(32768 / seq_len, seq_len, 16, 16, key_dim, value_dim));
@@ -160,8 +160,8 @@ int tune_command(const Args& args) {
   }
   const std::unique_ptr<lla_context, void (*)(lla_context*)> owned(ctx, lla_destroy);
 
-  const std::vector<tuner::ForwardRequest> problems =
-      request.sweep ? sweep_grid() : std::vector<tuner::ForwardRequest>{request.forward};
+  const std::vector<compiler::Request> problems =
+      request.sweep ? sweep_grid() : std::vector<compiler::Request>{request.forward};
   const double started = tuner::steady_tuning_clock().seconds();
   nlohmann::json reports = nlohmann::json::array();
   bool all_timed = true;
@@ -181,7 +181,7 @@ int tune_command(const Args& args) {
     tune_options.budget_s = request.sweep ? left / static_cast<double>(problems.size() - i) : left;
     tune_options.max_candidates = request.max_configs;
     tune_options.retime = request.force;
-    progress.task("tuning " + tuner::problem_key(problems[i], tuner::heuristic_forward_spec(
+    progress.task("tuning " + tuner::problem_key(problems[i], tuner::heuristic_spec(
                                                                   problems[i], ctx->device_info)
                                                                   .chunk),
                   i, problems.size());
@@ -199,8 +199,8 @@ int tune_command(const Args& args) {
       runtime::tuning::GpuCandidateBench bench(ctx->driver, ctx->device, ctx->primary_context.get(),
                                                ctx->device_info, ctx->binary_cache.get(),
                                                ctx->logger, problems[i]);
-      const tuner::ForwardChoice choice =
-          tuner::search_forward_spec(problems[i], ctx->device_info, ctx->binary_cache.get(), bench,
+      const tuner::Choice choice =
+          tuner::search_spec(problems[i], ctx->device_info, ctx->binary_cache.get(), bench,
                                      tune_options, progress.enabled() ? show : tuner::TuneProgress());
       progress.clear();
       all_timed = all_timed && choice.report->winner.has_value();

@@ -1,7 +1,8 @@
 #pragma once
-// Tuning the forward families: the search over a family's configuration space (pruned, timed,
-// recorded row by row), the stored winner of a problem bucket, and the policy that decides
-// between the heuristic default, a stored winner and a new search.
+// Tuning any family: the search over its configuration space (pruned, timed, recorded row by
+// row), the stored winner of a problem bucket, and the policy that decides between the
+// heuristic default, a stored winner and a new search. What a configuration means is the
+// family's (compiler/families/kernel_family.h); the tuner only orders, times and records.
 
 #include <functional>
 #include <memory>
@@ -18,7 +19,7 @@
 namespace lla::tuner {
 
 // The configuration space of `base`'s family, in its fixed order.
-std::vector<compiler::TileConfig> family_config_space(const compiler::KernelSpec& base);
+std::vector<compiler::TileConfig> config_space(const compiler::KernelSpec& base);
 
 struct TuneOptions {
   double budget_s = 30;     // no new measurement starts once this much time has passed
@@ -71,18 +72,17 @@ using TuneProgress = std::function<void(const CandidateResult&, size_t settled, 
 // are left to time; otherwise a coarse sample spread over the space's order, then the untimed
 // configs nearest to the best so far. Throws std::invalid_argument when the request has no
 // heuristic spec.
-TuneReport tune_forward(const ForwardRequest& request, const DeviceInfo& device,
+TuneReport tune_problem(const compiler::Request& request, const compiler::DeviceInfo& device,
                         CandidateBench& bench, cache::BinaryCache* store,
                         const TuneOptions& options, TuningClock& clock = steady_tuning_clock(),
                         const TuneProgress& progress = {});
 
 // The stored winner of the request's bucket on `device`, from rows alone; nullopt when the
 // bucket has no timed row of the current space.
-std::optional<compiler::KernelSpec> stored_forward_winner(const ForwardRequest& request,
-                                                          const DeviceInfo& device,
-                                                          cache::BinaryCache& store);
+std::optional<compiler::KernelSpec> stored_winner(const compiler::Request& request,
+                                                  const compiler::DeviceInfo& device, cache::BinaryCache& store);
 
-struct ForwardChoice {
+struct Choice {
   enum class Source { heuristic, stored, tuned };
   compiler::KernelSpec spec;
   Source source = Source::heuristic;
@@ -90,18 +90,18 @@ struct ForwardChoice {
   std::string note;                  // why the heuristic was used, when it was under a policy
   bool ask_again = false;            // another process is tuning: a later call may find its winner
 };
-const char* choice_source_name(ForwardChoice::Source s);  // "heuristic", "stored", "tuned"
+const char* choice_source_name(Choice::Source s);  // "heuristic", "stored", "tuned"
 
 // The lease a search of the request's bucket (resolved `chunk`) on `device` runs under.
-std::string search_lease_name(const ForwardRequest& request, const DeviceInfo& device, int chunk);
+std::string search_lease_name(const compiler::Request& request, const compiler::DeviceInfo& device, int chunk);
 
-// A search of the request's bucket (tune_forward with `options`) run once across processes:
+// A search of the request's bucket (tune_problem with `options`) run once across processes:
 // it waits for any other search of the bucket to end (its lease released or expired), then
 // searches under the lease. With no store it searches without a lease. The choice is the
 // winner (source tuned), or the heuristic with a note when nothing was timed.
-ForwardChoice search_forward_spec(const ForwardRequest& request, const DeviceInfo& device,
-                                  cache::BinaryCache* store, CandidateBench& bench,
-                                  const TuneOptions& options, const TuneProgress& progress = {});
+Choice search_spec(const compiler::Request& request, const compiler::DeviceInfo& device,
+                   cache::BinaryCache* store, CandidateBench& bench, const TuneOptions& options,
+                   const TuneProgress& progress = {});
 
 // The spec to run under `policy`:
 //   off      the heuristic; nothing is read or timed.
@@ -112,9 +112,8 @@ ForwardChoice search_forward_spec(const ForwardRequest& request, const DeviceInf
 //            bucket to end (its lease released or expired).
 // `make_bench` is called only when a search runs. A search that times nothing leaves the
 // heuristic in place (note says why).
-ForwardChoice choose_forward_spec(
-    const ForwardRequest& request, const DeviceInfo& device, TunePolicy policy,
-    cache::BinaryCache* store, const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
-    const TuneOptions& options);
+Choice choose_spec(const compiler::Request& request, const compiler::DeviceInfo& device, TunePolicy policy,
+                   cache::BinaryCache* store, const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
+                   const TuneOptions& options);
 
 }  // namespace lla::tuner

@@ -1,5 +1,5 @@
 // The search, its budget and the policy, on a fake bench and a fake clock (no GPU).
-#include "forward_tuning.h"
+#include "tuning.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <stdexcept>
 
 #include "device_fixtures.h"
-#include "kernels/forward_plan.h"
+#include "families/kernel_family.h"
 #include "problem_bucket.h"
 
 namespace lla::tuner {
@@ -20,10 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-DeviceInfo h100() { return test::h100_device_info(); }
+compiler::DeviceInfo h100() { return test::h100_device_info(); }
 
-ForwardRequest request() {
-  ForwardRequest r;
+compiler::Request request() {
+  compiler::Request r;
   r.shape.batch = 2;
   r.shape.seq_len = 4096;
   r.shape.heads = 16;
@@ -45,8 +45,8 @@ class FakeBench : public CandidateBench {
  public:
   FakeBench(FakeClock& clock, std::function<double(size_t)> ms_of)
       : clock_(clock), ms_of_(std::move(ms_of)) {
-    base_ = heuristic_forward_spec(request(), h100());
-    space_ = family_config_space(base_);
+    base_ = heuristic_spec(request(), h100());
+    space_ = config_space(base_);
   }
 
   size_t index_of(const compiler::KernelSpec& spec) const {
@@ -62,7 +62,7 @@ class FakeBench : public CandidateBench {
     PreparedCandidate c;
     c.spec = spec;
     compiler::KernelResources r;
-    r.kernel = compiler::plan_forward(spec, request().shape).launches.front().kernel;  // one it launches
+    r.kernel = compiler::plan_launches(spec, request().shape).launches.front().kernel;  // one it launches
     r.registers = 40;
     r.spill_store_bytes = spilling.count(index) ? 8 : 0;
     c.resources = {r};
@@ -90,6 +90,7 @@ class FakeBench : public CandidateBench {
     p.device_name = h100().name;
     p.sm_count = 132;
     p.driver_version = "13.0";
+    p.nvrtc_version = "13.0";  // the toolchain's, as a backend reports it
     return p;
   }
 
@@ -140,7 +141,7 @@ TEST_F(ForwardTuningTest, EveryConfigIsRecordedAndTheFastestCorrectOneWins) {
   bench.wrong_output = {2};  // the fastest computes the wrong thing
   bench.spilling = {3};
   bench.uncompilable = {4};
-  const TuneReport report = tune_forward(request(), h100(), bench, store_.get(), options_, clock_);
+  const TuneReport report = tune_problem(request(), h100(), bench, store_.get(), options_, clock_);
   ASSERT_EQ(report.candidates.size(), bench.space_.size());
   EXPECT_EQ(report.candidates[2].outcome, CandidateOutcome::failed);
   EXPECT_NE(report.candidates[2].row.detail.find("relative error 0.5"), std::string::npos);
@@ -154,7 +155,7 @@ TEST_F(ForwardTuningTest, EveryConfigIsRecordedAndTheFastestCorrectOneWins) {
   const auto rows = store_->tuning_rows(report.problem, report.device, lla_version());
   for (const auto& row : rows) {
     EXPECT_EQ(row.provenance.device_name, h100().name);
-    EXPECT_FALSE(row.provenance.nvrtc_version.empty());
+    EXPECT_EQ(row.provenance.nvrtc_version, "13.0");  // the bench's toolchain
     EXPECT_GT(row.provenance.measured_at, 0);
   }
   EXPECT_EQ(bench.measured.front(), *report.heuristic) << "the heuristic is timed first";
@@ -163,7 +164,7 @@ TEST_F(ForwardTuningTest, EveryConfigIsRecordedAndTheFastestCorrectOneWins) {
 TEST_F(ForwardTuningTest, TheTimeBudgetIsHonouredWithAFakeClock) {
   FakeBench bench(clock_, [](size_t i) { return 1.0 + i; });
   options_.budget_s = 4.5;  // measurements start at t = 0, 1, 2, 3, 4
-  const TuneReport report = tune_forward(request(), h100(), bench, store_.get(), options_, clock_);
+  const TuneReport report = tune_problem(request(), h100(), bench, store_.get(), options_, clock_);
   EXPECT_EQ(bench.measured.size(), 5u);
   EXPECT_EQ(report.stopped_by, "time budget");
   EXPECT_DOUBLE_EQ(report.elapsed_s, 5.0);
@@ -176,7 +177,7 @@ TEST_F(ForwardTuningTest, TheTimeBudgetIsHonouredWithAFakeClock) {
 TEST_F(ForwardTuningTest, TheCountLimitStopsTheSearch) {
   FakeBench bench(clock_, [](size_t i) { return 1.0 + i; });
   options_.max_candidates = 3;
-  const TuneReport report = tune_forward(request(), h100(), bench, store_.get(), options_, clock_);
+  const TuneReport report = tune_problem(request(), h100(), bench, store_.get(), options_, clock_);
   EXPECT_EQ(bench.prepares.load(), 3);
   EXPECT_EQ(bench.measured.size(), 3u);
   EXPECT_EQ(report.stopped_by, "count limit");
@@ -184,7 +185,7 @@ TEST_F(ForwardTuningTest, TheCountLimitStopsTheSearch) {
 
 TEST_F(ForwardTuningTest, ASecondSearchTimesOnlyConfigsWithoutARow) {
   FakeBench first(clock_, [](size_t i) { return v_shape_around(i, 5); });
-  const TuneReport before = tune_forward(request(), h100(), first, store_.get(), options_, clock_);
+  const TuneReport before = tune_problem(request(), h100(), first, store_.get(), options_, clock_);
   // Forget one config's row, as if it had just been added to the space.
   std::vector<cache::TuningRow> rows = store_->all_tuning_rows();
   const std::string forgotten = before.candidates[7].row.config;
@@ -197,34 +198,34 @@ TEST_F(ForwardTuningTest, ASecondSearchTimesOnlyConfigsWithoutARow) {
   store_->put_tuning_rows(rows);
 
   FakeBench second(clock_, [](size_t i) { return v_shape_around(i, 5); });
-  const TuneReport after = tune_forward(request(), h100(), second, store_.get(), options_, clock_);
+  const TuneReport after = tune_problem(request(), h100(), second, store_.get(), options_, clock_);
   EXPECT_EQ(second.measured, std::vector<size_t>{7});
   EXPECT_EQ(after.candidates[0].outcome, CandidateOutcome::reused);
   EXPECT_EQ(after.winner, before.winner);
 
   options_.retime = true;
   FakeBench third(clock_, [](size_t i) { return v_shape_around(i, 5); });
-  tune_forward(request(), h100(), third, store_.get(), options_, clock_);
+  tune_problem(request(), h100(), third, store_.get(), options_, clock_);
   EXPECT_EQ(third.measured.size(), third.space_.size());
 }
 
 TEST_F(ForwardTuningTest, TheStoredWinnerIsTheSameEveryTime) {
   FakeBench bench(clock_, [](size_t i) { return v_shape_around(i, 4); });
-  const TuneReport report = tune_forward(request(), h100(), bench, store_.get(), options_, clock_);
+  const TuneReport report = tune_problem(request(), h100(), bench, store_.get(), options_, clock_);
   ASSERT_TRUE(report.winner.has_value());
   const compiler::KernelSpec expected = report.candidates[*report.winner].spec;
   for (int i = 0; i < 3; ++i) {
     cache::BinaryCache reopened(folder_);
-    const auto stored = stored_forward_winner(request(), h100(), reopened);
+    const auto stored = stored_winner(request(), h100(), reopened);
     ASSERT_TRUE(stored.has_value());
     EXPECT_EQ(compiler::describe(*stored), compiler::describe(expected));
   }
-  ForwardRequest nearby = request();
+  compiler::Request nearby = request();
   nearby.shape.seq_len = 3000;  // same bucket
-  EXPECT_TRUE(stored_forward_winner(nearby, h100(), *store_).has_value());
+  EXPECT_TRUE(stored_winner(nearby, h100(), *store_).has_value());
   nearby.shape.seq_len = 8000;
   nearby.levels = 14;
-  EXPECT_FALSE(stored_forward_winner(nearby, h100(), *store_).has_value());
+  EXPECT_FALSE(stored_winner(nearby, h100(), *store_).has_value());
 }
 
 TEST_F(ForwardTuningTest, ALargeSpaceIsSampledThenRefinedNearTheBest) {
@@ -232,7 +233,7 @@ TEST_F(ForwardTuningTest, ALargeSpaceIsSampledThenRefinedNearTheBest) {
   ASSERT_GE(bench.space_.size(), 16u);
   options_.exhaustive_limit = 4;
   options_.max_candidates = 10;
-  const TuneReport report = tune_forward(request(), h100(), bench, store_.get(), options_, clock_);
+  const TuneReport report = tune_problem(request(), h100(), bench, store_.get(), options_, clock_);
   EXPECT_EQ(bench.measured.size(), 10u);
   ASSERT_TRUE(report.winner.has_value());
   EXPECT_EQ(*report.winner, 11u);
@@ -240,12 +241,12 @@ TEST_F(ForwardTuningTest, ALargeSpaceIsSampledThenRefinedNearTheBest) {
 
 TEST_F(ForwardTuningTest, PolicyOffNeverTimes) {
   int benches = 0;
-  const auto choice = choose_forward_spec(request(), h100(), TunePolicy::off, store_.get(),
+  const auto choice = choose_spec(request(), h100(), TunePolicy::off, store_.get(),
                                           counting_bench_factory(&benches), options_);
   EXPECT_EQ(benches, 0);
-  EXPECT_EQ(choice.source, ForwardChoice::Source::heuristic);
+  EXPECT_EQ(choice.source, Choice::Source::heuristic);
   EXPECT_EQ(compiler::describe(choice.spec),
-            compiler::describe(heuristic_forward_spec(request(), h100())));
+            compiler::describe(heuristic_spec(request(), h100())));
 }
 
 TEST_F(ForwardTuningTest, PolicyOnMissTunesOnceThenReuses) {
@@ -254,18 +255,18 @@ TEST_F(ForwardTuningTest, PolicyOnMissTunesOnceThenReuses) {
     ++benches;
     return std::make_unique<FakeBench>(clock_, [](size_t i) { return v_shape_around(i, 3); });
   };
-  const auto first = choose_forward_spec(request(), h100(), TunePolicy::on_miss, store_.get(),
+  const auto first = choose_spec(request(), h100(), TunePolicy::on_miss, store_.get(),
                                          make_bench, options_);
-  EXPECT_EQ(first.source, ForwardChoice::Source::tuned);
+  EXPECT_EQ(first.source, Choice::Source::tuned);
   ASSERT_TRUE(first.report.has_value());
-  const auto second = choose_forward_spec(request(), h100(), TunePolicy::on_miss, store_.get(),
+  const auto second = choose_spec(request(), h100(), TunePolicy::on_miss, store_.get(),
                                           make_bench, options_);
-  EXPECT_EQ(second.source, ForwardChoice::Source::stored);
+  EXPECT_EQ(second.source, Choice::Source::stored);
   EXPECT_EQ(benches, 1);
   EXPECT_EQ(compiler::describe(first.spec), compiler::describe(second.spec));
   const auto forced =
-      choose_forward_spec(request(), h100(), TunePolicy::force, store_.get(), make_bench, options_);
-  EXPECT_EQ(forced.source, ForwardChoice::Source::tuned);
+      choose_spec(request(), h100(), TunePolicy::force, store_.get(), make_bench, options_);
+  EXPECT_EQ(forced.source, Choice::Source::tuned);
   EXPECT_EQ(benches, 2);
   EXPECT_EQ(store_->stats().leases, 0);
 }
@@ -274,10 +275,10 @@ TEST_F(ForwardTuningTest, OnMissUsesTheHeuristicWhileAnotherProcessTunes) {
   const std::string lease = search_lease_name(request(), h100(), 64);
   ASSERT_TRUE(store_->try_acquire_lease(lease, "another process", 60000));
   int benches = 0;
-  const auto choice = choose_forward_spec(request(), h100(), TunePolicy::on_miss, store_.get(),
+  const auto choice = choose_spec(request(), h100(), TunePolicy::on_miss, store_.get(),
                                           counting_bench_factory(&benches), options_);
   EXPECT_EQ(benches, 0);
-  EXPECT_EQ(choice.source, ForwardChoice::Source::heuristic);
+  EXPECT_EQ(choice.source, Choice::Source::heuristic);
   EXPECT_EQ(choice.note, "another process is tuning this problem");
 }
 

@@ -1,4 +1,4 @@
-#include "forward_tuning.h"
+#include "tuning.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +9,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "kernels/forward_plan.h"
-#include "kernels/mamba2_forward_plan.h"
 #include "problem_bucket.h"
 #include "pruning.h"
 
@@ -102,10 +100,8 @@ TuningClock& steady_tuning_clock() {
   return clock;
 }
 
-std::vector<compiler::TileConfig> family_config_space(const compiler::KernelSpec& base) {
-  if (base.family == compiler::Family::mamba2_forward) return compiler::mamba2::config_space(base);
-  throw std::invalid_argument(std::string("no configuration space for family ") +
-                              compiler::family_name(base.family));
+std::vector<compiler::TileConfig> config_space(const compiler::KernelSpec& base) {
+  return compiler::family_for(base.family).config_space(base);
 }
 
 const char* candidate_outcome_name(CandidateOutcome o) {
@@ -150,24 +146,24 @@ std::string tune_report_json(const TuneReport& report) {
       .dump(1);
 }
 
-const char* choice_source_name(ForwardChoice::Source s) {
+const char* choice_source_name(Choice::Source s) {
   switch (s) {
-    case ForwardChoice::Source::heuristic:
+    case Choice::Source::heuristic:
       return "heuristic";
-    case ForwardChoice::Source::stored:
+    case Choice::Source::stored:
       return "stored";
-    case ForwardChoice::Source::tuned:
+    case Choice::Source::tuned:
       return "tuned";
   }
   return "?";
 }
 
-TuneReport tune_forward(const ForwardRequest& request, const DeviceInfo& device,
+TuneReport tune_problem(const compiler::Request& request, const compiler::DeviceInfo& device,
                         CandidateBench& bench, cache::BinaryCache* store,
                         const TuneOptions& options, TuningClock& clock,
                         const TuneProgress& progress) {
   const double started_at = clock.seconds();
-  const compiler::KernelSpec heuristic = heuristic_forward_spec(request, device);
+  const compiler::KernelSpec heuristic = heuristic_spec(request, device);
   TuneReport report;
   report.problem = problem_key(request, heuristic.chunk);
   report.device = device_key(device);
@@ -177,14 +173,13 @@ TuneReport tune_forward(const ForwardRequest& request, const DeviceInfo& device,
   blank.device = report.device;
   blank.lla_version = lla_version();
   blank.provenance = bench.provenance();
-  blank.provenance.nvrtc_version = compiler::nvrtc_version_string();
 
   std::vector<cache::TuningRow> stored;
   if (store) stored = store->tuning_rows(report.problem, report.device, lla_version());
 
   std::vector<size_t> pending;
   std::vector<cache::TuningRow> static_pruned;
-  for (const compiler::TileConfig& tile : family_config_space(heuristic)) {
+  for (const compiler::TileConfig& tile : config_space(heuristic)) {
     CandidateResult c;
     c.spec = with_tile(heuristic, tile);
     const size_t index = report.candidates.size();
@@ -257,7 +252,7 @@ TuneReport tune_forward(const ForwardRequest& request, const DeviceInfo& device,
     c.row.status = cache::TuningStatus::failed;
     try {
       const PreparedCandidate candidate = prepared.get();
-      const compiler::LaunchPlan plan = compiler::plan_forward(c.spec, request.shape);
+      const compiler::LaunchPlan plan = compiler::plan_launches(c.spec, request.shape);
       if (const auto reason = compiled_prune_reason(plan, candidate.resources, device)) {
         c.outcome = CandidateOutcome::pruned;
         c.row.status = cache::TuningStatus::pruned;
@@ -289,15 +284,15 @@ TuneReport tune_forward(const ForwardRequest& request, const DeviceInfo& device,
   return report;
 }
 
-std::optional<compiler::KernelSpec> stored_forward_winner(const ForwardRequest& request,
-                                                          const DeviceInfo& device,
+std::optional<compiler::KernelSpec> stored_winner(const compiler::Request& request,
+                                                          const compiler::DeviceInfo& device,
                                                           cache::BinaryCache& store) {
-  const compiler::KernelSpec heuristic = heuristic_forward_spec(request, device);
+  const compiler::KernelSpec heuristic = heuristic_spec(request, device);
   const std::vector<cache::TuningRow> stored =
       store.tuning_rows(problem_key(request, heuristic.chunk), device_key(device), lla_version());
   std::vector<compiler::KernelSpec> specs;
   std::vector<const cache::TuningRow*> rows;
-  for (const compiler::TileConfig& tile : family_config_space(heuristic)) {
+  for (const compiler::TileConfig& tile : config_space(heuristic)) {
     specs.push_back(with_tile(heuristic, tile));
     const std::string config = compiler::describe(specs.back());
     const auto found = std::find_if(stored.begin(), stored.end(),
@@ -311,12 +306,12 @@ std::optional<compiler::KernelSpec> stored_forward_winner(const ForwardRequest& 
 
 namespace {
 
-ForwardChoice choice_of(TuneReport report, const compiler::KernelSpec& heuristic) {
-  ForwardChoice choice;
+Choice choice_of(TuneReport report, const compiler::KernelSpec& heuristic) {
+  Choice choice;
   choice.spec = heuristic;
   if (report.winner) {
     choice.spec = report.candidates[*report.winner].spec;
-    choice.source = ForwardChoice::Source::tuned;
+    choice.source = Choice::Source::tuned;
   } else {
     choice.note = "tuning timed no configuration";
   }
@@ -327,7 +322,7 @@ ForwardChoice choice_of(TuneReport report, const compiler::KernelSpec& heuristic
 // Holds a search's lease from acquisition to the end of the scope.
 class SearchLease {
  public:
-  SearchLease(cache::BinaryCache& store, const ForwardRequest& request, const DeviceInfo& device,
+  SearchLease(cache::BinaryCache& store, const compiler::Request& request, const compiler::DeviceInfo& device,
               int chunk, double budget_s)
       : store_(store),
         name_(search_lease_name(request, device, chunk)),
@@ -360,44 +355,44 @@ class SearchLease {
 
 }  // namespace
 
-std::string search_lease_name(const ForwardRequest& request, const DeviceInfo& device, int chunk) {
+std::string search_lease_name(const compiler::Request& request, const compiler::DeviceInfo& device, int chunk) {
   return "tune:" + problem_key(request, chunk) + "|" + device_key(device) + "|" + lla_version();
 }
 
-ForwardChoice search_forward_spec(const ForwardRequest& request, const DeviceInfo& device,
+Choice search_spec(const compiler::Request& request, const compiler::DeviceInfo& device,
                                   cache::BinaryCache* store, CandidateBench& bench,
                                   const TuneOptions& options, const TuneProgress& progress) {
-  const compiler::KernelSpec heuristic = heuristic_forward_spec(request, device);
+  const compiler::KernelSpec heuristic = heuristic_spec(request, device);
   std::optional<SearchLease> lease;
   if (store) {
     lease.emplace(*store, request, device, heuristic.chunk, options.budget_s);
     lease->acquire();
   }
   return choice_of(
-      tune_forward(request, device, bench, store, options, steady_tuning_clock(), progress),
+      tune_problem(request, device, bench, store, options, steady_tuning_clock(), progress),
       heuristic);
 }
 
-ForwardChoice choose_forward_spec(
-    const ForwardRequest& request, const DeviceInfo& device, TunePolicy policy,
+Choice choose_spec(
+    const compiler::Request& request, const compiler::DeviceInfo& device, TunePolicy policy,
     cache::BinaryCache* store, const std::function<std::unique_ptr<CandidateBench>()>& make_bench,
     const TuneOptions& options) {
-  ForwardChoice choice;
-  choice.spec = heuristic_forward_spec(request, device);
+  Choice choice;
+  choice.spec = heuristic_spec(request, device);
   if (policy == TunePolicy::off) return choice;
   TuneOptions search = options;
   search.retime = policy == TunePolicy::force;
   if (policy == TunePolicy::force)
-    return search_forward_spec(request, device, store, *make_bench(), search);
+    return search_spec(request, device, store, *make_bench(), search);
   if (!store) {
     choice.note = "no cache to keep tuning results in";
     return choice;
   }
   const auto use_stored = [&] {
-    const auto winner = stored_forward_winner(request, device, *store);
+    const auto winner = stored_winner(request, device, *store);
     if (!winner) return false;
     choice.spec = *winner;
-    choice.source = ForwardChoice::Source::stored;
+    choice.source = Choice::Source::stored;
     return true;
   };
   if (use_stored()) return choice;
@@ -409,7 +404,7 @@ ForwardChoice choose_forward_spec(
   }
   // The search that held the lease before us may have stored a winner meanwhile.
   if (use_stored()) return choice;
-  return choice_of(tune_forward(request, device, *make_bench(), store, search), choice.spec);
+  return choice_of(tune_problem(request, device, *make_bench(), store, search), choice.spec);
 }
 
 }  // namespace lla::tuner
