@@ -33,17 +33,10 @@ struct SlotLayout {
 
 // This module's scan policy (the contract in mamba2_forward_scan_common.cuh): chunk tiles in
 // padded rows, stages on 16 bytes (ldmatrix and cp.async), slots in SlotLayout.
-struct MmaScanPolicy {
+struct MmaScanPolicy : ScanStages<kChunk * kKeyPitch, kChunk * kValuePitch, 16> {
   using ChunkTiles = PaddedRows;
   using Slots = SlotLayout;
-  static constexpr int kKeyTile = kChunk * kKeyPitch, kValueTile = kChunk * kValuePitch;
-  static constexpr int kStageAlignment = 16;
-  static constexpr int kStageStride =
-      (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
   __device__ static __forceinline__ unsigned char* aligned_stages(unsigned char* shared) { return shared; }
-  __device__ static __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
-    return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
-  }
   // mma.sync reads the chunk tiles through the generic proxy, as cp.async wrote them: nothing
   // to fence before the barrier that publishes them.
   __device__ static __forceinline__ void fence_chunk_tiles() {}

@@ -206,6 +206,19 @@ __device__ __forceinline__ ScanSegment scan_segment(int chunks, int segment_chun
   return {first, min(first + segment_chunks, chunks)};
 }
 
+// A policy's chunk stages (a policy derives from this): tiles of kKeyTileElements (q, k) and
+// kValueTileElements (v), stages on kAlignment bytes, one after another.
+template <int kKeyTileElements, int kValueTileElements, int kAlignment>
+struct ScanStages {
+  static constexpr int kKeyTile = kKeyTileElements, kValueTile = kValueTileElements;
+  static constexpr int kStageAlignment = kAlignment;
+  static constexpr int kStageStride =
+      (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
+  __device__ static __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
+    return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
+  }
+};
+
 // The contract between the walk here (and the split kernels of mamba2_forward_scan_split.cuh)
 // and a scan module (mamba2_forward_scan.cuh on mma.sync, mamba2_forward_scan_wgmma.cuh on
 // warpgroups). The module defines a policy struct and names it ScanPolicy:

@@ -50,18 +50,11 @@ struct SlotLayout {
 
 // This module's scan policy (the contract in mamba2_forward_scan_common.cuh): chunk tiles in
 // swizzled rows, stages on 1024 bytes (a swizzle atom's), slots in SlotLayout.
-struct WgmmaScanPolicy {
+struct WgmmaScanPolicy : ScanStages<kChunk * kKeyDim, kChunk * kBlockV, 1024> {
   using ChunkTiles = SwizzledRows;
   using Slots = SlotLayout;
-  static constexpr int kKeyTile = kChunk * kKeyDim, kValueTile = kChunk * kBlockV;
-  static constexpr int kStageAlignment = 1024;
-  static constexpr int kStageStride =
-      (kScanStageBytes<kKeyTile, kValueTile> + kStageAlignment - 1) / kStageAlignment * kStageAlignment;
   __device__ static __forceinline__ unsigned char* aligned_stages(unsigned char* shared) {
     return shared + ((1024 - (shared_address(shared) & 1023)) & 1023);
-  }
-  __device__ static __forceinline__ ScanStage chunk_stage(unsigned char* stages, int i) {
-    return scan_stage<kKeyTile, kValueTile>(stages + i * kStageStride);
   }
   // wgmma reads the chunk tiles through the async proxy: cp.async's writes are fenced for it
   // before the barrier that publishes them.

@@ -13,7 +13,7 @@ namespace lla::tuner {
 // The smallest power of two >= n (1 for n <= 1).
 int64_t power_of_two_bucket(int64_t n);
 
-// "mamba2_forward dtype=bf16 K=128 V=128 L=15 C=64 heads_per_group=1 batch_heads<=32 T<=16384".
+// "<family name> dtype=bf16 K=128 V=128 L=15 C=64 heads_per_group=1 batch_heads<=32 T<=16384".
 // `chunk` is the resolved chunk (never 0).
 std::string problem_key(const compiler::Request& request, int chunk);
 

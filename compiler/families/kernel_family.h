@@ -56,9 +56,9 @@ struct InputDistribution {
   double high = 0;
 };
 
-// One tensor of a family's kernels: the table that drives C API validation (NULL, size,
-// alignment, overlap, memory kind), argument binding (the launch plan's Buffer), the candidate
-// bench's allocation and its fill, and the tools.
+// One tensor of a pass: a field of the pass's C API arguments (lla_forward_args, ...). The table
+// drives C API validation (NULL, size, alignment, overlap, memory kind), argument binding (the
+// launch plan's Buffer), the candidate bench's allocation and its fill, and the tools.
 struct TensorDecl {
   Buffer role;             // the launch plan's name for it
   const char* field;       // its field in the pass's C API arguments ("q", "initial_state")
@@ -71,7 +71,14 @@ struct TensorDecl {
   // over the initial one); Buffer::workspace for none.
   Buffer may_alias = Buffer::workspace;
   InputDistribution fill = {};
+  bool gated_deltanet_only = false;  // beta: a Gated DeltaNet input, NULL for Mamba-2
 };
+
+// The tensors of (variant, pass), inputs first: the pass's table without the tensors other
+// variants alone take. Every family of the key has exactly these (kernel families do not
+// declare tensors of their own: a tensor is a field of the C API's arguments first). Also
+// defined for a key lla has no family for yet, so its calls are validated all the same.
+const std::vector<TensorDecl>& tensors_of(FamilyKey key);
 
 // Bytes of one element of `t` in a problem of `dtype`.
 int element_bytes(const TensorDecl& t, Dtype dtype);
@@ -139,8 +146,8 @@ class KernelFamily {
   // the kernels lack, named by its C API field: "qk_l2norm: ..."); nullopt when it has one.
   virtual std::optional<std::string> unsupported(const Request& request) const = 0;
 
-  // The tensors of its kernels, inputs first.
-  virtual const std::vector<TensorDecl>& tensors() const = 0;
+  // The tensors of its kernels, inputs first (tensors_of(key())).
+  const std::vector<TensorDecl>& tensors() const { return tensors_of(key()); }
 
   // CUDA source of a validated spec.
   virtual CudaSourceParts cuda_source(const KernelSpec& spec) const = 0;

@@ -30,39 +30,11 @@ class DecodeFamily final : public KernelFamily {
   void validate(const KernelSpec& s) const override {
     validate_head_sizes(s);
     const DecodeTile t = tile_of(s);
-    if ((t.block_v != 16 && t.block_v != 32 && t.block_v != 64) || s.value_dim % t.block_v != 0)
-      reject("tile.block_v", t.block_v, "must be 16, 32 or 64 and divide value_dim=" + std::to_string(s.value_dim));
-    if (!is_power_of_two(t.warps) || t.warps > 8) reject("tile.warps", t.warps, "must be 1, 2, 4 or 8");
+    validate_tile_width("tile.block_v", t.block_v, "value_dim", s.value_dim);
+    validate_warps(t.warps);
   }
 
-  std::optional<std::string> unsupported(const Request& request) const override {
-    if (request.qk_l2norm)
-      return std::string("qk_l2norm: in-kernel q/k l2norm is not available for LLA_VARIANT_MAMBA2 yet; "
-                         "normalise q and k before the call");
-    return std::nullopt;
-  }
-
-  const std::vector<TensorDecl>& tensors() const override {
-    using D = Dim;
-    static const std::vector<TensorDecl> table = {
-        {Buffer::q, "q", {D::batch, D::groups, D::key_dim}, ElementType::problem, 16, Access::read, false,
-         Buffer::workspace, {-1, 1}},
-        {Buffer::k, "k", {D::batch, D::groups, D::key_dim}, ElementType::problem, 16, Access::read, false,
-         Buffer::workspace, {-1, 1}},
-        {Buffer::v, "v", {D::batch, D::heads, D::value_dim}, ElementType::problem, 16, Access::read, false,
-         Buffer::workspace, {-1, 1}},
-        {Buffer::g, "g", {D::batch, D::heads}, ElementType::f32, 4, Access::read, false, Buffer::workspace,
-         {-0.1, 0}},
-        {Buffer::lambda, "lambda", {D::batch, D::heads, D::levels}, ElementType::problem, 16, Access::read, false,
-         Buffer::workspace, {0.5, 1.5}},
-        {Buffer::o, "o", {D::batch, D::heads, D::value_dim}, ElementType::problem, 16, Access::write, false},
-        {Buffer::state, "state", {D::batch, D::heads, D::levels, D::key_dim, D::value_dim}, ElementType::f32, 16,
-         Access::read_write, false},
-        // Written only when the call advances them (the pass decides).
-        {Buffer::positions, "positions", {D::batch}, ElementType::i64, 8, Access::read_write, false},
-    };
-    return table;
-  }
+  std::optional<std::string> unsupported(const Request& request) const override { return mamba2_unsupported(request); }
 
   // The plan checks its tile against K with rows_per_pass; the template asserts that its own
   // thread layout covers the same rows.

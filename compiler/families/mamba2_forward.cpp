@@ -15,8 +15,6 @@ namespace {
 
 constexpr int kDefaultChunk = 64;
 
-bool is_tile_width(int x) { return x == 16 || x == 32 || x == 64; }
-
 // The widest tile of `candidates` (widest first) that divides `dim`.
 int widest_dividing_tile(int dim, std::initializer_list<int> candidates) {
   for (int tile : candidates)
@@ -49,11 +47,9 @@ class ForwardFamily final : public KernelFamily {
       reject("chunk", s.chunk, "must be a power of two in [16, 128]");
     const ForwardTile t = tile_of(s);
     algorithm_name(t.algorithm);  // throws for a value outside the enum
-    if (t.algorithm == Algorithm::fma && (!is_tile_width(t.block_k) || s.key_dim % t.block_k != 0))
-      reject("tile.block_k", t.block_k, "must be 16, 32 or 64 and divide key_dim=" + std::to_string(s.key_dim));
-    if (!is_tile_width(t.block_v) || s.value_dim % t.block_v != 0)
-      reject("tile.block_v", t.block_v, "must be 16, 32 or 64 and divide value_dim=" + std::to_string(s.value_dim));
-    if (!is_power_of_two(t.warps) || t.warps > 8) reject("tile.warps", t.warps, "must be 1, 2, 4 or 8");
+    if (t.algorithm == Algorithm::fma) validate_tile_width("tile.block_k", t.block_k, "key_dim", s.key_dim);
+    validate_tile_width("tile.block_v", t.block_v, "value_dim", s.value_dim);
+    validate_warps(t.warps);
     if (uses_tensor_cores(t.algorithm)) {
       const std::string algorithm = algorithm_name(t.algorithm);
       if (s.dtype == Dtype::f32)
@@ -77,35 +73,7 @@ class ForwardFamily final : public KernelFamily {
     }
   }
 
-  std::optional<std::string> unsupported(const Request& request) const override {
-    if (request.qk_l2norm)
-      return std::string("qk_l2norm: in-kernel q/k l2norm is not available for LLA_VARIANT_MAMBA2 yet; "
-                         "normalise q and k before the call");
-    return std::nullopt;
-  }
-
-  const std::vector<TensorDecl>& tensors() const override {
-    using D = Dim;
-    static const std::vector<TensorDecl> table = {
-        {Buffer::q, "q", {D::batch, D::seq_len, D::groups, D::key_dim}, ElementType::problem, 16, Access::read, false,
-         Buffer::workspace, {-1, 1}},
-        {Buffer::k, "k", {D::batch, D::seq_len, D::groups, D::key_dim}, ElementType::problem, 16, Access::read, false,
-         Buffer::workspace, {-1, 1}},
-        {Buffer::v, "v", {D::batch, D::seq_len, D::heads, D::value_dim}, ElementType::problem, 16, Access::read,
-         false, Buffer::workspace, {-1, 1}},
-        {Buffer::g, "g", {D::batch, D::seq_len, D::heads}, ElementType::f32, 4, Access::read, false,
-         Buffer::workspace, {-0.1, 0}},
-        {Buffer::lambda, "lambda", {D::batch, D::seq_len, D::heads, D::levels}, ElementType::problem, 16,
-         Access::read, false, Buffer::workspace, {0.5, 1.5}},
-        {Buffer::o, "o", {D::batch, D::seq_len, D::heads, D::value_dim}, ElementType::problem, 16, Access::write,
-         false},
-        {Buffer::initial_state, "initial_state", {D::sequences, D::heads, D::levels, D::key_dim, D::value_dim},
-         ElementType::f32, 16, Access::read, true},
-        {Buffer::final_state, "final_state", {D::sequences, D::heads, D::levels, D::key_dim, D::value_dim},
-         ElementType::f32, 16, Access::write, true, Buffer::initial_state},
-    };
-    return table;
-  }
+  std::optional<std::string> unsupported(const Request& request) const override { return mamba2_unsupported(request); }
 
   CudaSourceParts cuda_source(const KernelSpec& spec) const override {
     const ForwardTile t = tile_of(spec);

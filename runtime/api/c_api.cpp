@@ -104,8 +104,7 @@ lla_status lla_forward(lla_context* ctx, const lla_problem* p, const lla_forward
     if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
     lla_problem problem;
     lla_forward_args args;
-    ctx->forward(lla::runtime::read_sized(p, &problem), lla::runtime::read_sized(a, &args),
-                 static_cast<CUstream>(stream));
+    ctx->forward(lla::runtime::read_sized(p, &problem), lla::runtime::read_sized(a, &args), stream);
   });
 }
 
@@ -124,8 +123,7 @@ lla_status lla_decode_step(lla_context* ctx, const lla_decode_problem* p,
     if (!ctx) throw lla::runtime::StatusError(LLA_ERR_INVALID_ARGUMENT, "ctx is NULL");
     lla_decode_problem problem;
     lla_decode_args args;
-    ctx->decode_step(lla::runtime::read_sized(p, &problem), lla::runtime::read_sized(a, &args),
-                     static_cast<CUstream>(stream));
+    ctx->decode_step(lla::runtime::read_sized(p, &problem), lla::runtime::read_sized(a, &args), stream);
   });
 }
 

@@ -5,16 +5,17 @@
 #include <stdexcept>
 
 #include "api/context_internal.h"
-#include "api/decode_validation.h"
-#include "api/forward_validation.h"
+#include "api/decode_call.h"
+#include "api/forward_call.h"
 #include "api/status_error.h"
+#include "backend/registry.h"
 #include "cache_location.h"
 
 namespace lla::runtime {
 namespace {
 
-thread_local std::optional<dispatch::ForwardDispatchInfo> t_last_forward_dispatch;
-thread_local std::optional<dispatch::DecodeDispatchInfo> t_last_decode_dispatch;
+thread_local std::optional<dispatch::DispatchInfo> t_last_forward_dispatch;
+thread_local std::optional<dispatch::DispatchInfo> t_last_decode_dispatch;
 
 tuner::TunePolicy resolve_tune_policy(lla_tune_policy tune) {
   switch (tune) {
@@ -44,25 +45,6 @@ lla_log_level resolve_log_level(lla_log_level level) {
                     "lla_options.log_level: " + std::to_string(level) + " is not an lla_log_level");
 }
 
-CUdevice device_handle(const driver::CudaDriver& driver, int ordinal) {
-  if (ordinal >= driver.device_count)
-    throw StatusError(LLA_ERR_INVALID_ARGUMENT,
-                      "lla_options.device: " + std::to_string(ordinal) +
-                          " is not a device ordinal; the driver reports " +
-                          std::to_string(driver.device_count) + " device(s)");
-  CUdevice device = 0;
-  driver::check_cuda(driver, driver.cuDeviceGet(&device, ordinal), "cuDeviceGet");
-  return device;
-}
-
-int device_attribute(const driver::CudaDriver& driver, CUdevice device,
-                     CUdevice_attribute attribute, const char* name) {
-  int value = 0;
-  driver::check_cuda(driver, driver.cuDeviceGetAttribute(&value, attribute, device),
-                     (std::string("cuDeviceGetAttribute(") + name + ")").c_str());
-  return value;
-}
-
 // A cache the caller named must open (LLA_ERR_CACHE otherwise). The default or LLA_CACHE_DIR
 // location only speeds things up: when it cannot be opened (a read-only home in a container,
 // say) lla warns and runs uncached, compiling each kernel once per process.
@@ -82,25 +64,6 @@ std::unique_ptr<cache::BinaryCache> open_binary_cache(const ResolvedOptions& opt
 
 }  // namespace
 
-compiler::DeviceInfo query_device_info(const driver::CudaDriver& driver, CUdevice device) {
-  compiler::DeviceInfo info;
-  char name[256] = {};
-  driver::check_cuda(driver, driver.cuDeviceGetName(name, sizeof name - 1, device),
-                     "cuDeviceGetName");
-  info.name = name;
-  info.cc_major = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
-                                   "COMPUTE_CAPABILITY_MAJOR");
-  info.cc_minor = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
-                                   "COMPUTE_CAPABILITY_MINOR");
-  info.sm_count = device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
-                                   "MULTIPROCESSOR_COUNT");
-  info.max_shared_per_block_optin =
-      device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
-                       "MAX_SHARED_MEMORY_PER_BLOCK_OPTIN");
-  info.target = compiler::cuda_target(driver::arch_for_compute_capability(info.cc_major, info.cc_minor));
-  return info;
-}
-
 ResolvedOptions resolve_options(const lla_options* options) {
   lla_options defaults;
   lla_options_init(&defaults);
@@ -110,6 +73,10 @@ ResolvedOptions resolve_options(const lla_options* options) {
     throw StatusError(LLA_ERR_INVALID_ARGUMENT,
                       "lla_options.device: " + std::to_string(o.device) + " is not a device ordinal");
   resolved.device = o.device;
+  if (!backend::lla_backend_name(o.backend))
+    throw StatusError(LLA_ERR_INVALID_ARGUMENT,
+                      "lla_options.backend: " + std::to_string(o.backend) + " is not an lla_backend");
+  resolved.backend = o.backend;
   resolved.log_level = resolve_log_level(o.log_level);
   resolved.tune = resolve_tune_policy(o.tune);
   if (!(o.tune_budget_seconds >= 0) || std::isinf(o.tune_budget_seconds))
@@ -123,15 +90,17 @@ ResolvedOptions resolve_options(const lla_options* options) {
   return resolved;
 }
 
-const dispatch::ForwardDispatchInfo* last_forward_dispatch() {
-  return t_last_forward_dispatch ? &*t_last_forward_dispatch : nullptr;
+const dispatch::DispatchInfo* last_dispatch(compiler::Pass pass) {
+  const std::optional<dispatch::DispatchInfo>& last =
+      pass == compiler::Pass::forward ? t_last_forward_dispatch : t_last_decode_dispatch;
+  return last ? &*last : nullptr;
 }
 
-const dispatch::DecodeDispatchInfo* last_decode_dispatch() {
-  return t_last_decode_dispatch ? &*t_last_decode_dispatch : nullptr;
-}
+const backend::Backend& context_backend(const lla_context& ctx) { return *ctx.backend; }
 
-const compiler::DeviceInfo& context_device_info(const lla_context& ctx) { return ctx.device_info; }
+const compiler::DeviceInfo& context_device_info(const lla_context& ctx) { return ctx.backend->device(); }
+
+cache::BinaryCache* context_binary_cache(const lla_context& ctx) { return ctx.binary_cache.get(); }
 
 std::string context_cache_path(const lla_context& ctx) {
   return ctx.binary_cache ? ctx.binary_cache->path() : std::string();
@@ -139,81 +108,74 @@ std::string context_cache_path(const lla_context& ctx) {
 
 tuner::TunePolicy context_tune_policy(const lla_context& ctx) { return ctx.tune_policy; }
 
+std::unique_ptr<tuner::CandidateBench> context_candidate_bench(const lla_context& ctx, const compiler::Request& request) {
+  return ctx.dispatcher->make_bench(request);
+}
+
 }  // namespace lla::runtime
 
 using lla::runtime::StatusError;
 
 lla_context::lla_context(const lla::runtime::ResolvedOptions& options)
-    : driver(lla::runtime::driver::cuda_driver()),
-      device_ordinal(options.device),
-      device(lla::runtime::device_handle(driver, options.device)),
-      primary_context(driver, device),
-      device_info(lla::runtime::query_device_info(driver, device)),
-      logger(options.log_level),
-      tune_policy(options.tune) {
-  if (!lla::runtime::device_attribute(driver, device, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED,
-                                      "MEMORY_POOLS_SUPPORTED"))
-    throw StatusError(LLA_ERR_NOT_SUPPORTED,
-                      "device " + std::to_string(device_ordinal) + " (" + device_info.name +
-                          ") has no stream-ordered allocator (cuMemAllocAsync), which lla "
-                          "needs for its workspace");
-  binary_cache = lla::runtime::open_binary_cache(options, logger);
-  lla::runtime::dispatch::ForwardTuning tuning;
+    : logger(options.log_level),
+      tune_policy(options.tune),
+      backend(lla::runtime::backend::open_backend(options.backend, {options.device})) {
+  using namespace lla::runtime;
+  binary_cache = open_binary_cache(options, logger);
+  dispatch::DispatchTuning tuning;
   tuning.policy = tune_policy;
   tuning.options.budget_s = options.tune_budget_s;
-  tuning.device = device;
-  tuning.context = primary_context.get();
-  workspace_pool = std::make_unique<lla::runtime::dispatch::WorkspacePool>(driver, device);
-  dispatcher = std::make_unique<lla::runtime::dispatch::ForwardDispatcher>(
-      driver, device_info, binary_cache.get(), logger, tuning, workspace_pool->get());
-  decode_dispatcher = std::make_unique<lla::runtime::dispatch::DecodeDispatcher>(
-      driver, device_info, binary_cache.get(), logger);
-  logger.info("device " + std::to_string(device_ordinal) + ": " + device_info.name + " (" +
-              device_info.target.name + ", " + std::to_string(device_info.sm_count) +
-              " SMs); binary cache: " +
+  dispatcher = std::make_unique<dispatch::Dispatcher>(*backend, binary_cache.get(), logger, tuning);
+  const lla::compiler::DeviceInfo& device = backend->device();
+  logger.info(std::string(lla::compiler::backend_name(backend->kind())) + " device " +
+              std::to_string(options.device) + ": " + device.name + " (" + device.target.name + ", " +
+              std::to_string(device.sm_count) + " parallel units); binary cache: " +
               (binary_cache ? binary_cache->path() : std::string("none")) +
               "; tuning: " + lla::tuner::tune_policy_name(tune_policy));
 }
 
 lla_context::~lla_context() {
-  if (driver.cuCtxPushCurrent(primary_context.get()) != CUDA_SUCCESS) return;
-  driver.cuCtxSynchronize();
-  dispatcher->unload_modules();
-  decode_dispatcher->unload_modules();
-  CUcontext popped = nullptr;
-  driver.cuCtxPopCurrent(&popped);
+  // Modules unload with the dispatcher, after the work that may run them.
+  try {
+    const auto active = backend->activate();
+    backend->synchronize();
+  } catch (const std::exception&) {
+    // A device that fails here has nothing left to wait for.
+  }
 }
 
-void lla_context::forward(const lla_problem* p, const lla_forward_args* a, CUstream stream) {
-  using namespace lla::runtime;
-  driver::ScopedContext current(driver, primary_context.get());
-  const ValidationResult checked =
-      validate_forward(p, a, DriverPointerInspector(driver), device_ordinal);
+lla::runtime::dispatch::DispatchInfo lla_context::dispatch_checked(
+    const lla::runtime::ValidationResult& checked, const std::function<lla::runtime::dispatch::Call()>& call,
+    const char* entry) {
   if (!checked.ok()) throw StatusError(checked.status, checked.message);
-  t_last_forward_dispatch = dispatcher->forward(*p, *a, stream);
+  lla::runtime::dispatch::DispatchInfo info = dispatcher->run(call());
   if (logger.enabled(LLA_LOG_DEBUG))
-    logger.debug("lla_forward: " + t_last_forward_dispatch->kernel + " from " +
-                 dispatch::kernel_source_name(t_last_forward_dispatch->source));
+    logger.debug(std::string(entry) + ": " + info.kernel + " from " +
+                 lla::runtime::dispatch::kernel_source_name(info.source));
+  return info;
+}
+
+void lla_context::forward(const lla_problem* p, const lla_forward_args* a, void* stream) {
+  using namespace lla::runtime;
+  const auto active = backend->activate();
+  t_last_forward_dispatch = dispatch_checked(
+      validate_forward(p, a, *backend), [&] { return forward_call(*p, *a, backend->device(), stream); }, "lla_forward");
+  write_final_positions(*p, *a);
 }
 
 lla::tuner::TuneReport lla_context::tune(const lla_problem* p) {
   using namespace lla::runtime;
-  driver::ScopedContext current(driver, primary_context.get());
+  const auto active = backend->activate();
   ValidationResult checked = check_forward_problem(p);
   if (checked.ok()) checked = check_forward_support(*p);
   if (!checked.ok()) throw StatusError(checked.status, checked.message);
-  return dispatcher->tune(*p);
+  return dispatcher->tune(forward_request(*p, backend->device()));
 }
 
-void lla_context::decode_step(const lla_decode_problem* p, const lla_decode_args* a,
-                              CUstream stream) {
+void lla_context::decode_step(const lla_decode_problem* p, const lla_decode_args* a, void* stream) {
   using namespace lla::runtime;
-  driver::ScopedContext current(driver, primary_context.get());
-  const ValidationResult checked =
-      validate_decode(p, a, DriverPointerInspector(driver), device_ordinal);
-  if (!checked.ok()) throw StatusError(checked.status, checked.message);
-  t_last_decode_dispatch = decode_dispatcher->decode_step(*p, *a, stream);
-  if (logger.enabled(LLA_LOG_DEBUG))
-    logger.debug("lla_decode_step: " + t_last_decode_dispatch->kernel + " from " +
-                 dispatch::kernel_source_name(t_last_decode_dispatch->source));
+  const auto active = backend->activate();
+  t_last_decode_dispatch = dispatch_checked(
+      validate_decode(p, a, *backend), [&] { return decode_call(*p, *a, backend->device(), stream); },
+      "lla_decode_step");
 }

@@ -46,6 +46,7 @@ void lla_options_init_sized(lla_options* opts, size_t struct_size) {
   o.tune = LLA_TUNE_FROM_ENV;
   o.log_level = LLA_LOG_FROM_ENV;
   o.tune_budget_seconds = 0;
+  o.backend = LLA_BACKEND_AUTO;
   write_sized(opts, struct_size, o);
 }
 

@@ -1,42 +1,32 @@
 #include "dispatch/binary_provider.h"
 
-#include <stdexcept>
-
-#include "api/status_error.h"
 #include "content_hash.h"
 #include "generator/source_generator.h"
-#include "nvrtc/nvrtc_compiler.h"
 
 namespace lla::runtime::dispatch {
 
-ObtainedBinary obtain_binary(const compiler::KernelSpec& spec, cache::BinaryCache* cache,
-                             const Logger& logger) {
+cache::BinaryKey binary_key(const backend::Toolchain& toolchain, const compiler::GeneratedSource& source,
+                            const compiler::Target& target) {
+  const backend::ToolchainIdentity identity = toolchain.identity(target);
+  return {compiler::kGeneratorVersion, cache::sha256_hex(source.source), identity.options, identity.version,
+          identity.target};
+}
+
+ObtainedBinary obtain_binary(const backend::Toolchain& toolchain, const compiler::KernelSpec& spec,
+                             cache::BinaryCache* cache, const Logger& logger) {
+  const compiler::GeneratedSource source = toolchain.generate(spec);
   const std::string description = compiler::describe(spec);
-  compiler::GeneratedSource source;
-  try {
-    source = compiler::generate(spec);
-  } catch (const std::invalid_argument& e) {
-    throw StatusError(LLA_ERR_NOT_SUPPORTED, "lla cannot generate " + description + ": " + e.what());
-  }
-  const cache::BinaryKey key{compiler::kGeneratorVersion, cache::sha256_hex(source.source),
-                             compiler::join_options(compiler::nvrtc_options(spec.target.name)),
-                             compiler::nvrtc_version_string(), spec.target.name};
+  const cache::BinaryKey key = binary_key(toolchain, source, spec.target);
 
   ObtainedBinary binary;
   binary.entry_points = source.entry_points;
   binary.source = KernelSource::cache;
   const auto compile_now = [&] {
-    compiler::CompiledModule compiled;
-    try {
-      compiled = compiler::compile(source, spec.target.name);
-    } catch (const compiler::CompileError& e) {
-      throw StatusError(LLA_ERR_COMPILE,
-                        "NVRTC rejected the generated source of " + description + ": " + e.what());
-    }
+    backend::CompiledImage compiled = toolchain.compile(source, spec.target);
     binary.source = KernelSource::compile;
-    binary.compile_ms = compiled.compile_ms;
+    binary.image.compile_ms = compiled.compile_ms;
     logger.info("compiled " + description + " in " + std::to_string(compiled.compile_ms) + " ms");
-    return cache::BinaryRecord{std::move(compiled.cubin), description, std::move(compiled.log)};
+    return cache::BinaryRecord{std::move(compiled.bytes), description, std::move(compiled.log)};
   };
   cache::BinaryRecord record;
   if (!cache) {
@@ -52,8 +42,8 @@ ObtainedBinary obtain_binary(const compiler::KernelSpec& spec, cache::BinaryCach
     if (binary.source == KernelSource::cache)
       logger.debug("loaded " + description + " from the binary cache " + cache->path());
   }
-  binary.image = std::move(record.image);
-  binary.log = std::move(record.log);
+  binary.image.bytes = std::move(record.image);
+  binary.image.log = std::move(record.log);
   return binary;
 }
 

@@ -36,13 +36,11 @@ const LoadedModule& KernelTable::find_or_build(const std::string& key, const Bui
   return *entry->module;
 }
 
-std::vector<CUmodule> KernelTable::modules() const {
+size_t KernelTable::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<CUmodule> modules;
-  for (const auto& [key, entry] : entries_)
-    if (const LoadedModule* m = entry->ready.load(std::memory_order_acquire))
-      modules.push_back(m->module);
-  return modules;
+  size_t built = 0;
+  for (const auto& [key, entry] : entries_) built += entry->ready.load(std::memory_order_acquire) != nullptr;
+  return built;
 }
 
 }  // namespace lla::runtime::dispatch

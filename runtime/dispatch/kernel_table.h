@@ -1,9 +1,8 @@
 #pragma once
 // The in-process table of loaded modules of one context, keyed by describe(spec). A hit costs
-// a mutex and a map lookup: no generation, SQLite or NVRTC work. A miss builds the module
-// outside the table lock, at most one thread per key; other keys proceed in parallel.
-
-#include <cuda.h>
+// a mutex and a map lookup: no generation, SQLite or compiler work. A miss builds the module
+// outside the table lock, at most one thread per key; other keys proceed in parallel. The
+// modules are unloaded with the table.
 
 #include <atomic>
 #include <functional>
@@ -13,22 +12,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backend/backend.h"
+
 namespace lla::runtime::dispatch {
 
 // Where a call found its module: already loaded, in the binary cache, or compiled now.
 enum class KernelSource { memory, cache, compile };
 const char* kernel_source_name(KernelSource s);  // "memory", "cache", "compile"
 
-struct LoadedFunction {
-  CUfunction function = nullptr;
-  int max_dynamic_shared_bytes = 0;  // the most a launch of it may ask for
-};
-
 struct LoadedModule {
-  CUmodule module = nullptr;
-  std::unordered_map<std::string, LoadedFunction> functions;  // by entry point name
-  KernelSource loaded_from = KernelSource::compile;           // cache or compile
-  double compile_ms = 0;  // NVRTC time, when compiled in this process
+  std::unique_ptr<backend::Module> module;
+  KernelSource loaded_from = KernelSource::compile;  // cache or compile
+  double compile_ms = 0;  // the toolchain's time, when compiled in this process
   double build_ms = 0;    // generation, cache lookup, compilation and loading together
 };
 
@@ -40,8 +35,8 @@ class KernelTable {
   // was already in the table. A build that throws leaves the key absent, so a later call retries.
   const LoadedModule& find_or_build(const std::string& key, const Builder& build, bool* was_loaded);
 
-  // Every module built so far (for unloading when the context is destroyed).
-  std::vector<CUmodule> modules() const;
+  // How many modules the table holds.
+  size_t size() const;
 
  private:
   struct Entry {

@@ -1,34 +1,32 @@
 #pragma once
-// A decode batch on the device for checks and benchmarks (the GPU tests, `lla bench --decode`):
-// the tensors of lla_decode_step in device memory of the primary context, filled from and read
+// A decode batch on a context's backend for checks and benchmarks (the GPU tests, `lla bench
+// --decode`): the tensors of lla_decode_step in that backend's memory, filled from and read
 // back as float64 reference data.
 
-#include <cuda.h>
-
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "driver/cuda_driver.h"
+#include "backend/backend.h"
 #include "lla/lla.h"
 #include "reference/reference.h"
-#include "verification/device_resources.h"
 
 namespace lla::runtime {
 
 // The lla_decode_problem of a reference problem of seq_len 1.
-lla_decode_problem to_lla_decode_problem(const reference::Problem& p, lla_dtype dtype,
-                                         int64_t max_position);
+lla_decode_problem to_lla_decode_problem(const reference::Problem& p, lla_dtype dtype, int64_t max_position);
 
 class DeviceDecode {
  public:
-  // p: the reference problem of one step (seq_len 1). Makes device `device`'s primary context
-  // current on the calling thread while it lives. Throws StatusError on CUDA failures.
-  DeviceDecode(int device, const reference::Problem& p, lla_dtype dtype, int64_t max_position);
+  // p: the reference problem of one step (seq_len 1), on ctx's backend (ctx must outlive this).
+  // Throws StatusError when memory cannot be had.
+  DeviceDecode(lla_context* ctx, const reference::Problem& p, lla_dtype dtype, int64_t max_position);
+  ~DeviceDecode();
 
   const lla_decode_problem& problem() const { return problem_; }
   lla_decode_args args(bool advance_positions) const;
-  CUdevice device() const { return device_; }
-  CUstream stream() const { return stream_.get(); }
+  const backend::Backend& backend() const { return backend_; }
+  const backend::Stream& stream() const { return *stream_; }
 
   // One token of every sequence, already rounded to the dtype (reference::round_inputs).
   void upload_inputs(const reference::Inputs& token);
@@ -49,14 +47,14 @@ class DeviceDecode {
   std::vector<double> step(lla_context* ctx, bool advance_positions);
 
  private:
-  const driver::CudaDriver& d_;
-  CUdevice device_;
-  driver::RetainedPrimaryContext context_;
-  driver::ScopedContext current_;
+  std::unique_ptr<backend::DeviceMemory>& tensor(compiler::Buffer role);
+  const backend::DeviceMemory& tensor(compiler::Buffer role) const;
+
+  const backend::Backend& backend_;
   lla_decode_problem problem_;
   bool with_beta_;
-  DeviceBuffer q_, k_, v_, g_, beta_, lambda_, o_, state_, positions_;
-  Stream stream_;
+  std::unique_ptr<backend::DeviceMemory> memory_[static_cast<int>(compiler::Buffer::workspace)];
+  std::unique_ptr<backend::Stream> stream_;
 };
 
 }  // namespace lla::runtime

@@ -1,12 +1,13 @@
 #pragma once
-// One lla_forward on the device from reference inputs, read back as float64: what `lla run`,
-// `lla check --backend cuda` and the GPU tests check against the reference, and what they time
-// (perf.md protocol: events, warm-up, median with min and max, L2 flushed between runs).
+// One lla_forward on a context's backend from reference inputs, read back as float64: what
+// `lla run`, `lla check` and the GPU tests check against the reference, and what they time
+// (perf.md protocol: the backend's timer, warm-up, median with min and max, caches flushed
+// between runs).
 
 #include <cstddef>
 #include <vector>
 
-#include "dispatch/forward_dispatcher.h"
+#include "dispatch/dispatcher.h"
 #include "lla/lla.h"
 #include "reference/reference.h"
 #include "verification/device_resources.h"
@@ -32,7 +33,7 @@ struct DeviceForwardRun {
   size_t unwritten = 0;   // output elements that still hold the NaN poison written before it
   std::vector<double> final_state;         // [S,H,L,K,V] after the first run, with final_state
   std::vector<long long> final_positions;  // with final_state
-  dispatch::ForwardDispatchInfo first_call;  // what the first lla_forward ran, and from where
+  dispatch::DispatchInfo first_call;  // what the first lla_forward ran, and from where
   double first_call_host_ms = 0;  // host time of the first lla_forward (until it was queued)
   TimingSummary timing;
 };
@@ -40,11 +41,10 @@ struct DeviceForwardRun {
 // The lla_problem of a reference problem.
 lla_problem to_lla_problem(const reference::Problem& p, lla_dtype dtype, int chunk);
 
-// Runs on `device` (the ordinal ctx was created for) with inputs already rounded to the dtype
-// (reference::round_inputs), so the reference can be given exactly what the kernel read.
-// Throws std::runtime_error with the status and lla_last_error when a call fails.
-DeviceForwardRun run_forward_on_device(lla_context* ctx, int device, const reference::Problem& p,
-                                       const reference::Inputs& in,
+// Runs on ctx's backend with inputs already rounded to the dtype (reference::round_inputs), so
+// the reference can be given exactly what the kernel read. Throws std::runtime_error with the
+// status and lla_last_error when a call fails.
+DeviceForwardRun run_forward_on_device(lla_context* ctx, const reference::Problem& p, const reference::Inputs& in,
                                        const DeviceForwardOptions& options);
 
 }  // namespace lla::runtime

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "families/family_rules.h"
 #include "families/mamba2_decode.h"
 #include "families/mamba2_forward.h"
 #include "generator/source_generator.h"
@@ -106,8 +107,10 @@ TEST_P(EveryFamily, EachTensorIsDeclaredOnce) {
     EXPECT_TRUE(fields.insert(t.field).second) << t.field;
     EXPECT_NE(t.role, Buffer::workspace) << t.field;
     EXPECT_FALSE(t.shape.empty()) << t.field;
-    EXPECT_GT(t.alignment, 0) << t.field;
-    if (t.may_alias != Buffer::workspace) EXPECT_TRUE(roles.count(t.may_alias)) << t.field;
+    EXPECT_TRUE(t.alignment == 0 || is_power_of_two(t.alignment)) << t.field;  // 0: the element's size
+    if (t.may_alias != Buffer::workspace) {
+      EXPECT_TRUE(roles.count(t.may_alias)) << t.field;
+    }
   }
 }
 
@@ -157,6 +160,24 @@ TEST(KernelSpec, TileConfigsSetAndReadKnobs) {
   EXPECT_EQ(t.knobs().size(), 2u);
   const TileConfig canonical = mamba2::forward_family().canonical(t);
   EXPECT_EQ(canonical, TileConfig(mamba2::ForwardTile{32, 64, 2, mamba2::Algorithm::fma}));
+}
+
+// Tensors belong to the pass (its C API arguments); a variant takes the pass's tensors but
+// those another variant alone takes, whether or not lla has its family yet.
+TEST(TensorTable, EachVariantTakesThePasssTensorsButTheOthersOwn) {
+  const auto has = [](FamilyKey key, Buffer role) {
+    for (const TensorDecl& t : tensors_of(key))
+      if (t.role == role) return true;
+    return false;
+  };
+  for (Pass pass : {Pass::forward, Pass::decode}) {
+    EXPECT_FALSE(has({Variant::mamba2, pass}, Buffer::beta)) << pass_name(pass);
+    EXPECT_TRUE(has({Variant::gated_deltanet, pass}, Buffer::beta)) << pass_name(pass);
+    EXPECT_EQ(tensors_of({Variant::gated_deltanet, pass}).size(), tensors_of({Variant::mamba2, pass}).size() + 1);
+  }
+  EXPECT_TRUE(has({Variant::mamba2, Pass::forward}, Buffer::final_state));
+  EXPECT_TRUE(has({Variant::mamba2, Pass::decode}, Buffer::positions));
+  EXPECT_EQ(&family_for(Variant::mamba2, Pass::decode).tensors(), &tensors_of({Variant::mamba2, Pass::decode}));
 }
 
 TEST(TensorTable, ShapesCountAndNameTheirSizes) {

@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "api/decode_validation.h"
+#include "api/decode_call.h"
 #include "lla/lla.h"
 #include "validation_test_support.h"
 
@@ -36,7 +36,7 @@ struct Call {
     args.state = static_cast<float*>(address(7ull << 32));
     args.positions = static_cast<long long*>(address(8ull << 32));
   }
-  ValidationResult validate() const { return validate_decode(&problem, &args, inspector, 0); }
+  ValidationResult validate() const { return validate_decode(&problem, &args, inspector); }
 
   lla_decode_problem problem;
   lla_decode_args args;
@@ -52,9 +52,9 @@ TEST(DecodeValidation, AcceptsAValidCall) {
 
 TEST(DecodeValidation, RejectsNullProblemArgsAndTensors) {
   Call c;
-  EXPECT_VERDICT(validate_decode(nullptr, &c.args, c.inspector, 0), LLA_ERR_INVALID_ARGUMENT,
+  EXPECT_VERDICT(validate_decode(nullptr, &c.args, c.inspector), LLA_ERR_INVALID_ARGUMENT,
                  "lla_decode_problem");
-  EXPECT_VERDICT(validate_decode(&c.problem, nullptr, c.inspector, 0), LLA_ERR_INVALID_ARGUMENT,
+  EXPECT_VERDICT(validate_decode(&c.problem, nullptr, c.inspector), LLA_ERR_INVALID_ARGUMENT,
                  "lla_decode_args");
   c.args.state = nullptr;
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_decode_args.state is NULL");
@@ -151,17 +151,17 @@ TEST(DecodeValidation, BetaBelongsToGatedDeltaNetOnly) {
 
 TEST(DecodeValidation, RejectsMemoryThatIsNotOnTheDevice) {
   Call c;
-  c.inspector.overrides[c.args.state] = {MemoryKind::unregistered, -1};
+  c.inspector.overrides[c.args.state] = {backend::cuda::MemoryKind::unregistered, -1};
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_decode_args.state: 0x700000000 is "
                                                          "not CUDA memory");
   c = Call();
-  c.inspector.overrides[c.args.positions] = {MemoryKind::host, -1};
+  c.inspector.overrides[c.args.positions] = {backend::cuda::MemoryKind::host, -1};
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_decode_args.positions");
   c = Call();
-  c.inspector.overrides[c.args.o] = {MemoryKind::device, 1};
+  c.inspector.overrides[c.args.o] = {backend::cuda::MemoryKind::device, 1};
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "is memory of device 1");
   c = Call();
-  c.inspector.overrides[c.args.state] = {MemoryKind::managed, -1};
+  c.inspector.overrides[c.args.state] = {backend::cuda::MemoryKind::managed, -1};
   EXPECT_TRUE(c.validate().ok());
 }
 

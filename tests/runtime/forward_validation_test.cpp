@@ -9,7 +9,7 @@
 #include <limits>
 #include <string>
 
-#include "api/forward_validation.h"
+#include "api/forward_call.h"
 #include "lla/lla.h"
 #include "validation_test_support.h"
 
@@ -23,6 +23,13 @@ using ::testing::HasSubstr;
 
 const void* address(uintptr_t a) { return reinterpret_cast<const void*>(a); }
 
+// Bytes of the forward's tensor `role` in a call of `p` (the pass's table, beta included).
+int64_t bytes_of(const lla_problem& p, compiler::Buffer role) {
+  for (const compiler::TensorDecl& t : compiler::tensors_of({compiler::Variant::gated_deltanet, compiler::Pass::forward}))
+    if (t.role == role) return tensor_bytes(t, forward_sizes(p, p.batch), to_compiler_dtype(p.dtype));
+  return -1;
+}
+
 // A valid Mamba-2 call whose tensors lie 4 GiB apart (far more than any of them needs).
 struct Call {
   Call() {
@@ -35,7 +42,7 @@ struct Call {
     args.lambda = address(5ull << 32);
     args.o = const_cast<void*>(address(6ull << 32));
   }
-  ValidationResult validate() const { return validate_forward(&problem, &args, inspector, 0); }
+  ValidationResult validate() const { return validate_forward(&problem, &args, inspector); }
 
   lla_problem problem;
   lla_forward_args args;
@@ -51,9 +58,9 @@ TEST(ForwardValidation, AcceptsAValidCall) {
 
 TEST(ForwardValidation, RejectsNullProblemAndArgs) {
   Call c;
-  EXPECT_VERDICT(validate_forward(nullptr, &c.args, c.inspector, 0), LLA_ERR_INVALID_ARGUMENT,
+  EXPECT_VERDICT(validate_forward(nullptr, &c.args, c.inspector), LLA_ERR_INVALID_ARGUMENT,
                  "lla_problem");
-  EXPECT_VERDICT(validate_forward(&c.problem, nullptr, c.inspector, 0), LLA_ERR_INVALID_ARGUMENT,
+  EXPECT_VERDICT(validate_forward(&c.problem, nullptr, c.inspector), LLA_ERR_INVALID_ARGUMENT,
                  "lla_forward_args");
 }
 
@@ -182,12 +189,14 @@ TEST(ForwardValidation, TensorBytesFollowTheLayout) {
   lla_problem p;
   lla_problem_init(&p, LLA_VARIANT_MAMBA2, LLA_DTYPE_F16, 2, 10, 4, 2, 32, 48);
   p.levels = 5;
-  const ForwardTensorBytes b = forward_tensor_bytes(p);
-  EXPECT_EQ(b.qk, 2 * 10 * 2 * 32 * 2);
-  EXPECT_EQ(b.vo, 2 * 10 * 4 * 48 * 2);
-  EXPECT_EQ(b.g, 2 * 10 * 4 * 4);
-  EXPECT_EQ(b.beta, 2 * 10 * 4 * 2);
-  EXPECT_EQ(b.lambda, 2 * 10 * 4 * 5 * 2);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::q), 2 * 10 * 2 * 32 * 2);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::k), 2 * 10 * 2 * 32 * 2);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::v), 2 * 10 * 4 * 48 * 2);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::o), 2 * 10 * 4 * 48 * 2);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::g), 2 * 10 * 4 * 4);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::beta), 2 * 10 * 4 * 2);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::lambda), 2 * 10 * 4 * 5 * 2);
+  EXPECT_EQ(bytes_of(p, compiler::Buffer::final_state), 2 * 4 * 5 * 32 * 48 * 4);
 }
 
 TEST(ForwardValidation, GatedDeltaNetIsNotSupportedYetButItsFieldsAreChecked) {
@@ -266,12 +275,13 @@ TEST(ForwardValidation, RejectsAnOutputOverlappingAnInput) {
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.o");
   EXPECT_THAT(c.validate().message, HasSubstr("lla_forward_args.v"));
 
-  const ForwardTensorBytes bytes = forward_tensor_bytes(c.problem);
-  c.args.o = const_cast<char*>(static_cast<const char*>(c.args.lambda)) + bytes.lambda - 16;
+  const int64_t lambda_bytes = bytes_of(c.problem, compiler::Buffer::lambda);
+  const int64_t vo_bytes = bytes_of(c.problem, compiler::Buffer::o);
+  c.args.o = const_cast<char*>(static_cast<const char*>(c.args.lambda)) + lambda_bytes - 16;
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.lambda");
-  c.args.o = const_cast<char*>(static_cast<const char*>(c.args.lambda)) + bytes.lambda;
+  c.args.o = const_cast<char*>(static_cast<const char*>(c.args.lambda)) + lambda_bytes;
   EXPECT_TRUE(c.validate().ok()) << c.validate().message;  // adjacent, not overlapping
-  c.args.o = const_cast<char*>(static_cast<const char*>(c.args.q)) - bytes.vo + 16;
+  c.args.o = const_cast<char*>(static_cast<const char*>(c.args.q)) - vo_bytes + 16;
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.q");
 }
 
@@ -283,27 +293,27 @@ TEST(ForwardValidation, RejectsATensorRunningPastTheAddressSpace) {
 
 TEST(ForwardValidation, AcceptsDeviceAndManagedMemoryOnly) {
   Call c;
-  c.inspector.overrides[c.args.k] = {MemoryKind::managed, -1};
+  c.inspector.overrides[c.args.k] = {backend::cuda::MemoryKind::managed, -1};
   EXPECT_TRUE(c.validate().ok()) << c.validate().message;
 
-  c.inspector.overrides[c.args.v] = {MemoryKind::host, -1};
+  c.inspector.overrides[c.args.v] = {backend::cuda::MemoryKind::host, -1};
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.v");
   EXPECT_THAT(c.validate().message, HasSubstr("page-locked host memory"));
 
   c.inspector.overrides.clear();
-  c.inspector.overrides[c.args.lambda] = {MemoryKind::unregistered, -1};
+  c.inspector.overrides[c.args.lambda] = {backend::cuda::MemoryKind::unregistered, -1};
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.lambda");
   EXPECT_THAT(c.validate().message, HasSubstr("not CUDA memory"));
 
   c.inspector.overrides.clear();
-  c.inspector.overrides[c.args.o] = {MemoryKind::device, 1};
+  c.inspector.overrides[c.args.o] = {backend::cuda::MemoryKind::device, 1};
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.o");
   EXPECT_THAT(c.validate().message, AllOf(HasSubstr("device 1"), HasSubstr("device 0")));
 }
 
 TEST(ForwardValidation, ChecksGAsDeviceMemoryToo) {
   Call c;
-  c.inspector.overrides[c.args.g] = {MemoryKind::unregistered, -1};
+  c.inspector.overrides[c.args.g] = {backend::cuda::MemoryKind::unregistered, -1};
   EXPECT_VERDICT(c.validate(), LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.g");
 }
 
@@ -392,7 +402,7 @@ TEST(ForwardSequences, StatesAreCheckedLikeTensors) {
                  }),
                  LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.initial_state");
   EXPECT_VERDICT(packed_verdict([](PackedCall& c) {
-                   c.inspector.overrides[c.args.initial_state] = {MemoryKind::host, -1};
+                   c.inspector.overrides[c.args.initial_state] = {backend::cuda::MemoryKind::host, -1};
                  }),
                  LLA_ERR_INVALID_ARGUMENT, "lla_forward_args.final_state");
 }

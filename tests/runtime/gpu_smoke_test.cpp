@@ -15,7 +15,7 @@
 
 #include "api/context.h"
 #include "api/context_internal.h"
-#include "api/pointer_inspection.h"
+#include "backend/cuda/cuda_backend.h"
 #include "gpu_test_support.h"
 #include "reference/dtype_codec.h"
 
@@ -131,7 +131,7 @@ class GpuSmoke : public ::testing::Test {
     ctx_ = std::make_unique<testing::GpuContext>(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_EQ(ctx_->status(), LLA_SUCCESS) << ctx_->error();
-    current_ = std::make_unique<driver::ScopedContext>(driver(), ctx()->primary_context.get());
+    current_ = context_backend(*ctx()).activate();
   }
   void TearDown() override {
     current_.reset();
@@ -150,7 +150,7 @@ class GpuSmoke : public ::testing::Test {
   }
 
   std::unique_ptr<testing::GpuContext> ctx_;
-  std::unique_ptr<driver::ScopedContext> current_;
+  std::unique_ptr<backend::Activation> current_;
 };
 
 TEST_F(GpuSmoke, ContextDescribesTheDevice) {
@@ -171,26 +171,33 @@ TEST_F(GpuSmoke, NullArgumentsNameTheField) {
   EXPECT_THAT(lla_last_error(ctx()), HasSubstr("lla_problem"));
 }
 
+// The driver's answers, and the backend's memory rule over them (what validation asks).
 TEST_F(GpuSmoke, PointerKindsAsTheDriverReportsThem) {
-  const DriverPointerInspector inspector(driver());
+  using backend::cuda::locate_pointer;
+  using backend::cuda::MemoryKind;
+  const backend::Backend& cuda = context_backend(*ctx());
   DeviceBuffer device(driver(), 1024);
-  EXPECT_EQ(inspector.locate(device.get()).kind, MemoryKind::device);
-  EXPECT_EQ(inspector.locate(device.get()).device_ordinal, 0);
-  EXPECT_EQ(inspector.locate(static_cast<char*>(device.get()) + 512).kind, MemoryKind::device);
+  EXPECT_EQ(locate_pointer(driver(), device.get()).kind, MemoryKind::device);
+  EXPECT_EQ(locate_pointer(driver(), device.get()).device_ordinal, 0);
+  EXPECT_EQ(locate_pointer(driver(), static_cast<char*>(device.get()) + 512).kind, MemoryKind::device);
+  EXPECT_EQ(cuda.memory_problem(device.get()), std::nullopt);
 
   CUdeviceptr managed = 0;
   check_cuda(driver(), driver().cuMemAllocManaged(&managed, 1024, CU_MEM_ATTACH_GLOBAL),
              "cuMemAllocManaged");
-  EXPECT_EQ(inspector.locate(reinterpret_cast<void*>(managed)).kind, MemoryKind::managed);
+  EXPECT_EQ(locate_pointer(driver(), reinterpret_cast<void*>(managed)).kind, MemoryKind::managed);
+  EXPECT_EQ(cuda.memory_problem(reinterpret_cast<void*>(managed)), std::nullopt);
   driver().cuMemFree(managed);
 
   void* pinned = nullptr;
   check_cuda(driver(), driver().cuMemAllocHost(&pinned, 1024), "cuMemAllocHost");
-  EXPECT_EQ(inspector.locate(pinned).kind, MemoryKind::host);
+  EXPECT_EQ(locate_pointer(driver(), pinned).kind, MemoryKind::host);
+  EXPECT_THAT(cuda.memory_problem(pinned).value_or(""), HasSubstr("page-locked host memory"));
   driver().cuMemFreeHost(pinned);
 
   std::vector<char> pageable(1024);
-  EXPECT_EQ(inspector.locate(pageable.data()).kind, MemoryKind::unregistered);
+  EXPECT_EQ(locate_pointer(driver(), pageable.data()).kind, MemoryKind::unregistered);
+  EXPECT_THAT(cuda.memory_problem(pageable.data()).value_or(""), HasSubstr("not CUDA memory"));
 }
 
 TEST_F(GpuSmoke, RefusesHostMemory) {
@@ -213,18 +220,18 @@ TEST_F(GpuSmoke, CompilesThenServesFromMemoryThenFromTheCache) {
   fill(o, dp.output_bytes, 0xFF);  // NaN in bf16
   ASSERT_EQ(lla_forward(ctx(), &dp.problem, &a, stream), LLA_SUCCESS) << lla_last_error(ctx());
   check_cuda(driver(), driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
-  ASSERT_NE(last_forward_dispatch(), nullptr);
-  EXPECT_EQ(last_forward_dispatch()->source, dispatch::KernelSource::compile);
-  EXPECT_GT(last_forward_dispatch()->compile_ms, 0.0);
-  EXPECT_GT(last_forward_dispatch()->workspace_bytes, 0u);
+  ASSERT_NE(last_dispatch(compiler::Pass::forward), nullptr);
+  EXPECT_EQ(last_dispatch(compiler::Pass::forward)->source, dispatch::KernelSource::compile);
+  EXPECT_GT(last_dispatch(compiler::Pass::forward)->compile_ms, 0.0);
+  EXPECT_GT(last_dispatch(compiler::Pass::forward)->workspace_bytes, 0u);
   const std::vector<uint8_t> first = o.download();
   expect_finite_bf16(first);
 
   fill(o, dp.output_bytes, 0xFF);
   ASSERT_EQ(lla_forward(ctx(), &dp.problem, &a, stream), LLA_SUCCESS) << lla_last_error(ctx());
   check_cuda(driver(), driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
-  EXPECT_EQ(last_forward_dispatch()->source, dispatch::KernelSource::memory);
-  EXPECT_EQ(last_forward_dispatch()->compile_ms, 0.0);
+  EXPECT_EQ(last_dispatch(compiler::Pass::forward)->source, dispatch::KernelSource::memory);
+  EXPECT_EQ(last_dispatch(compiler::Pass::forward)->compile_ms, 0.0);
   EXPECT_EQ(o.download(), first) << "the same call gave different bytes";
 
   // A second context over the same cache folder finds the binary there (tuning off, as the
@@ -238,7 +245,7 @@ TEST_F(GpuSmoke, CompilesThenServesFromMemoryThenFromTheCache) {
   fill(o, dp.output_bytes, 0xFF);
   EXPECT_EQ(lla_forward(second, &dp.problem, &a, stream), LLA_SUCCESS) << lla_last_error(second);
   check_cuda(driver(), driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
-  EXPECT_EQ(last_forward_dispatch()->source, dispatch::KernelSource::cache);
+  EXPECT_EQ(last_dispatch(compiler::Pass::forward)->source, dispatch::KernelSource::cache);
   EXPECT_EQ(o.download(), first);
   lla_destroy(second);
   driver().cuStreamDestroy(stream);
@@ -264,7 +271,7 @@ TEST_F(GpuSmoke, ConcurrentCallersShareOneCompile) {
       const lla_forward_args a = dp.args(*outputs[i]);
       status[i] = lla_forward(ctx(), &dp.problem, &a, streams[i]);
       errors[i] = lla_last_error(ctx());
-      if (status[i] == LLA_SUCCESS) sources[i] = last_forward_dispatch()->source;
+      if (status[i] == LLA_SUCCESS) sources[i] = last_dispatch(compiler::Pass::forward)->source;
     });
   for (std::thread& t : threads) t.join();
   int compiles = 0;

@@ -18,11 +18,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// A module that counts how many of its kind are loaded.
+std::atomic<int> g_loaded{0};
+struct FakeModule : backend::Module {
+  explicit FakeModule(uintptr_t handle) : handle(handle) { ++g_loaded; }
+  ~FakeModule() override { --g_loaded; }
+  uintptr_t handle;
+};
+
 std::unique_ptr<LoadedModule> fake_module(uintptr_t handle) {
   auto m = std::make_unique<LoadedModule>();
-  m->module = reinterpret_cast<CUmodule>(handle);
+  m->module = std::make_unique<FakeModule>(handle);
   return m;
 }
+
+uintptr_t handle_of(const LoadedModule& m) { return static_cast<const FakeModule&>(*m.module).handle; }
 
 TEST(KernelTable, BuildsOnceThenServesFromMemory) {
   KernelTable table;
@@ -35,7 +45,20 @@ TEST(KernelTable, BuildsOnceThenServesFromMemory) {
   EXPECT_TRUE(was_loaded);
   EXPECT_EQ(&first, &second);
   EXPECT_EQ(builds, 1);
-  EXPECT_EQ(table.modules(), std::vector<CUmodule>{reinterpret_cast<CUmodule>(0x10)});
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(handle_of(first), 0x10u);
+}
+
+TEST(KernelTable, ModulesUnloadWithTheTable) {
+  const int before = g_loaded.load();
+  {
+    KernelTable table;
+    bool was_loaded = true;
+    table.find_or_build("a", [] { return fake_module(0x1); }, &was_loaded);
+    table.find_or_build("b", [] { return fake_module(0x2); }, &was_loaded);
+    EXPECT_EQ(g_loaded.load(), before + 2);
+  }
+  EXPECT_EQ(g_loaded.load(), before);
 }
 
 TEST(KernelTable, ConcurrentCallersOfOneKeyShareOneBuild) {
@@ -84,7 +107,7 @@ TEST(KernelTable, DifferentKeysBuildInParallel) {
   b.join();
   EXPECT_FALSE(a_loaded);
   EXPECT_FALSE(b_loaded);
-  EXPECT_EQ(table.modules().size(), 2u);
+  EXPECT_EQ(table.size(), 2u);
 }
 
 TEST(KernelTable, AFailedBuildIsRetried) {
@@ -94,10 +117,10 @@ TEST(KernelTable, AFailedBuildIsRetried) {
                    "k", []() -> std::unique_ptr<LoadedModule> { throw std::runtime_error("nvrtc"); },
                    &was_loaded),
                std::runtime_error);
-  EXPECT_TRUE(table.modules().empty());
+  EXPECT_EQ(table.size(), 0u);
   const LoadedModule& m = table.find_or_build("k", [] { return fake_module(0x30); }, &was_loaded);
   EXPECT_FALSE(was_loaded);
-  EXPECT_EQ(m.module, reinterpret_cast<CUmodule>(0x30));
+  EXPECT_EQ(handle_of(m), 0x30u);
 }
 
 TEST(KernelTable, SourceNames) {

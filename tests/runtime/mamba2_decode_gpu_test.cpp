@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "dispatch/module_launch.h"
-#include "driver/cuda_driver.h"
+#include "api/validation_checks.h"
+#include "backend/cuda/cuda_driver.h"
 #include "gpu_test_support.h"
 #include "reference/decode_reference.h"
 #include "reference/dtype_codec.h"
@@ -64,7 +64,7 @@ void expect_close_per_sequence(const std::vector<double>& got, const std::vector
 void expect_steps_match(lla_context* ctx, const reference::Problem& p, lla_dtype dtype,
                         std::vector<int64_t> positions, int64_t max_position, int steps,
                         uint64_t seed) {
-  DeviceDecode device(0, p, dtype, max_position);
+  DeviceDecode device(ctx, p, dtype, max_position);
   std::vector<double> state = reference::random_state(p, positions, 0.1, seed);
   std::vector<double> uploaded = state;
   // A sequence starting at position 0 may sit in the slot of a finished one: garbage that the
@@ -75,7 +75,7 @@ void expect_steps_match(lla_context* ctx, const reference::Problem& p, lla_dtype
       for (size_t i = b * sequence_state; i < (b + 1) * sequence_state; ++i) uploaded[i] = 3.0;
   device.upload_state(uploaded);
   device.upload_positions(positions);
-  const compiler::Dtype element = runtime::dispatch::to_compiler_dtype(dtype);
+  const compiler::Dtype element = runtime::to_compiler_dtype(dtype);
   for (int i = 0; i < steps; ++i) {
     const reference::Inputs token =
         reference::round_inputs(reference::random_inputs(p, seed * 100 + i), element);
@@ -163,7 +163,7 @@ TEST_F(Mamba2DecodeGpu, ContinuesAReferencePrefill) {
         one, reference::sequence_prefix(all, inputs, b, one.seq_len)));
   }
   const reference::Problem p = step_problem(3, 2, 1, 64, 64, levels);
-  DeviceDecode device(0, p, LLA_DTYPE_BF16, longest - 1);
+  DeviceDecode device(ctx.get(), p, LLA_DTYPE_BF16, longest - 1);
   device.upload_state(state);
   device.upload_positions(positions);
   const size_t sequence_o = static_cast<size_t>(p.heads) * p.value_dim;
@@ -195,7 +195,7 @@ TEST_F(Mamba2DecodeGpu, PositionsOutsideTheDeclaredRangeAreNotStepped) {
   ASSERT_EQ(ctx.status(), LLA_SUCCESS) << ctx.error();
   const int64_t max_position = 100;
   const reference::Problem p = step_problem(3, 2, 1, 32, 32, lla_num_levels(200));
-  DeviceDecode device(0, p, LLA_DTYPE_F32, max_position);
+  DeviceDecode device(ctx.get(), p, LLA_DTYPE_F32, max_position);
   const std::vector<int64_t> positions = {5, 101, -1};
   std::vector<double> state = reference::random_state(p, {5, 101, 0}, 0.1, 4);
   device.upload_state(state);
@@ -234,7 +234,7 @@ TEST_F(Mamba2DecodeGpu, CapturedGraphReplaysSteps) {
   const reference::Problem p = step_problem(4, 2, 1, 64, 64, lla_num_levels(max_position + 1));
   std::vector<int64_t> positions = {0, 5, 1023, 4000};
   std::vector<double> state = reference::random_state(p, positions, 0.1, 6);
-  DeviceDecode device(0, p, LLA_DTYPE_BF16, max_position);
+  DeviceDecode device(ctx.get(), p, LLA_DTYPE_BF16, max_position);
   device.upload_state(state);
   device.upload_positions(positions);
   const reference::Inputs token = reference::round_inputs(reference::random_inputs(p, 7),
@@ -249,15 +249,15 @@ TEST_F(Mamba2DecodeGpu, CapturedGraphReplaysSteps) {
   const lla_decode_args args = device.args(true);
   CUgraph graph = nullptr;
   CUgraphExec exec = nullptr;
-  ASSERT_EQ(d.cuStreamBeginCapture(device.stream(), CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_SUCCESS);
-  const lla_status captured = lla_decode_step(ctx.get(), &device.problem(), &args, device.stream());
-  ASSERT_EQ(d.cuStreamEndCapture(device.stream(), &graph), CUDA_SUCCESS);
+  ASSERT_EQ(d.cuStreamBeginCapture(static_cast<CUstream>(device.stream().handle()), CU_STREAM_CAPTURE_MODE_GLOBAL), CUDA_SUCCESS);
+  const lla_status captured = lla_decode_step(ctx.get(), &device.problem(), &args, static_cast<CUstream>(device.stream().handle()));
+  ASSERT_EQ(d.cuStreamEndCapture(static_cast<CUstream>(device.stream().handle()), &graph), CUDA_SUCCESS);
   ASSERT_EQ(captured, LLA_SUCCESS) << lla_last_error(ctx.get());
   ASSERT_EQ(d.cuGraphInstantiateWithFlags(&exec, graph, 0), CUDA_SUCCESS);
   const int replays = 4;
   std::vector<double> want;
   for (int i = 0; i < replays; ++i) {
-    ASSERT_EQ(d.cuGraphLaunch(exec, device.stream()), CUDA_SUCCESS);
+    ASSERT_EQ(d.cuGraphLaunch(exec, static_cast<CUstream>(device.stream().handle())), CUDA_SUCCESS);
     want = reference::decode_step(p, token, positions, state);
     for (int64_t& t : positions) ++t;
   }
@@ -273,29 +273,29 @@ TEST_F(Mamba2DecodeGpu, ReportsBadCallsClearly) {
   testing::GpuContext ctx("decode-errors");
   ASSERT_EQ(ctx.status(), LLA_SUCCESS) << ctx.error();
   const reference::Problem p = step_problem(2, 2, 1, 32, 32, 8);
-  DeviceDecode device(0, p, LLA_DTYPE_BF16, 100);
+  DeviceDecode device(ctx.get(), p, LLA_DTYPE_BF16, 100);
   lla_decode_args args = device.args(false);
   args.state = nullptr;
-  EXPECT_EQ(lla_decode_step(ctx.get(), &device.problem(), &args, device.stream()),
+  EXPECT_EQ(lla_decode_step(ctx.get(), &device.problem(), &args, static_cast<CUstream>(device.stream().handle())),
             LLA_ERR_INVALID_ARGUMENT);
   EXPECT_STREQ(lla_last_error(ctx.get()), "lla_decode_args.state is NULL");
   std::vector<float> host_state(64);
   args = device.args(false);
   args.state = host_state.data();
-  EXPECT_EQ(lla_decode_step(ctx.get(), &device.problem(), &args, device.stream()),
+  EXPECT_EQ(lla_decode_step(ctx.get(), &device.problem(), &args, static_cast<CUstream>(device.stream().handle())),
             LLA_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(lla_last_error(ctx.get())).find("lla_decode_args.state"),
             std::string::npos);
   lla_decode_problem beyond = device.problem();
   beyond.max_position = 128;  // 8 levels hold positions up to 127
   args = device.args(false);
-  EXPECT_EQ(lla_decode_step(ctx.get(), &beyond, &args, device.stream()), LLA_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(lla_decode_step(ctx.get(), &beyond, &args, static_cast<CUstream>(device.stream().handle())), LLA_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(lla_last_error(ctx.get())).find("lla_decode_problem.levels"),
             std::string::npos);
   lla_decode_problem gdn = device.problem();
   gdn.variant = LLA_VARIANT_GATED_DELTANET;
   args.beta = args.g;  // any device memory of the right size
-  EXPECT_EQ(lla_decode_step(ctx.get(), &gdn, &args, device.stream()), LLA_ERR_NOT_SUPPORTED);
+  EXPECT_EQ(lla_decode_step(ctx.get(), &gdn, &args, static_cast<CUstream>(device.stream().handle())), LLA_ERR_NOT_SUPPORTED);
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "gpu_test_support.h"
-#include "dispatch/module_launch.h"
+#include "api/validation_checks.h"
 #include "reference/dtype_codec.h"
 #include "reference/reference.h"
 #include "verification/device_forward.h"
@@ -38,12 +38,12 @@ void expect_matches_reference(lla_context* ctx, const Shape& s, uint64_t seed) {
                                                    s.key_dim, s.value_dim);
   p.scale = s.scale;
   const reference::Inputs inputs = reference::round_inputs(
-      reference::random_inputs(p, seed), runtime::dispatch::to_compiler_dtype(s.dtype));
+      reference::random_inputs(p, seed), runtime::to_compiler_dtype(s.dtype));
 
   runtime::DeviceForwardOptions options;
   options.dtype = s.dtype;
   options.chunk = s.chunk;
-  const runtime::DeviceForwardRun run = runtime::run_forward_on_device(ctx, 0, p, inputs, options);
+  const runtime::DeviceForwardRun run = runtime::run_forward_on_device(ctx, p, inputs, options);
   const reference::Result want = reference::forward_chunkwise(p, inputs, 64);
 
   const double tolerance = s.dtype == LLA_DTYPE_F32 ? 1e-4 : 1e-2;

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "dispatch/module_launch.h"
+#include "api/validation_checks.h"
 #include "gpu_test_support.h"
 #include "reference/decode_reference.h"
 #include "reference/dtype_codec.h"
@@ -95,7 +95,7 @@ TEST_F(Mamba2PrefillGpu, SplitPrefillEqualsOneForward) {
                              std::to_string(split) + "+" + std::to_string(rest);
       const reference::Problem whole = problem(batch, total, levels);
       const reference::Inputs inputs = reference::round_inputs(
-          reference::random_inputs(whole, seed++), runtime::dispatch::to_compiler_dtype(dtype));
+          reference::random_inputs(whole, seed++), runtime::to_compiler_dtype(dtype));
       const reference::Result want = reference::forward_chunkwise(whole, inputs, kChunk);
       reference::Inputs head, tail;
       for (int b = 0; b < batch; ++b) {
@@ -107,7 +107,7 @@ TEST_F(Mamba2PrefillGpu, SplitPrefillEqualsOneForward) {
       first.dtype = dtype;
       first.final_state = true;
       const runtime::DeviceForwardRun prefilled =
-          runtime::run_forward_on_device(ctx.get(), 0, problem(batch, split, levels), head, first);
+          runtime::run_forward_on_device(ctx.get(), problem(batch, split, levels), head, first);
       const reference::Result want_head =
           reference::forward_chunkwise(problem(batch, split, levels), head, kChunk);
       expect_close(prefilled.final_state, want_head.final_state.levels, state_tolerance(dtype),
@@ -120,7 +120,7 @@ TEST_F(Mamba2PrefillGpu, SplitPrefillEqualsOneForward) {
       second.initial_state = prefilled.final_state;
       second.final_state = true;
       const runtime::DeviceForwardRun continued =
-          runtime::run_forward_on_device(ctx.get(), 0, problem(batch, rest, levels), tail, second);
+          runtime::run_forward_on_device(ctx.get(), problem(batch, rest, levels), tail, second);
       EXPECT_EQ(continued.unwritten, 0u) << at;
       const size_t row = static_cast<size_t>(whole.heads) * whole.value_dim;
       for (int b = 0; b < batch; ++b)
@@ -140,7 +140,7 @@ void expect_packed_matches(lla_context* ctx, lla_dtype dtype, bool in_place, uin
   const std::vector<long long> starts = {0, 70, 3000, 5, 128};
   const int levels = lla_num_levels(3257);
   const int count = static_cast<int>(lengths.size());
-  const compiler::Dtype element = runtime::dispatch::to_compiler_dtype(dtype);
+  const compiler::Dtype element = runtime::to_compiler_dtype(dtype);
 
   const reference::Problem states_problem = problem(count, 1, levels);
   const std::vector<double> initial = reference::random_state(
@@ -172,7 +172,7 @@ void expect_packed_matches(lla_context* ctx, lla_dtype dtype, bool in_place, uin
   }
   const int total = static_cast<int>(options.seq_offsets.back());
   const runtime::DeviceForwardRun run =
-      runtime::run_forward_on_device(ctx, 0, problem(1, total, levels), packed, options);
+      runtime::run_forward_on_device(ctx, problem(1, total, levels), packed, options);
   EXPECT_EQ(run.unwritten, 0u);
   const std::string what = std::string(dtype == LLA_DTYPE_F32 ? "f32" : "bf16") +
                            (in_place ? " in place" : "") + ": sequence ";
@@ -220,11 +220,11 @@ TEST_F(Mamba2PrefillGpu, PrefillThenDecodeEqualsOneForward) {
   options.final_state = true;
   for (int b = 0; b < 2; ++b) append(packed, token_range(all, inputs, b, 0, prefill[b]));
   const runtime::DeviceForwardRun prefilled = runtime::run_forward_on_device(
-      ctx.get(), 0, problem(1, prefill[0] + prefill[1], levels), packed, options);
+      ctx.get(), problem(1, prefill[0] + prefill[1], levels), packed, options);
   EXPECT_EQ(prefilled.final_positions, (std::vector<long long>{64, 100}));
 
   reference::Problem step = problem(2, 1, levels);
-  runtime::DeviceDecode device(0, step, LLA_DTYPE_BF16, longest - 1);
+  runtime::DeviceDecode device(ctx.get(), step, LLA_DTYPE_BF16, longest - 1);
   device.upload_state(prefilled.final_state);
   device.upload_positions(std::vector<int64_t>(prefill.begin(), prefill.end()));
   const size_t row = static_cast<size_t>(all.heads) * all.value_dim;

@@ -6,7 +6,7 @@
 #include <string>
 #include <thread>
 
-#include "driver/cuda_driver.h"
+#include "backend/cuda/cuda_driver.h"
 #include "lla/lla.h"
 
 namespace {

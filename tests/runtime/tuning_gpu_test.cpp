@@ -60,7 +60,7 @@ TEST_F(TuningGpu, TheWinnerIsCorrectAndNoSlowerThanTheHeuristicOnThreeShapes) {
     runtime::DeviceForwardOptions options;
     options.dtype = LLA_DTYPE_BF16;
     const runtime::DeviceForwardRun run =
-        runtime::run_forward_on_device(ctx.get(), 0, p, inputs, options);
+        runtime::run_forward_on_device(ctx.get(), p, inputs, options);
     EXPECT_EQ(run.first_call.kernel, report.winner) << "lla_forward uses the tuned winner";
     EXPECT_EQ(run.unwritten, 0u);
     const reference::Result want = reference::forward_chunkwise(p, inputs, 64);
@@ -129,12 +129,12 @@ TEST_F(TuningGpu, OnMissTunesANewBucketOnceThenReusesIt) {
   {
     testing::GpuContext first("tuning-on-miss", LLA_TUNE_ON_MISS);
     ASSERT_EQ(first.status(), LLA_SUCCESS) << first.error();
-    const auto run = runtime::run_forward_on_device(first.get(), 0, p, inputs, options);
+    const auto run = runtime::run_forward_on_device(first.get(), p, inputs, options);
     EXPECT_EQ(run.first_call.chosen_by, tuner::Choice::Source::tuned);
   }
   testing::GpuContext second("tuning-on-miss", LLA_TUNE_ON_MISS, testing::CacheFolder::keep);
   ASSERT_EQ(second.status(), LLA_SUCCESS) << second.error();
-  const auto run = runtime::run_forward_on_device(second.get(), 0, p, inputs, options);
+  const auto run = runtime::run_forward_on_device(second.get(), p, inputs, options);
   EXPECT_EQ(run.first_call.chosen_by, tuner::Choice::Source::stored);
 }
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "driver/cuda_driver.h"
+#include "backend/cuda/cuda_driver.h"
 #include "lla/lla.h"
 
 namespace lla::testing {

@@ -1,27 +1,30 @@
 #pragma once
-// Validation tests on the CPU: a PointerInspector that stands in for the driver, and the check
-// of a verdict's status and the field its message names.
+// Validation tests on the CPU: a MemoryInspector that stands in for the CUDA backend (its
+// memory rule over driver answers the test makes up), and the check of a verdict's status and
+// the field its message names.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "api/pointer_inspection.h"
 #include "api/validation_checks.h"
+#include "backend/cuda/cuda_backend.h"
 #include "lla/lla.h"
 
 namespace lla::testing {
 
-// Answers device memory of device 0 for every pointer except those listed in `overrides`.
-class FakeInspector : public runtime::PointerInspector {
+// The CUDA backend of device 0 as validation sees it: the driver answers device memory of
+// device 0 for every pointer except those listed in `overrides`.
+class FakeInspector : public runtime::backend::MemoryInspector {
  public:
-  runtime::PointerLocation locate(const void* pointer) const override {
+  std::optional<std::string> memory_problem(const void* pointer) const override {
     auto found = overrides.find(pointer);
-    return found != overrides.end() ? found->second
-                                    : runtime::PointerLocation{runtime::MemoryKind::device, 0};
+    return runtime::backend::cuda::cuda_memory_problem(
+        found != overrides.end() ? found->second : runtime::backend::cuda::PointerLocation{runtime::backend::cuda::MemoryKind::device, 0},
+        0);
   }
-  std::map<const void*, runtime::PointerLocation> overrides;
+  std::map<const void*, runtime::backend::cuda::PointerLocation> overrides;
 };
 
 #define EXPECT_VERDICT(result, expected_status, field)                                       \

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "driver/cuda_driver.h"
+#include "backend/cuda/cuda_driver.h"
 #include "scratch_files.h"
 #include "tool_run.h"
 

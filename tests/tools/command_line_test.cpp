@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "driver/cuda_driver.h"
+#include "backend/cuda/cuda_driver.h"
 #include "lla/lla.h"
 #include "nvrtc/nvrtc_compiler.h"
 #include "scratch_files.h"

@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "driver/cuda_driver.h"
+#include "backend/cuda/cuda_driver.h"
 #include "scratch_files.h"
 #include "tool_run.h"
 

@@ -16,10 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "api/context_internal.h"
+#include "api/validation_checks.h"
 #include "bench_decode.h"
 #include "commands.h"
-#include "dispatch/module_launch.h"
-#include "driver/cuda_driver.h"
 #include "forward_cost.h"
 #include "options.h"
 #include "progress.h"
@@ -155,11 +154,11 @@ BenchRow bench_shape(lla_context* ctx, const BenchOptions& o, const BenchShape& 
   const reference::Inputs inputs = reference::round_inputs(reference::random_inputs(p, 1), o.dtype);
 
   runtime::DeviceForwardOptions run_options;
-  run_options.dtype = runtime::dispatch::to_lla_dtype(o.dtype);
+  run_options.dtype = runtime::to_lla_dtype(o.dtype);
   run_options.chunk = o.chunk;
   run_options.warmup = o.warmup;
   run_options.repetitions = o.repetitions;
-  const runtime::DeviceForwardRun run = runtime::run_forward_on_device(ctx, 0, p, inputs, run_options);
+  const runtime::DeviceForwardRun run = runtime::run_forward_on_device(ctx, p, inputs, run_options);
 
   BenchRow row;
   row.shape = s;
@@ -208,13 +207,12 @@ int bench_command(const Args& args) {
   if (const std::optional<int> exit = command_line(&options).handle(args)) return *exit;
   if (options.shapes.empty())
     for (const PeerFigures& p : kPerfShapes) options.shapes.push_back(p.shape);
-  const auto& loaded = runtime::driver::load_cuda_driver();
-  if (!loaded.driver) {
-    std::fprintf(stderr, "lla bench: needs a GPU: %s\n", loaded.unavailable_reason.c_str());
+  lla_context* ctx = nullptr;
+  if (lla_create(nullptr, &ctx) != LLA_SUCCESS) {
+    std::fprintf(stderr, "lla bench: needs a GPU: %s\n", lla_last_error(nullptr));
     return 2;
   }
-  const OwnedContext owned = create_context(nullptr);
-  lla_context* ctx = owned.get();
+  const OwnedContext owned(ctx, lla_destroy);
   const compiler::DeviceInfo& device = runtime::context_device_info(*ctx);
 
   std::vector<BenchRow> rows;

@@ -23,8 +23,7 @@
 #include <vector>
 
 #include "api/context_internal.h"
-#include "dispatch/module_launch.h"
-#include "driver/cuda_driver.h"
+#include "api/validation_checks.h"
 #include "kernels/mamba2_decode_plan.h"
 #include "options.h"
 #include "progress.h"
@@ -79,22 +78,18 @@ CommandLine command_line(BenchOptions* o) {
   return c;
 }
 
-// Device-to-device copy bandwidth in bytes per second: bytes read plus written over the
-// median time of a large cuMemcpyDtoDAsync.
-double copy_bandwidth(const runtime::driver::CudaDriver& d, CUdevice device, int64_t mib,
-                      int repetitions) {
+// The device's copy bandwidth in bytes per second: bytes read plus written over the median
+// time of a large copy within its memory (CUDA: cuMemcpyDtoDAsync).
+double copy_bandwidth(const runtime::backend::Backend& device, int64_t mib, int repetitions) {
+  const auto active = device.activate();
   const size_t bytes = static_cast<size_t>(mib) << 20;
-  runtime::DeviceBuffer source(d, bytes), destination(d, bytes);
-  runtime::Stream stream(d);
-  const auto copy = [&] {
-    runtime::driver::check_cuda(
-        d, d.cuMemcpyDtoDAsync(destination.address(), source.address(), bytes, stream.get()),
-        "cuMemcpyDtoDAsync");
-  };
+  const std::unique_ptr<runtime::backend::DeviceMemory> source = device.allocate(bytes),
+                                                        destination = device.allocate(bytes);
+  const std::unique_ptr<runtime::backend::Stream> stream = device.create_stream();
+  const auto copy = [&] { device.copy(*destination, *source, bytes, *stream); };
   copy();
-  stream.synchronize();
-  const runtime::TimingSummary t =
-      runtime::time_repetitions(d, device, stream.get(), repetitions, copy);
+  stream->synchronize();
+  const runtime::TimingSummary t = runtime::time_repetitions(device, *stream, repetitions, copy);
   return 2.0 * static_cast<double>(bytes) / (t.median_ms * 1e-3);
 }
 
@@ -125,11 +120,11 @@ BatchResult bench_batch(lla_context* ctx, const BenchOptions& o, int batch, uint
   std::vector<int64_t> positions(batch);
   for (int64_t& t : positions) t = around(rng);
 
-  runtime::DeviceDecode device(0, p, o.dtype, o.max_position);
+  runtime::DeviceDecode device(ctx, p, o.dtype, o.max_position);
   device.fill_state(0.01f);
   device.upload_positions(positions);
   device.upload_inputs(reference::round_inputs(reference::random_inputs(p, seed),
-                                               runtime::dispatch::to_compiler_dtype(o.dtype)));
+                                               runtime::to_compiler_dtype(o.dtype)));
 
   BatchResult r;
   r.batch = batch;
@@ -141,25 +136,24 @@ BatchResult bench_batch(lla_context* ctx, const BenchOptions& o, int batch, uint
   r.state_bytes = static_cast<double>(blocks) * o.heads * o.key_dim * o.value_dim * 4.0;
 
   const std::vector<double> first = device.step(ctx, false);
-  r.kernel = runtime::last_decode_dispatch()->kernel;
+  r.kernel = runtime::last_dispatch(compiler::Pass::decode)->kernel;
   for (double x : first) r.unwritten += std::isfinite(x) ? 0 : 1;
   const lla_decode_args args = device.args(false);
   const auto step = [&] {
     runtime::require_success("lla_decode_step", ctx,
-                             lla_decode_step(ctx, &device.problem(), &args, device.stream()));
+                             lla_decode_step(ctx, &device.problem(), &args, device.stream().handle()));
   };
   for (int i = 0; i < o.warmup; ++i) step();
-  r.timing = runtime::time_repetitions(runtime::driver::cuda_driver(), device.device(),
-                                       device.stream(), o.repetitions, step);
+  r.timing = runtime::time_repetitions(device.backend(), device.stream(), o.repetitions, step);
   return r;
 }
 
 void print_table(const BenchOptions& o, const std::string& device_name, double copy_bytes_per_s,
                  const std::vector<BatchResult>& results) {
   std::printf("decode step, log-linear Mamba-2 %s, H=%d K=%d V=%d L=%d, on %s\n",
-              compiler::dtype_name(runtime::dispatch::to_compiler_dtype(o.dtype)), o.heads, o.key_dim, o.value_dim, lla_num_levels(o.max_position + 1),
+              compiler::dtype_name(runtime::to_compiler_dtype(o.dtype)), o.heads, o.key_dim, o.value_dim, lla_num_levels(o.max_position + 1),
               device_name.c_str());
-  std::printf("copy bandwidth (cuMemcpyDtoDAsync, read + write): %.0f GB/s\n\n",
+  std::printf("copy bandwidth (a copy within device memory, read + write): %.0f GB/s\n\n",
               copy_bytes_per_s * 1e-9);
   std::printf("%6s %13s %11s %11s %10s %10s %10s %9s %8s\n", "batch", "positions",
               "levels/seq", "state MB", "median us", "min us", "max us", "GB/s", "% copy");
@@ -196,7 +190,7 @@ void print_json(const BenchOptions& o, const std::string& device_name, double co
   const nlohmann::json out = {
       {"benchmark", "decode"},
       {"variant", "mamba2"},
-      {"dtype", compiler::dtype_name(runtime::dispatch::to_compiler_dtype(o.dtype))},
+      {"dtype", compiler::dtype_name(runtime::to_compiler_dtype(o.dtype))},
       {"heads", o.heads},
       {"key_dim", o.key_dim},
       {"value_dim", o.value_dim},
@@ -217,34 +211,20 @@ int bench_decode(const Args& args) {
                            "--max-position + 1 = " + std::to_string(o.max_position + 1));
       }))
     return *exit;
-  const auto& loaded = runtime::driver::load_cuda_driver();
-  if (!loaded.driver) {
-    std::fprintf(stderr, "lla bench --decode: nothing ran: %s\n",
-                 loaded.unavailable_reason.c_str());
-    return 2;
-  }
   lla_options options;
   lla_options_init(&options);
   options.tune = LLA_TUNE_OFF;
   lla_context* ctx = nullptr;
   if (lla_create(&options, &ctx) != LLA_SUCCESS) {
-    std::fprintf(stderr, "lla bench --decode: %s\n", lla_last_error(nullptr));
+    std::fprintf(stderr, "lla bench --decode: nothing ran: %s\n", lla_last_error(nullptr));
     return 2;
   }
   int status = 0;
   try {
     const compiler::DeviceInfo& device = runtime::context_device_info(*ctx);
-    const runtime::driver::CudaDriver& d = runtime::driver::cuda_driver();
-    CUdevice cu_device = 0;
-    runtime::driver::check_cuda(d, d.cuDeviceGet(&cu_device, 0), "cuDeviceGet");
     Progress progress = Progress::on_terminal(stderr, o.json);
     progress.task("measuring the device-to-device copy bandwidth", 0, 1);
-    double copy_bytes_per_s = 0;
-    {
-      runtime::driver::RetainedPrimaryContext primary(d, cu_device);
-      runtime::driver::ScopedContext current(d, primary.get());
-      copy_bytes_per_s = copy_bandwidth(d, cu_device, o.copy_mib, o.repetitions);
-    }
+    const double copy_bytes_per_s = copy_bandwidth(runtime::context_backend(*ctx), o.copy_mib, o.repetitions);
     std::vector<BatchResult> results;
     for (size_t i = 0; i < o.batches.size(); ++i) {
       progress.task("decode step at batch " + std::to_string(o.batches[i]) + ": timing", i,

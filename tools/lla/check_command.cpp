@@ -12,7 +12,8 @@
 
 #include "case_report.h"
 #include "commands.h"
-#include "cuda_case_runner.h"
+#include "backend/registry.h"
+#include "backend_case_runner.h"
 #include "options.h"
 #include "reference/backward.h"
 #include "reference/golden_case.h"
@@ -33,7 +34,7 @@ constexpr int kReferenceChunk = 64;  // the models' chunk size (spec section 1)
 using RunCase = std::function<CaseOutputs(const GoldenCase&, int chunk)>;
 
 struct Backend {
-  const char* name;
+  std::string name;
   double default_tolerance;
   // Makes the backend ready, once per run; throws std::runtime_error when it cannot be used here.
   std::function<RunCase()> open;
@@ -78,21 +79,37 @@ RunCase open_reference() {
   };
 }
 
-// The cuda backend runs fp32 inputs: its tolerance covers fp32 accumulation over a case.
-RunCase open_cuda() {
-  auto runner = std::make_shared<CudaCaseRunner>();
-  return [runner](const GoldenCase& c, int chunk) {
-    if (c.vla) throw CaseSkipped("variant vla: the cuda backend has no VLA kernel yet");
+// The kernels of a backend of this build (runtime/backend/registry.h) run fp32 inputs: their
+// tolerance covers fp32 accumulation over a case.
+RunCase open_kernels(lla_backend choice) {
+  auto runner = std::make_shared<BackendCaseRunner>(choice);
+  return [runner, choice](const GoldenCase& c, int chunk) {
+    if (c.vla)
+      throw CaseSkipped(std::string("variant vla: the ") + runtime::backend::lla_backend_name(choice) +
+                        " backend has no VLA kernel yet");
     return CaseOutputs{runner->run(c, chunk), {}, {}, {}};
   };
 }
 
+// The float64 reference, then every backend of this build.
 const std::vector<Backend>& backends() {
-  static const std::vector<Backend> table = {
-      {"reference", 1e-9, open_reference},
-      {"cuda", 1e-4, open_cuda},
-  };
+  static const std::vector<Backend> table = [] {
+    std::vector<Backend> all = {{"reference", 1e-9, open_reference}};
+    for (const runtime::backend::BackendEntry& entry : runtime::backend::registered_backends())
+      all.push_back({runtime::backend::lla_backend_name(entry.choice), 1e-4,
+                     [choice = entry.choice] { return open_kernels(choice); }});
+    return all;
+  }();
   return table;
+}
+
+// The names --backend takes ("reference|cuda"), or with `kernels_only` those of the backends
+// that run kernels.
+std::string backend_names(bool kernels_only) {
+  std::string names;
+  for (const Backend& b : backends())
+    if (!kernels_only || &b != &backends().front()) names += (names.empty() ? "" : "|") + b.name;
+  return names;
 }
 
 struct Options {
@@ -123,7 +140,7 @@ ValueSetter power_of_two(int* target) {
 
 // The command line of `lla check`, storing into *o.
 CommandLine command_line(Options* o) {
-  CommandLine c("check", {"check [--backend reference|cuda] [--tolerance X] [--chunk C] CASE.json..."},
+  CommandLine c("check", {"check [--backend " + backend_names(false) + "] [--tolerance X] [--chunk C] CASE.json..."},
                 "Runs golden cases (format lla-case-v1, with its extensions for a call that "
                 "continues a sequence and for variant vla) through a backend and compares every "
                 "output and gradient a case carries that the backend computes (o, final_state, dq, "
@@ -135,12 +152,13 @@ CommandLine command_line(Options* o) {
                 "passed, M failed\", with \" (P in part)\" for passes with skipped tensors and "
                 "\", S skipped\", \", E errors\" when there are any.");
   c.option("--backend", "NAME",
-           "reference (the float64 CPU reference, the default: forward and backward) or cuda "
-           "(the forward's o only; Gated DeltaNet cases, vla cases and cases that continue a "
-           "sequence are reported as SKIP)",
+           "reference (the float64 CPU reference, the default: forward and backward), or the "
+           "kernels of a backend of this build: " + backend_names(true) +
+               " (the forward's o only; cases of a variant without kernels, vla cases and cases "
+               "that continue a sequence are reported as SKIP)",
            [o](const std::string& name) { o->backend = &find_backend(name); })
       .option("--tolerance", "X",
-              "largest accepted max relative error; default 1e-9 for reference, 1e-4 for cuda "
+              "largest accepted max relative error; default 1e-9 for reference, 1e-4 for kernels "
               "(fp32 inputs; head dims zero-padded to multiples of 16)",
               positive_number(&o->tolerance))
       .option("--chunk", "C",
@@ -176,7 +194,7 @@ int check_command(const Args& args) {
   try {
     run = backend.open();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "lla check: the %s backend cannot run here: %s\n", backend.name, e.what());
+    std::fprintf(stderr, "lla check: the %s backend cannot run here: %s\n", backend.name.c_str(), e.what());
     return 2;
   }
   const double tolerance = options.tolerance > 0.0 ? options.tolerance : backend.default_tolerance;

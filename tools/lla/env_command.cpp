@@ -12,13 +12,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/context_internal.h"
 #include "api/logger.h"
 #include "api/status_error.h"
+#include "backend/registry.h"
 #include "cache_location.h"
 #include "commands.h"
-#include "driver/cuda_driver.h"
-#include "nvrtc/nvrtc_compiler.h"
 #include "options.h"
 #include "tune_policy.h"
 
@@ -50,37 +48,37 @@ json host() {
           {"cpus", std::thread::hardware_concurrency()}};
 }
 
-// The CUDA driver, NVRTC and every device; each missing part with the reason.
-json cuda() {
-  json out = {{"nvrtc", compiler::nvrtc_version_string()}, {"devices", json::array()}};
-  const runtime::driver::DriverLoadResult& loaded = runtime::driver::load_cuda_driver();
-  if (!loaded.driver) {
-    out["driver"] = nullptr;
-    out["unavailable"] = loaded.unavailable_reason;
-    return out;
-  }
-  const runtime::driver::CudaDriver& driver = *loaded.driver;
-  out["driver"] = std::to_string(driver.version / 1000) + "." +
-                  std::to_string(driver.version % 1000 / 10);
-  for (int ordinal = 0; ordinal < driver.device_count; ++ordinal) {
-    json device = {{"ordinal", ordinal}};
-    try {
-      CUdevice handle = 0;
-      runtime::driver::check_cuda(driver, driver.cuDeviceGet(&handle, ordinal), "cuDeviceGet");
-      const compiler::DeviceInfo info = runtime::query_device_info(driver, handle);
-      device.update({{"name", info.name},
-                     {"compute_capability",
-                      std::to_string(info.cc_major) + "." + std::to_string(info.cc_minor)},
-                     {"arch", info.target.name},
-                     {"sm_count", info.sm_count},
-                     {"shared_per_block_optin", info.max_shared_per_block_optin}});
-    } catch (const std::exception& e) {
-      device["error"] = e.what();
-    }
+// Every backend of this build by name, with its report (runtime/backend/registry.h).
+using BackendReports = std::vector<std::pair<std::string, runtime::backend::BackendReport>>;
+
+BackendReports backend_reports() {
+  BackendReports reports;
+  for (const runtime::backend::BackendEntry& entry : runtime::backend::registered_backends())
+    reports.emplace_back(runtime::backend::lla_backend_name(entry.choice), entry.report());
+  return reports;
+}
+
+// A backend's driver, toolchain and devices, each missing part with the reason.
+json backend_json(const runtime::backend::BackendReport& report) {
+  json out = {{"devices", json::array()}};
+  for (const auto& fact : report.facts) out[fact.key] = fact.value ? json(*fact.value) : json(nullptr);
+  if (!report.unavailable.empty()) out["unavailable"] = report.unavailable;
+  for (const auto& d : report.devices) {
+    json device = {{"ordinal", d.ordinal}};
+    if (d.info)
+      device.update({{"name", d.info->name},
+                     {"compute_capability", std::to_string(d.info->cc_major) + "." + std::to_string(d.info->cc_minor)},
+                     {"arch", d.info->target.name},
+                     {"sm_count", d.info->sm_count},
+                     {"shared_per_block_optin", d.info->max_shared_per_block_optin}});
+    else
+      device["error"] = d.error;
     out["devices"].push_back(device);
   }
   return out;
 }
+
+
 
 // The CPU backend's toolchain identity (LLVM version, target triple, CPU name and features)
 // goes here once lla has a CPU backend: it is what keys its cached objects.
@@ -155,7 +153,7 @@ void print_line(const char* label, const std::string& text) {
   std::printf("%-13s%s\n", label, text.c_str());
 }
 
-void print_text(const json& report) {
+void print_text(const json& report, const BackendReports& reports) {
   const json& lla = report["lla"];
   print_line("lla", lla["version"].get<std::string>() + " (source " +
                         lla["source_id"].get<std::string>() + ")");
@@ -163,22 +161,24 @@ void print_text(const json& report) {
   print_line("host", h["os"].get<std::string>() + " " + h["machine"].get<std::string>() + ", " +
                          h["cpu"].get<std::string>() + ", " + std::to_string(h["cpus"].get<int>()) +
                          " CPUs");
-  const json& c = report["cuda"];
-  print_line("CUDA driver", c["driver"].is_null() ? "none: " + c["unavailable"].get<std::string>()
-                                                  : c["driver"].get<std::string>());
-  print_line("NVRTC", c["nvrtc"].get<std::string>());
-  if (c["devices"].empty()) print_line("devices", "no device");
-  for (const json& d : c["devices"]) {
-    const std::string ordinal = std::to_string(d["ordinal"].get<int>()) + ": ";
-    print_line(d["ordinal"] == 0 ? "devices" : "",
-               d.contains("error")
-                   ? ordinal + d["error"].get<std::string>()
-                   : ordinal + d["name"].get<std::string>() + ", compute capability " +
-                         d["compute_capability"].get<std::string>() + " (lla compiles for " +
-                         d["arch"].get<std::string>() + "), " +
-                         std::to_string(d["sm_count"].get<int>()) + " SMs, " +
-                         byte_text(d["shared_per_block_optin"].get<uintmax_t>()) +
-                         " shared memory a block");
+  for (const BackendReports::value_type& backend : reports) {
+    const json& c = report[backend.first];
+    for (const auto& fact : backend.second.facts)
+      print_line(fact.label.c_str(), c[fact.key].is_null() ? "none: " + c.value("unavailable", std::string("?"))
+                                                           : c[fact.key].get<std::string>());
+    if (c["devices"].empty()) print_line("devices", "no device");
+    for (const json& d : c["devices"]) {
+      const std::string ordinal = std::to_string(d["ordinal"].get<int>()) + ": ";
+      print_line(d["ordinal"] == 0 ? "devices" : "",
+                 d.contains("error")
+                     ? ordinal + d["error"].get<std::string>()
+                     : ordinal + d["name"].get<std::string>() + ", compute capability " +
+                           d["compute_capability"].get<std::string>() + " (lla compiles for " +
+                           d["arch"].get<std::string>() + "), " +
+                           std::to_string(d["sm_count"].get<int>()) + " SMs, " +
+                           byte_text(d["shared_per_block_optin"].get<uintmax_t>()) +
+                           " shared memory a block");
+    }
   }
   const json& cpu = report["cpu_backend"];
   print_line("CPU backend", cpu["available"].get<bool>() ? "available"
@@ -216,16 +216,17 @@ int env_command(const Args& args) {
   command.flag("--json", "print JSON instead of text", &as_json);
   if (const std::optional<int> exit = command.handle(args)) return *exit;
 
-  const json report = {{"lla", {{"version", lla_version()}, {"source_id", lla_source_id()}}},
-                       {"host", host()},
-                       {"cuda", cuda()},
-                       {"cpu_backend", cpu_backend()},
-                       {"cache", cache_folder()},
-                       {"environment", environment()}};
+  const BackendReports reports = backend_reports();
+  json report = {{"lla", {{"version", lla_version()}, {"source_id", lla_source_id()}}},
+                 {"host", host()},
+                 {"cpu_backend", cpu_backend()},
+                 {"cache", cache_folder()},
+                 {"environment", environment()}};
+  for (const BackendReports::value_type& backend : reports) report[backend.first] = backend_json(backend.second);
   if (as_json)
     std::printf("%s\n", report.dump(1).c_str());
   else
-    print_text(report);
+    print_text(report, reports);
   return 0;
 }
 

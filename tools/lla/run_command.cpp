@@ -1,6 +1,7 @@
 // lla run: the main job. JIT-compile a problem's kernel (or find it in the cache), run it on
-// the GPU, check it against the float64 reference and time it. Without a GPU it compiles for
-// a named architecture, says that nothing ran and why, and succeeds.
+// the device lla_create picks (LLA_BACKEND_AUTO), check it against the float64 reference and
+// time it. With no device to run on it compiles for a named architecture, says that nothing ran
+// and why, and succeeds.
 
 #include <chrono>
 #include <cstdio>
@@ -11,13 +12,14 @@
 #include <string>
 
 #include "api/context_internal.h"
+#include "api/validation_checks.h"
 #include "api/logger.h"
+#include "api/status_error.h"
+#include "backend/registry.h"
 #include "binary_cache.h"
 #include "cache_location.h"
 #include "commands.h"
 #include "dispatch/binary_provider.h"
-#include "driver/cuda_driver.h"
-#include "dispatch/module_launch.h"
 #include "forward_cost.h"
 #include "options.h"
 #include "owned_context.h"
@@ -80,7 +82,7 @@ void print_problem(const RunOptions& o) {
               o.chunk ? std::to_string(o.chunk).c_str() : "auto");
 }
 
-// No GPU: generate and compile (or find in the cache) what a GPU of `arch` would run.
+// No device: generate and compile (or find in the cache) what a GPU of `arch` would run.
 int compile_only(const RunOptions& o, const std::string& why) {
   const runtime::Logger logger(runtime::log_level_from_env());
   compiler::DeviceInfo device;
@@ -101,33 +103,31 @@ int compile_only(const RunOptions& o, const std::string& why) {
   } catch (const cache::CacheError& e) {
     logger.warn(std::string("running without a binary cache: ") + e.what());
   }
+  const runtime::backend::Toolchain* toolchain = runtime::backend::find_toolchain(spec.target.backend);
+  if (!toolchain)
+    throw std::runtime_error(std::string("this build has no ") + compiler::backend_name(spec.target.backend) +
+                             " toolchain");
   const Clock::time_point start = Clock::now();
-  const runtime::dispatch::ObtainedBinary binary = runtime::dispatch::obtain_binary(spec, cache.get(), logger);
+  const runtime::dispatch::ObtainedBinary binary = runtime::dispatch::obtain_binary(*toolchain, spec, cache.get(), logger);
   const double obtain_ms = ms_since(start);
 
   print_problem(o);
   std::printf("kernel    %s\n", compiler::describe(spec).c_str());
   std::printf("cache     %s\n", cache ? cache->path().c_str() : "(none)");
   if (binary.source == runtime::dispatch::KernelSource::cache)
-    std::printf("binary    cache hit (%zu bytes, %.1f ms)\n", binary.image.size(), obtain_ms);
+    std::printf("binary    cache hit (%zu bytes, %.1f ms)\n", binary.image.bytes.size(), obtain_ms);
   else
     std::printf("binary    compiled with NVRTC in %.1f ms (%zu bytes, %.1f ms in all)\n",
-                binary.compile_ms, binary.image.size(), obtain_ms);
+                binary.image.compile_ms, binary.image.bytes.size(), obtain_ms);
   std::printf("no GPU    nothing ran: %s\n", why.c_str());
   return 0;
 }
 
-// `cuda_start_ms`: loading the driver (cuInit) in this process, before anything of lla's.
-int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
+// `device_start_ms`: opening the device in this process (CUDA: the driver's cuInit and the
+// primary context, which a host application that uses CUDA already holds) before anything of
+// lla's; `device` stays open meanwhile, so lla_create finds it started.
+int run_on_device(const RunOptions& o, const runtime::backend::Backend& device_started, double device_start_ms) {
   const reference::Problem& p = o.problem;
-  // The primary context, as a host application that uses CUDA already holds it: its creation
-  // is CUDA's start-up cost, reported apart from lla's own.
-  const runtime::driver::CudaDriver& driver = runtime::driver::cuda_driver();
-  const Clock::time_point context_start = Clock::now();
-  CUdevice cu_device = 0;
-  runtime::driver::check_cuda(driver, driver.cuDeviceGet(&cu_device, 0), "cuDeviceGet");
-  const runtime::driver::RetainedPrimaryContext primary(driver, cu_device);
-  const double context_ms = ms_since(context_start);
 
   const Clock::time_point create_start = Clock::now();
   lla_options options;
@@ -137,15 +137,16 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   lla_context* ctx = owned.get();
   const compiler::DeviceInfo& device = runtime::context_device_info(*ctx);
   const std::string cache_path = runtime::context_cache_path(*ctx);
+  const char* backend = compiler::backend_name(device_started.kind());
 
   const reference::Inputs inputs =
       reference::round_inputs(reference::random_inputs(p, o.seed), o.dtype);
   runtime::DeviceForwardOptions run_options;
-  run_options.dtype = runtime::dispatch::to_lla_dtype(o.dtype);
+  run_options.dtype = runtime::to_lla_dtype(o.dtype);
   run_options.chunk = o.chunk;
   run_options.warmup = o.warmup;
   run_options.repetitions = o.repetitions;
-  const runtime::DeviceForwardRun run = runtime::run_forward_on_device(ctx, 0, p, inputs, run_options);
+  const runtime::DeviceForwardRun run = runtime::run_forward_on_device(ctx, p, inputs, run_options);
 
   const Clock::time_point reference_start = Clock::now();
   const reference::Result want = reference::forward_chunkwise(p, inputs, kReferenceChunk);
@@ -160,16 +161,17 @@ int run_on_gpu(const RunOptions& o, double cuda_start_ms) {
   const double seconds = run.timing.median_ms * 1e-3;
 
   print_problem(o);
-  std::printf("device    %s (%s, %d SMs)\n", device.name.c_str(), device.target.name.c_str(), device.sm_count);
+  std::printf("device    %s: %s (%s, %d parallel units)\n", backend, device.name.c_str(), device.target.name.c_str(),
+              device.sm_count);
   std::printf("kernel    %s\n", info.kernel.c_str());
   std::printf("cache     %s\n", cache_path.empty() ? "(none)" : cache_path.c_str());
   std::printf("binary    %s", runtime::dispatch::kernel_source_name(info.source));
   if (info.source == runtime::dispatch::KernelSource::compile)
-    std::printf(" (NVRTC %.1f ms)", info.compile_ms);
+    std::printf(" (compiled in %.1f ms)", info.compile_ms);
   std::printf(", module ready in %.1f ms\n", info.build_ms);
-  std::printf("startup   CUDA itself: cuInit %.1f ms + primary context %.1f ms (paid once by any "
-              "CUDA process)\n",
-              cuda_start_ms, context_ms);
+  std::printf("startup   the device itself: %.1f ms to open the %s backend (CUDA: cuInit and the primary "
+              "context; paid once by any process on it)\n",
+              device_start_ms, backend);
   std::printf("launch    lla_create %.1f ms + first lla_forward %.1f ms = %.1f ms to a queued "
               "kernel (%zu launches, %.1f MiB workspace)\n",
               create_ms, run.first_call_host_ms, create_ms + run.first_call_host_ms, info.launches,
@@ -193,10 +195,15 @@ int run_command(const Args& args) {
   if (const std::optional<int> exit = command_line(&options).handle(args)) return *exit;
   options.problem.levels = lla_num_levels(options.problem.seq_len);
   try {
-    const Clock::time_point cuda_start = Clock::now();
-    const auto& loaded = runtime::driver::load_cuda_driver();
-    return loaded.driver ? run_on_gpu(options, ms_since(cuda_start))
-                         : compile_only(options, loaded.unavailable_reason);
+    const Clock::time_point device_start = Clock::now();
+    std::unique_ptr<runtime::backend::Backend> device;
+    try {
+      device = runtime::backend::open_backend(LLA_BACKEND_AUTO, {});
+    } catch (const runtime::StatusError& e) {
+      if (e.status() != LLA_ERR_NO_DEVICE) throw;
+      return compile_only(options, e.what());
+    }
+    return run_on_device(options, *device, ms_since(device_start));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lla run: %s\n", e.what());
     return 2;

@@ -11,13 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "api/context.h"
+#include "api/context_internal.h"
 #include "commands.h"
 #include "tuning.h"
 #include "options.h"
 #include "progress.h"
 #include "problem_bucket.h"
-#include "tuning/gpu_candidate_bench.h"
 
 namespace lla::tools {
 
@@ -182,7 +181,7 @@ int tune_command(const Args& args) {
     tune_options.max_candidates = request.max_configs;
     tune_options.retime = request.force;
     progress.task("tuning " + tuner::problem_key(problems[i], tuner::heuristic_spec(
-                                                                  problems[i], ctx->device_info)
+                                                                  problems[i], runtime::context_device_info(*ctx))
                                                                   .chunk),
                   i, problems.size());
     double best_ms = 0;
@@ -195,13 +194,10 @@ int tune_command(const Args& args) {
       progress.update(settled, total, "configs", best);
     };
     try {
-      runtime::driver::ScopedContext current(ctx->driver, ctx->primary_context.get());
-      runtime::tuning::GpuCandidateBench bench(ctx->driver, ctx->device, ctx->primary_context.get(),
-                                               ctx->device_info, ctx->binary_cache.get(),
-                                               ctx->logger, problems[i]);
+      const std::unique_ptr<tuner::CandidateBench> bench = runtime::context_candidate_bench(*ctx, problems[i]);
       const tuner::Choice choice =
-          tuner::search_spec(problems[i], ctx->device_info, ctx->binary_cache.get(), bench,
-                                     tune_options, progress.enabled() ? show : tuner::TuneProgress());
+          tuner::search_spec(problems[i], runtime::context_device_info(*ctx), runtime::context_binary_cache(*ctx),
+                             *bench, tune_options, progress.enabled() ? show : tuner::TuneProgress());
       progress.clear();
       all_timed = all_timed && choice.report->winner.has_value();
       if (request.as_json)

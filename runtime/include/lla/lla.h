@@ -73,7 +73,7 @@ typedef enum lla_status {
   LLA_SUCCESS = 0,
   LLA_ERR_INVALID_ARGUMENT = 1, /* a field of an argument is wrong; the message names it */
   LLA_ERR_NOT_SUPPORTED = 2,    /* valid, but not (yet) supported by lla (e.g. a K too large) */
-  LLA_ERR_NO_DEVICE = 3,        /* no CUDA driver or no device */
+  LLA_ERR_NO_DEVICE = 3,        /* no CUDA driver or no device (and no other backend) */
   LLA_ERR_CUDA = 4,             /* a CUDA driver call failed */
   LLA_ERR_COMPILE = 5,          /* NVRTC rejected generated source (an lla bug) */
   LLA_ERR_CACHE = 6,            /* the cache could not be opened or written */
@@ -142,6 +142,14 @@ typedef enum lla_log_level {
 
 /* ---- Context -------------------------------------------------------------------------------- */
 
+/* Where kernels run. Tensors are memory of that backend: device (or managed) memory of the
+ * context's GPU for CUDA; host memory for the CPU. */
+typedef enum lla_backend {
+  LLA_BACKEND_AUTO = 0, /* CUDA when a CUDA driver and device exist, else the CPU */
+  LLA_BACKEND_CUDA = 1, /* a CUDA GPU (lla_options.device): NVRTC and the driver API */
+  LLA_BACKEND_CPU = 2   /* this machine's CPU: not available yet (LLA_ERR_NOT_SUPPORTED) */
+} lla_backend;
+
 typedef struct lla_options {
   size_t struct_size;         /* set by lla_options_init */
   int device;                 /* CUDA device ordinal; default 0 */
@@ -151,6 +159,7 @@ typedef struct lla_options {
   lla_log_level log_level;    /* default LLA_LOG_FROM_ENV; messages go to stderr */
   double tune_budget_seconds; /* the longest one problem's tuning may take; 0 (the default):
                                  30 s */
+  lla_backend backend;        /* default LLA_BACKEND_AUTO */
 } lla_options;
 
 /* Sets struct_size and the defaults above. Nothing when opts is NULL. */

@@ -1,6 +1,10 @@
-#include "cuda_case_runner.h"
+#include "backend_case_runner.h"
 
-#include "driver/cuda_driver.h"
+#include <algorithm>
+#include <cctype>
+
+#include "backend/registry.h"
+#include "families/kernel_family.h"
 #include "reference/dtype_codec.h"
 #include "verification/device_forward.h"
 
@@ -35,22 +39,29 @@ std::vector<double> trim_rows(const std::vector<double>& values, int padded_widt
 
 namespace {
 
-OwnedContext create_untuned_context() {
-  const auto& loaded = runtime::driver::load_cuda_driver();
-  if (!loaded.driver) throw std::runtime_error("no CUDA device: " + loaded.unavailable_reason);
+OwnedContext create_untuned_context(lla_backend choice) {
   lla_options options;
   lla_options_init(&options);
   options.tune = LLA_TUNE_OFF;
-  return create_context(&options);
+  options.backend = choice;
+  lla_context* ctx = nullptr;
+  if (lla_create(&options, &ctx) != LLA_SUCCESS) {
+    std::string device = runtime::backend::lla_backend_name(choice);
+    std::transform(device.begin(), device.end(), device.begin(), [](unsigned char c) { return std::toupper(c); });
+    throw std::runtime_error("no " + device + " device: " + lla_last_error(nullptr));
+  }
+  return OwnedContext(ctx, lla_destroy);
 }
 
 }  // namespace
 
-CudaCaseRunner::CudaCaseRunner() : ctx_(create_untuned_context()) {}
+BackendCaseRunner::BackendCaseRunner(lla_backend choice) : ctx_(create_untuned_context(choice)) {}
 
-reference::Result CudaCaseRunner::run(const reference::GoldenCase& c, int chunk) const {
-  if (c.problem.variant != reference::Variant::mamba2)
-    throw CaseSkipped("the Gated DeltaNet forward kernel is not built yet");
+reference::Result BackendCaseRunner::run(const reference::GoldenCase& c, int chunk) const {
+  const compiler::Variant variant =
+      c.problem.variant == reference::Variant::mamba2 ? compiler::Variant::mamba2 : compiler::Variant::gated_deltanet;
+  if (!compiler::find_family({variant, compiler::Pass::forward}))
+    throw CaseSkipped(std::string("the ") + compiler::variant_name(variant) + " forward kernel is not built yet");
   if (c.initial_state)
     throw CaseSkipped("continues a sequence: this runner does not pass initial states yet");
   reference::Problem padded = c.problem;
@@ -65,7 +76,7 @@ reference::Result CudaCaseRunner::run(const reference::GoldenCase& c, int chunk)
   options.dtype = LLA_DTYPE_F32;
   options.chunk = chunk;
   const runtime::DeviceForwardRun run = runtime::run_forward_on_device(
-      ctx_.get(), 0, padded, reference::round_inputs(inputs, compiler::Dtype::f32), options);
+      ctx_.get(), padded, reference::round_inputs(inputs, compiler::Dtype::f32), options);
   reference::Result result;
   result.o = trim_rows(run.o, padded.value_dim, c.problem.value_dim);
   return result;

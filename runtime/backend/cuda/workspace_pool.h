@@ -6,9 +6,9 @@
 
 #include <cuda.h>
 
-#include "driver/cuda_driver.h"
+#include "backend/cuda/cuda_driver.h"
 
-namespace lla::runtime::dispatch {
+namespace lla::runtime::backend::cuda {
 
 class WorkspacePool {
  public:
@@ -26,4 +26,4 @@ class WorkspacePool {
   CUmemoryPool pool_ = nullptr;
 };
 
-}  // namespace lla::runtime::dispatch
+}  // namespace lla::runtime::backend::cuda

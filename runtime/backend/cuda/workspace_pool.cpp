@@ -1,9 +1,9 @@
-#include "dispatch/workspace_pool.h"
+#include "backend/cuda/workspace_pool.h"
 
 #include <cstdint>
 #include <limits>
 
-namespace lla::runtime::dispatch {
+namespace lla::runtime::backend::cuda {
 
 WorkspacePool::WorkspacePool(const driver::CudaDriver& driver, CUdevice device) : driver_(driver) {
   CUmemPoolProps props = {};
@@ -23,4 +23,4 @@ WorkspacePool::WorkspacePool(const driver::CudaDriver& driver, CUdevice device) 
 
 WorkspacePool::~WorkspacePool() { driver_.cuMemPoolDestroy(pool_); }
 
-}  // namespace lla::runtime::dispatch
+}  // namespace lla::runtime::backend::cuda
