@@ -119,7 +119,10 @@ struct Request {
 struct CudaSourceParts {
   std::vector<const char*> library_files;  // templates/ptx/ files the kernels use, in order
   std::string library_code;                // generated into namespace lla_ptx after them
-  std::string constants;   // the plan's constants, into namespace lla_config after the spec's
+  // The family's knobs and what its plan decides that the kernels must agree with (dynamic
+  // shared memory; the sizeof of each kernel's parameter struct: ParamBlock), into namespace
+  // lla_config after the spec's constants.
+  std::string constants;
   std::vector<const char*> template_files;  // the family's templates, in order
   std::vector<std::string> entry_points;    // the extern "C" kernels the module defines
 };

@@ -7,7 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -32,6 +35,43 @@ struct BufferArg {
 // the state tree of a sequence that fits in one chunk).
 struct NullPointer {};
 
+// A pointer field of a parameter struct: at `offset` bytes, the address of a buffer, or null.
+struct PointerField {
+  size_t offset = 0;
+  std::variant<BufferArg, NullPointer> target;
+};
+
+// A kernel's arguments as one named struct (what new families' kernels take, one struct per
+// kernel, instead of positional arguments): the bytes of the host struct with its pointer
+// fields zero, and where those fields go. The backend writes each pointer field's address
+// when it binds the call, then passes the struct by value. The device struct is the host
+// struct's twin: the family compiles the host sizeof into its source (cuda_constant), and the
+// template static_asserts its own sizeof against it.
+struct ParamBlock {
+  std::vector<uint8_t> bytes;
+  std::vector<PointerField> pointers;
+};
+
+// The block of a host parameter struct, `pointers` naming its pointer fields (offsetof). Throws
+// std::invalid_argument for a field that does not lie in the struct.
+template <class Params>
+ParamBlock param_block(const Params& params, std::vector<PointerField> pointers) {
+  static_assert(std::is_trivially_copyable_v<Params> && std::is_standard_layout_v<Params>,
+                "a parameter struct is plain data, laid out as its device twin");
+  ParamBlock block;
+  block.bytes.resize(sizeof(Params));
+  std::memcpy(block.bytes.data(), &params, sizeof(Params));
+  for (const PointerField& p : pointers) {
+    if (p.offset % alignof(void*) != 0 || p.offset + sizeof(void*) > sizeof(Params))
+      throw std::invalid_argument("param_block: a pointer field at byte " + std::to_string(p.offset) +
+                                  " is not an aligned pointer of a " + std::to_string(sizeof(Params)) +
+                                  "-byte struct");
+    std::memset(block.bytes.data() + p.offset, 0, sizeof(void*));
+  }
+  block.pointers = std::move(pointers);
+  return block;
+}
+
 using KernelArg = std::variant<BufferArg, NullPointer, int32_t, int64_t, float>;
 
 struct Launch {
@@ -39,7 +79,10 @@ struct Launch {
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {1, 1, 1};
   unsigned shared_bytes = 0;  // dynamic shared memory
-  std::vector<KernelArg> args;  // in the kernel's parameter order
+  // The kernel's arguments: positional, in its parameter order; or, when `params` has bytes,
+  // its one parameter struct (and no positional ones).
+  std::vector<KernelArg> args;
+  ParamBlock params;
 };
 
 struct LaunchPlan {

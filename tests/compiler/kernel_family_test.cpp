@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -15,6 +17,7 @@
 #include "families/mamba2_decode.h"
 #include "families/mamba2_forward.h"
 #include "generator/source_generator.h"
+#include "nvrtc/nvrtc_compiler.h"
 
 namespace lla::compiler {
 namespace {
@@ -192,6 +195,53 @@ TEST(TensorTable, ShapesCountAndNameTheirSizes) {
   EXPECT_EQ(element_bytes(q, Dtype::bf16), 2);
   sizes.seq_len = int64_t{1} << 62;
   EXPECT_EQ(element_count(q, sizes), -1);
+}
+
+// A kernel's parameter struct: the host twin's bytes with its pointer fields cleared for the
+// backend to bind, and (below) the device twin checked against the host's size by NVRTC.
+struct StepParams {
+  const void* q;
+  float* o;
+  int32_t heads;
+  float scale;
+};
+
+TEST(ParamBlocks, HoldTheHostStructWithItsPointerFieldsCleared) {
+  const StepParams params{reinterpret_cast<const void*>(0x1000), reinterpret_cast<float*>(0x2000), 16, 0.5f};
+  const ParamBlock block = param_block(params, {{offsetof(StepParams, q), BufferArg{Buffer::q}},
+                                                {offsetof(StepParams, o), NullPointer{}}});
+  ASSERT_EQ(block.bytes.size(), sizeof(StepParams));
+  StepParams read;
+  std::memcpy(&read, block.bytes.data(), sizeof read);
+  EXPECT_EQ(read.q, nullptr);
+  EXPECT_EQ(read.o, nullptr);
+  EXPECT_EQ(read.heads, 16);
+  EXPECT_EQ(read.scale, 0.5f);
+  ASSERT_EQ(block.pointers.size(), 2u);
+  EXPECT_EQ(std::get<BufferArg>(block.pointers[0].target).buffer, Buffer::q);
+  EXPECT_THROW(param_block(params, {{sizeof(StepParams), NullPointer{}}}), std::invalid_argument);  // past it
+  EXPECT_THROW(param_block(params, {{offsetof(StepParams, heads) + 4, NullPointer{}}}), std::invalid_argument);
+}
+
+// What a template of a family with parameter structs does: static_assert its twin's size
+// against the constant the family compiles in from the host's sizeof.
+TEST(ParamBlocks, NvrtcRejectsADeviceTwinOfAnotherSize) {
+  const auto source = [](const char* device_struct) {
+    return GeneratedSource{"param_twin", std::string("namespace lla_config {\n") +
+                                             cuda_constant("kStepParamsBytes", sizeof(StepParams)) +
+                                             "}\n" + device_struct +
+                                             "static_assert(sizeof(StepParams) == lla_config::kStepParamsBytes, "
+                                             "\"the host and device StepParams differ\");\n"
+                                             "extern \"C\" __global__ void step(StepParams p) { if (p.heads < 0) *p.o = p.scale; }\n",
+                           {"step"}};
+  };
+  EXPECT_NO_THROW(compile(source("struct StepParams { const void* q; float* o; int heads; float scale; };\n"), "sm_80"));
+  try {
+    compile(source("struct StepParams { const void* q; float* o; int heads; };\n"), "sm_80");
+    FAIL() << "a device twin missing a field compiled";
+  } catch (const CompileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("the host and device StepParams differ"));
+  }
 }
 
 TEST(LaunchPlans, PlanLaunchesValidatesTheSpecFirst) {

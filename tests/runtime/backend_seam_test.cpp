@@ -13,6 +13,7 @@
 #include "api/status_error.h"
 #include "backend/cuda/cuda_driver.h"
 #include "backend/cuda/cuda_toolchain.h"
+#include "backend/launch_args.h"
 #include "backend/registry.h"
 #include "dispatch/binary_provider.h"
 #include "dispatch/dispatcher.h"
@@ -269,6 +270,25 @@ TEST(BackendCandidateBench, TimesACandidateThatMatchesAndFailsOneThatWritesNothi
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("unwritten or NaN"));
   }
+}
+
+TEST(LaunchArgs, AParameterStructGetsTheCallsAddresses) {
+  struct Params {
+    const void* k;
+    int32_t heads;
+    const void* none;
+  };
+  const compiler::ParamBlock block =
+      compiler::param_block(Params{nullptr, 7, nullptr}, {{offsetof(Params, k), compiler::BufferArg{compiler::Buffer::k, 64}},
+                                                          {offsetof(Params, none), compiler::NullPointer{}}});
+  const std::vector<uint8_t> bound = backend::bind_param_block(block, [](const compiler::BufferArg& a) {
+    return (a.buffer == compiler::Buffer::k ? uint64_t{0x7000} : uint64_t{0}) + a.offset_bytes;
+  });
+  Params read;
+  std::memcpy(&read, bound.data(), sizeof read);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(read.k), 0x7040u);
+  EXPECT_EQ(read.heads, 7);
+  EXPECT_EQ(read.none, nullptr);
 }
 
 TEST(ForwardCall, TheBackendSaysWhatMemoryItCanUse) {

@@ -4,6 +4,7 @@
 
 #include "api/status_error.h"
 #include "backend/cuda/cuda_internal.h"
+#include "backend/launch_args.h"
 
 namespace lla::runtime::backend::cuda {
 namespace {
@@ -113,6 +114,12 @@ void launch(const driver::CudaDriver& driver, const CudaModule& module, const co
   for (size_t i = 0; i < l.args.size(); ++i) {
     std::visit(ParamWriter{addresses, l.kernel, values[i]}, l.args[i]);
     params[i] = &values[i];
+  }
+  // A kernel of one parameter struct takes the struct's bytes, its pointers bound.
+  std::vector<uint8_t> block;
+  if (!l.params.bytes.empty()) {
+    block = bind_param_block(l.params, [&](const compiler::BufferArg& a) { return addresses.resolve(a, l.kernel); });
+    params.assign(1, block.data());
   }
   driver::check_cuda(driver,
                      driver.cuLaunchKernel(f.function, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1],
