@@ -23,7 +23,8 @@
  * call queues reads and writes the device tensors on the caller's stream, after the call
  * returns.
  *
- * Tensors are device pointers in the time-first layout of spec/loglinear.md:
+ * Tensors are memory of the context's backend (lla_backend: device or managed memory of its GPU
+ * for CUDA) in the time-first layout of spec/loglinear.md:
  *   q, k    [B, T, G, K]   dtype of the problem
  *   v, o    [B, T, H, V]   dtype of the problem
  *   g       [B, T, H]      float32, per-token log decay (<= 0)
