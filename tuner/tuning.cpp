@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <future>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
@@ -105,19 +106,9 @@ std::vector<compiler::TileConfig> config_space(const compiler::KernelSpec& base)
 }
 
 const char* candidate_outcome_name(CandidateOutcome o) {
-  switch (o) {
-    case CandidateOutcome::timed:
-      return "timed";
-    case CandidateOutcome::failed:
-      return "failed";
-    case CandidateOutcome::pruned:
-      return "pruned";
-    case CandidateOutcome::reused:
-      return "reused";
-    case CandidateOutcome::skipped:
-      return "skipped";
-  }
-  return "?";
+  static const char* const kNames[] = {"timed", "failed", "pruned", "reused", "skipped"};  // enum order
+  const auto i = static_cast<size_t>(o);
+  return i < std::size(kNames) ? kNames[i] : "?";
 }
 
 std::string tune_report_json(const TuneReport& report) {

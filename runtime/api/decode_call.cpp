@@ -24,31 +24,12 @@ std::vector<TensorField> decode_fields(const lla_decode_problem& p, const lla_de
 
 }  // namespace
 
-compiler::ProblemSizes decode_sizes(const lla_decode_problem& p) {
-  compiler::ProblemSizes s;
-  s.batch = p.batch;
-  s.sequences = p.batch;
-  s.heads = p.heads;
-  s.groups = p.groups;
-  s.key_dim = p.key_dim;
-  s.value_dim = p.value_dim;
-  s.levels = p.levels;
-  return s;
-}
+compiler::ProblemSizes decode_sizes(const lla_decode_problem& p) { return shared_sizes(p); }
 
 ValidationResult check_decode_problem(const lla_decode_problem* p) {
   if (!p) return invalid("p (the lla_decode_problem) is NULL");
   const char* owner = "lla_decode_problem";
-  if (ValidationResult r = check_enums(owner, p->variant, p->dtype); !r.ok()) return r;
-  if (ValidationResult r = check_positive(owner, {{"batch", p->batch},
-                                                  {"heads", p->heads},
-                                                  {"groups", p->groups},
-                                                  {"key_dim", p->key_dim},
-                                                  {"value_dim", p->value_dim},
-                                                  {"levels", p->levels}});
-      !r.ok())
-    return r;
-  if (ValidationResult r = check_grouping(owner, p->heads, p->groups); !r.ok()) return r;
+  if (ValidationResult r = check_shared_fields(owner, shared_fields(*p)); !r.ok()) return r;
   if (p->max_position < 0)
     return invalid("lla_decode_problem.max_position: " + std::to_string(p->max_position) + " is negative");
   // lla_num_levels(max_position + 1), without the overflow of + 1.
@@ -71,11 +52,6 @@ ValidationResult check_decode_args(const lla_decode_problem& p, const lla_decode
   return check_tensor_pointers(decode_fields(p, *a));
 }
 
-ValidationResult check_decode_memory(const lla_decode_problem& p, const lla_decode_args& a,
-                                     const backend::MemoryInspector& memory) {
-  return check_tensor_memory(decode_fields(p, a), memory);
-}
-
 ValidationResult check_decode_support(const lla_decode_problem& p) {
   return check_problem_support("lla_decode_problem", key_of(p), p.qk_l2norm != 0, p.key_dim, p.value_dim, p.levels);
 }
@@ -83,29 +59,17 @@ ValidationResult check_decode_support(const lla_decode_problem& p) {
 ValidationResult validate_decode(const lla_decode_problem* p, const lla_decode_args* a,
                                  const backend::MemoryInspector& memory) {
   return first_failure({[&] { return check_decode_problem(p); }, [&] { return check_decode_args(*p, a); },
-                        [&] { return check_decode_memory(*p, *a, memory); },
+                        [&] { return check_tensor_memory(decode_fields(*p, *a), memory); },
                         [&] { return check_decode_support(*p); }});
 }
 
 dispatch::Call decode_call(const lla_decode_problem& p, const lla_decode_args& a, const compiler::DeviceInfo& device,
                            void* stream) {
   dispatch::Call call;
-  compiler::Request& request = call.request;
-  request.family = key_of(p);
-  request.dtype = to_compiler_dtype(p.dtype);
-  request.key_dim = p.key_dim;
-  request.value_dim = p.value_dim;
-  request.levels = p.levels;
-  request.qk_l2norm = p.qk_l2norm != 0;
-  compiler::ProblemShape& shape = request.shape;
-  shape.batch = p.batch;
-  shape.heads = p.heads;
-  shape.groups = p.groups;
-  shape.max_position = p.max_position;
-  shape.scale = p.scale == 0.0f ? 1.0f : p.scale;  // lla.h: 0 means 1
-  shape.advance_positions = a.advance_positions != 0;
-  shape.multiprocessors = device.sm_count;
-  call.shape = shape;
+  call.request = shared_request(p, compiler::Pass::decode, device);
+  call.request.shape.max_position = p.max_position;
+  call.request.shape.advance_positions = a.advance_positions != 0;
+  call.shape = call.request.shape;
   call.stream = stream;
   for (const ArgTensor& t : arg_tensors(a)) call.buffers.bind(t.role, t.pointer);
   return call;

@@ -22,14 +22,11 @@ ValidationResult check_decode_problem(const lla_decode_problem* p);
 // other tensor, only with advance_positions). a may be NULL.
 ValidationResult check_decode_args(const lla_decode_problem& p, const lla_decode_args* a);
 
-// Every tensor is memory the backend's kernels can use.
-ValidationResult check_decode_memory(const lla_decode_problem& p, const lla_decode_args& a,
-                                     const backend::MemoryInspector& memory);
-
 // What lla can run today: NOT_SUPPORTED with the field and the reason, or success.
 ValidationResult check_decode_support(const lla_decode_problem& p);
 
-// All of the above, in the order above.
+// All of the above, in the order above, with the memory of every tensor (the backend's
+// memory_problem) checked before the support.
 ValidationResult validate_decode(const lla_decode_problem* p, const lla_decode_args* a,
                                  const backend::MemoryInspector& memory);
 

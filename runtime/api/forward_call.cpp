@@ -100,31 +100,16 @@ SequenceExtent sequence_extent(const lla_problem& p, const lla_forward_args& a, 
 }
 
 compiler::ProblemSizes forward_sizes(const lla_problem& p, int64_t sequences) {
-  compiler::ProblemSizes s;
-  s.batch = p.batch;
+  compiler::ProblemSizes s = shared_sizes(p);
   s.seq_len = p.seq_len;
   s.sequences = sequences;
-  s.heads = p.heads;
-  s.groups = p.groups;
-  s.key_dim = p.key_dim;
-  s.value_dim = p.value_dim;
-  s.levels = p.levels;
   return s;
 }
 
 ValidationResult check_forward_problem(const lla_problem* p, bool packed) {
   if (!p) return invalid("p (the lla_problem) is NULL");
-  if (ValidationResult r = check_enums("lla_problem", p->variant, p->dtype); !r.ok()) return r;
-  if (ValidationResult r = check_positive("lla_problem", {{"batch", p->batch},
-                                                          {"seq_len", p->seq_len},
-                                                          {"heads", p->heads},
-                                                          {"groups", p->groups},
-                                                          {"key_dim", p->key_dim},
-                                                          {"value_dim", p->value_dim},
-                                                          {"levels", p->levels}});
-      !r.ok())
+  if (ValidationResult r = check_shared_fields("lla_problem", shared_fields(*p), {{"seq_len", p->seq_len}}); !r.ok())
     return r;
-  if (ValidationResult r = check_grouping("lla_problem", p->heads, p->groups); !r.ok()) return r;
   const int needed_levels = lla_num_levels(p->seq_len);
   if (!packed && p->levels < needed_levels)
     return invalid("lla_problem.levels: " + std::to_string(p->levels) + " is fewer than the " +
@@ -153,11 +138,6 @@ ValidationResult check_forward_args(const lla_problem& p, const lla_forward_args
   return check_tensor_pointers(forward_fields(p, *a));
 }
 
-ValidationResult check_forward_memory(const lla_problem& p, const lla_forward_args& a,
-                                      const backend::MemoryInspector& memory) {
-  return check_tensor_memory(forward_fields(p, a), memory);
-}
-
 ValidationResult check_forward_support(const lla_problem& p) {
   if (ValidationResult r =
           check_problem_support("lla_problem", key_of(p), p.qk_l2norm != 0, p.key_dim, p.value_dim, p.levels);
@@ -173,26 +153,14 @@ ValidationResult validate_forward(const lla_problem* p, const lla_forward_args* 
                                   const backend::MemoryInspector& memory) {
   return first_failure({[&] { return check_forward_problem(p, a && a->seq_offsets); },
                         [&] { return check_forward_args(*p, a); },
-                        [&] { return check_forward_memory(*p, *a, memory); },
+                        [&] { return check_tensor_memory(forward_fields(*p, *a), memory); },
                         [&] { return check_forward_support(*p); }});
 }
 
 compiler::Request forward_request(const lla_problem& p, const compiler::DeviceInfo& device) {
-  compiler::Request request;
-  request.family = key_of(p);
-  request.dtype = to_compiler_dtype(p.dtype);
-  request.key_dim = p.key_dim;
-  request.value_dim = p.value_dim;
-  request.levels = p.levels;
+  compiler::Request request = shared_request(p, compiler::Pass::forward, device);
   request.chunk = p.chunk;
-  request.qk_l2norm = p.qk_l2norm != 0;
-  compiler::ProblemShape& shape = request.shape;
-  shape.multiprocessors = device.sm_count;
-  shape.batch = p.batch;
-  shape.seq_len = p.seq_len;
-  shape.heads = p.heads;
-  shape.groups = p.groups;
-  shape.scale = p.scale == 0.0f ? 1.0f : p.scale;  // lla.h: 0 means 1
+  request.shape.seq_len = p.seq_len;
   return request;
 }
 

@@ -24,14 +24,11 @@ ValidationResult check_forward_problem(const lla_problem* p, bool packed = false
 // sequence), then NULL, alignment and overlap of the tensors it takes. a may be NULL.
 ValidationResult check_forward_args(const lla_problem& p, const lla_forward_args* a);
 
-// Every tensor is memory the backend's kernels can use.
-ValidationResult check_forward_memory(const lla_problem& p, const lla_forward_args& a,
-                                      const backend::MemoryInspector& memory);
-
 // What lla can run today: NOT_SUPPORTED with the field and the reason, or success.
 ValidationResult check_forward_support(const lla_problem& p);
 
-// All of the above, in the order above.
+// All of the above, in the order above, with the memory of every tensor (the backend's
+// memory_problem) checked before the support.
 ValidationResult validate_forward(const lla_problem* p, const lla_forward_args* a,
                                   const backend::MemoryInspector& memory);
 

@@ -75,7 +75,7 @@ ValidationResult check_enums(const char* owner, lla_variant variant, lla_dtype d
   return {};
 }
 
-ValidationResult check_positive(const char* owner, std::initializer_list<std::pair<const char*, int>> sizes) {
+ValidationResult check_positive(const char* owner, const std::vector<std::pair<const char*, int>>& sizes) {
   for (const auto& [name, value] : sizes)
     if (value < 1)
       return invalid(std::string(owner) + "." + name + ": " + std::to_string(value) + " must be at least 1");
@@ -87,6 +87,20 @@ ValidationResult check_grouping(const char* owner, int heads, int groups) {
     return invalid(std::string(owner) + ".heads: " + std::to_string(heads) + " is not a multiple of " + owner +
                    ".groups (" + std::to_string(groups) + ")");
   return {};
+}
+
+ValidationResult check_shared_fields(const char* owner, const SharedFields& f,
+                                     const std::vector<std::pair<const char*, int>>& own) {
+  if (ValidationResult r = check_enums(owner, f.variant, f.dtype); !r.ok()) return r;
+  std::vector<std::pair<const char*, int>> sizes = {{"batch", f.batch}};
+  sizes.insert(sizes.end(), own.begin(), own.end());
+  sizes.insert(sizes.end(), {{"heads", f.heads},
+                             {"groups", f.groups},
+                             {"key_dim", f.key_dim},
+                             {"value_dim", f.value_dim},
+                             {"levels", f.levels}});
+  if (ValidationResult r = check_positive(owner, sizes); !r.ok()) return r;
+  return check_grouping(owner, f.heads, f.groups);
 }
 
 ValidationResult check_supported_sizes(const char* owner, int key_dim, int value_dim, int levels) {

@@ -44,10 +44,27 @@ int64_t checked_product(std::initializer_list<int64_t> factors);
 ValidationResult check_enums(const char* owner, lla_variant variant, lla_dtype dtype);
 
 // Every named size is at least 1.
-ValidationResult check_positive(const char* owner, std::initializer_list<std::pair<const char*, int>> sizes);
+ValidationResult check_positive(const char* owner, const std::vector<std::pair<const char*, int>>& sizes);
 
 // heads is a multiple of groups (both positive).
 ValidationResult check_grouping(const char* owner, int heads, int groups);
+
+// The fields every pass's problem struct shares (lla_problem, lla_decode_problem, ...).
+struct SharedFields {
+  lla_variant variant;
+  lla_dtype dtype;
+  int batch, heads, groups, key_dim, value_dim, levels;
+};
+template <class Problem>
+SharedFields shared_fields(const Problem& p) {
+  return {p.variant, p.dtype, p.batch, p.heads, p.groups, p.key_dim, p.value_dim, p.levels};
+}
+
+// The checks of the shared fields, in the order lla.h lists them: variant and dtype are values
+// of their enums; batch, then the pass's own sizes (`own`: seq_len, ...), then heads, groups,
+// key_dim, value_dim and levels are at least 1; heads is a multiple of groups.
+ValidationResult check_shared_fields(const char* owner, const SharedFields& fields,
+                                     const std::vector<std::pair<const char*, int>>& own = {});
 
 // NOT_SUPPORTED for head sizes and level counts lla has no kernel for.
 ValidationResult check_supported_sizes(const char* owner, int key_dim, int value_dim, int levels);
@@ -84,6 +101,34 @@ std::vector<ArgTensor> shared_arg_tensors(const Args& a) {
   return {{"q", Buffer::q, a.q},       {"k", Buffer::k, a.k},           {"v", Buffer::v, a.v},
           {"g", Buffer::g, a.g},       {"beta", Buffer::beta, a.beta}, {"lambda", Buffer::lambda, a.lambda},
           {"o", Buffer::o, a.o}};
+}
+
+// The sizes every pass's problem struct shares (lla_problem, lla_decode_problem, ...): batch,
+// heads, groups, key_dim, value_dim, levels; the pass sets its own (seq_len, sequences).
+template <class Problem>
+compiler::ProblemSizes shared_sizes(const Problem& p) {
+  // batch, seq_len, sequences, heads, groups, key_dim, value_dim, levels
+  return {p.batch, 1, p.batch, p.heads, p.groups, p.key_dim, p.value_dim, p.levels};
+}
+
+// The request every pass's validated problem shares: its (variant, pass), dtype, head sizes,
+// levels, qk_l2norm, batch, heads, groups, scale (lla.h: 0 means 1) and the device's
+// multiprocessors; the pass sets its own fields.
+template <class Problem>
+compiler::Request shared_request(const Problem& p, compiler::Pass pass, const compiler::DeviceInfo& device) {
+  compiler::Request request;
+  request.family = {to_compiler_variant(p.variant), pass};
+  request.dtype = to_compiler_dtype(p.dtype);
+  request.key_dim = p.key_dim;
+  request.value_dim = p.value_dim;
+  request.levels = p.levels;
+  request.qk_l2norm = p.qk_l2norm != 0;
+  request.shape.multiprocessors = device.sm_count;
+  request.shape.batch = p.batch;
+  request.shape.heads = p.heads;
+  request.shape.groups = p.groups;
+  request.shape.scale = p.scale == 0.0f ? 1.0f : p.scale;
+  return request;
 }
 
 // The first of `checks`, run in order, that fails; success when none does.
